@@ -32,3 +32,27 @@ class Cluster:
     def __post_init__(self) -> None:
         if self.store is None:
             self.store = Store(self.clock)
+
+    async def start(self) -> None:
+        """Start the controllers (Deployment -> ReplicaSet -> Pod, nodes, HPA, Velero...)."""
+        from .controllers import Controllers
+
+        controllers = Controllers(self)
+        self.extras["controllers"] = controllers
+        await controllers.start()
+
+    async def stop(self) -> None:
+        controllers = self.extras.pop("controllers", None)
+        if controllers is not None:
+            await controllers.stop()
+        self.store.close_watches()
+
+
+def build_cluster(*, seeded: bool = True, extra_pods: int = 0, speed: float = 1.0) -> Cluster:
+    """A cluster with the runbook's production world (see ``seed.py``), not yet started."""
+    cluster = Cluster(clock=Clock(speed))
+    if seeded:
+        from .seed import seed_world
+
+        seed_world(cluster, extra_pods=extra_pods)
+    return cluster
