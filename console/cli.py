@@ -1,0 +1,158 @@
+"""The ``mcp-ops`` command line.
+
+Parsing only: each subcommand is a function in :mod:`console.commands`, imported when it
+runs, so ``mcp-ops --help`` and ``mcp-ops config validate`` never load Textual, the
+Kubernetes client or boto. The console itself is the default command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Operations console for the PratikoAI MCP server platform: a live dashboard of pods,
+database and cache, the runbook's procedures as guided wizards (preview, confirm, stream,
+tamper-evident session log), a scriptable health check and a local sandbox.
+
+Run without a command to open the console. Try it safely with `mcp-ops sandbox`."""
+
+EPILOG = """\
+config file lookup: --config, $MCP_OPS_CONFIG, ./mcp-ops.yaml,
+$XDG_CONFIG_HOME/mcp-ops/config.yaml (see config.example.yaml)
+
+examples:
+  mcp-ops sandbox                         local platform + console, to try things safely
+  mcp-ops --env production --read-only    watch production; nothing can be changed
+  mcp-ops check all --format json         health of every environment, for cron/CI
+  mcp-ops run scaling --env staging --set replicas=4 --dry-run
+  mcp-ops log verify SESSION              prove a session log was not edited"""
+
+
+def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # Sub-commands repeat the option without a default, so a value given before the
+    # command (`mcp-ops --config X check`) is not overwritten by the sub-parser's default.
+    parser.add_argument("--config", metavar="PATH", default=None if top else argparse.SUPPRESS,
+                        help="configuration file (see lookup order below)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="mcp-ops", description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt
+    )
+    _common(parser, top=True)
+    parser.add_argument("--env", metavar="ENV", help="environment to open (default: the config's default_environment)")
+    parser.add_argument("--read-only", action="store_true", help="refuse every action that changes anything")
+    parser.set_defaults(command="console")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("console", help="open the full-screen console (the default)", formatter_class=fmt,
+                       description="Open the full-screen console: dashboard, wizards, logs.")
+    _common(p)
+    p.add_argument("--env", metavar="ENV", default=argparse.SUPPRESS, help="environment to open")
+    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help="refuse every action that changes anything")
+
+    p = sub.add_parser(
+        "check", help="health check for cron and CI (exit 0/1/2/3)", formatter_class=fmt,
+        description="Check the health of one or all environments, as the runbook's health-check.sh.",
+        epilog="exit status: 0 healthy, 1 warning, 2 critical, 3 unreachable",
+    )
+    _common(p)
+    p.add_argument("target", nargs="?", default=None, metavar="ENV|all", help="environment, or 'all' (default: default environment)")
+    p.add_argument("--format", choices=("report", "json"), default="report", help="report (a table) or json (stable schema, see README)")
+
+    p = sub.add_parser("wizards", help="list the wizard catalogue", formatter_class=fmt,
+                       description="List every wizard: id, title, runbook section, highest risk.")
+    _common(p)
+
+    p = sub.add_parser(
+        "run", help="run a wizard headless, answers on the command line", formatter_class=fmt,
+        description="Run a wizard without the console; output streams to stdout and to the session log.",
+        epilog="exit status: 0 success, 1 a step failed, 2 refused (read-only, missing confirmation, invalid input)",
+    )
+    _common(p)
+    p.add_argument("wizard", metavar="WIZARD", help="wizard id (see `mcp-ops wizards`)")
+    p.add_argument("--env", metavar="ENV", help="environment to act on")
+    p.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE", help="answer an input (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="show every step's plan and command; run nothing")
+    p.add_argument("--confirm", metavar="ENV", help="confirm change/destructive steps by naming the environment")
+    p.add_argument("--read-only", action="store_true", help="refuse every step that changes anything")
+    p.add_argument("--resume", metavar="SESSION", help="continue an interrupted run from its session log")
+
+    p = sub.add_parser("log", help="session logs: list, show, verify, export", formatter_class=fmt,
+                       description="Work with the tamper-evident session logs.")
+    _common(p)
+    logs = p.add_subparsers(dest="log_command", metavar="ACTION", required=True)
+    q = logs.add_parser("list", help="sessions, newest first (resumable ones marked)")
+    _common(q)
+    q = logs.add_parser("show", help="print one session's records")
+    _common(q)
+    q.add_argument("session", metavar="ID")
+    q = logs.add_parser("verify", help="check a log's hash chain; exit 1 naming the first bad record")
+    _common(q)
+    q.add_argument("session", metavar="ID|FILE")
+    q = logs.add_parser("export", help="write an incident timeline")
+    _common(q)
+    q.add_argument("session", metavar="ID")
+    q.add_argument("--format", choices=("md",), default="md")
+    q.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+
+    p = sub.add_parser("config", help="configuration: validate", formatter_class=fmt,
+                       description="Check a configuration file.")
+    cfg = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    q = cfg.add_parser("validate", help="print OK or every problem with its key path and line (exit 2)")
+    q.add_argument("path", nargs="?", metavar="PATH", help="file to check (default: the lookup order)")
+    q.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    p = sub.add_parser(
+        "sandbox", help="local replica of the platform + console", formatter_class=fmt,
+        description="Start a local replica of the whole platform (emulated Kubernetes, PostgreSQL, "
+                    "Redis, moto AWS, MCP-server simulator) and open the console on it.",
+    )
+    p.add_argument("--scenario", metavar="NAME", default="healthy", help="fault scenario to start with (default: healthy)")
+    sp = p.add_subparsers(dest="sandbox_command", metavar="ACTION")
+    q = sp.add_parser("serve", help="run the sandbox headless until SIGTERM")
+    q.add_argument("--config-out", metavar="FILE", required=True, help="write the sandbox's config here")
+    q.add_argument("--pods", type=int, default=0, metavar="N", help="extra pods for scale tests")
+    q.add_argument("--scenario", metavar="NAME", default="healthy")
+    return parser
+
+
+# command name -> "module:function"; the module is imported only when the command runs
+COMMANDS = {
+    "console": "console.commands.tui:main",
+    "check": "console.commands.check:main",
+    "wizards": "console.commands.wizards:main",
+    "run": "console.commands.run:main",
+    "log": "console.commands.log:main",
+    "config": "console.commands.config:main",
+    "sandbox": "console.commands.sandbox:main",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module_name, func_name = COMMANDS[args.command].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"mcp-ops {args.command}: not built yet in this version", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(getattr(module, func_name)(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``mcp-ops`` subcommand; each exposes ``main(args) -> exit status``."""
