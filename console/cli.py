@@ -78,11 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.add_argument("wizard", metavar="WIZARD", help="wizard id (see `mcp-ops wizards`)")
-    p.add_argument("--env", metavar="ENV", help="environment to act on")
+    p.add_argument("--env", metavar="ENV", default=argparse.SUPPRESS, help="environment to act on")
     p.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE", help="answer an input (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show every step's plan and command; run nothing")
     p.add_argument("--confirm", metavar="ENV", help="confirm change/destructive steps by naming the environment")
-    p.add_argument("--read-only", action="store_true", help="refuse every step that changes anything")
+    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help="refuse every step that changes anything")
     p.add_argument("--resume", metavar="SESSION", help="continue an interrupted run from its session log")
 
     p = sub.add_parser("log", help="session logs: list, show, verify, export", formatter_class=fmt,
@@ -139,6 +140,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command = args.command or "console"
     module_name, func_name = COMMANDS[args.command].split(":")
     try:
         module = importlib.import_module(module_name)
