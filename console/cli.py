@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # command name -> "module:function"; the module is imported only when the command runs
 COMMANDS = {
-    "console": "console.commands.tui:main",
+    "console": "screens.launch:main",
     "check": "console.commands.check:main",
     "wizards": "console.commands.wizards:main",
     "run": "console.commands.run:main",

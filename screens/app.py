@@ -1,0 +1,127 @@
+"""The Textual application: header, dashboard, footer, and the screens opened from them.
+
+The App stays thin: it knows the configuration, which environment is open and whether
+read-only is in force; panels, wizards and viewers live in their own modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from console.config import Config
+from console.identity import Operator, current_operator
+
+from .dashboard import Dashboard
+from .environments import EnvironmentSwitcher
+from .header import StatusHeader
+from .help import HelpScreen
+
+
+class McpOpsApp(App[None]):
+    TITLE = "mcp-ops"
+    CSS = """
+    Screen { layout: vertical; }
+    Screen.-wide Dashboard { grid-size: 3 2; }
+    """
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("e", "switch_environment", "Env", id="app.environment"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
+    ]
+
+    def __init__(
+        self,
+        config: Config,
+        env_name: str | None = None,
+        *,
+        read_only: bool = False,
+        operator: Operator | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.env_name, self.environment = config.environment(env_name)
+        self.forced_read_only = read_only  # from --read-only: holds for every environment
+        self.operator = operator or current_operator()
+        self._clock = clock
+
+    # ---- state -------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """Read-only in force for the open environment (flag or the environment's setting)."""
+        return self.forced_read_only or self.environment.read_only
+
+    # ---- layout ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(
+            self.env_name,
+            self.operator.label,
+            production=self.environment.protected,
+            read_only=self.read_only,
+            clock=self._clock,
+            id="header",
+        )
+        yield Dashboard(self.env_name)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"mcp-ops — {self.env_name}"
+        self.query_one(Dashboard).query("Panel").first().focus()
+
+    # ---- actions -----------------------------------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def action_switch_environment(self) -> None:
+        self.push_screen(EnvironmentSwitcher(self.config, self.env_name), self._environment_chosen)
+
+    async def _environment_chosen(self, name: str | None) -> None:
+        if name and name != self.env_name:
+            await self.open_environment(name)
+
+    async def open_environment(self, name: str) -> None:
+        """Show another environment: new header state and a fresh dashboard."""
+        self.env_name, self.environment = self.config.environment(name)
+        header = self.query_one(StatusHeader)
+        header.production = self.environment.protected
+        header.env_name = self.env_name
+        header.read_only = self.read_only
+        header.overall = "UNKNOWN"
+        old = self.query_one(Dashboard)
+        await old.remove()
+        await self.mount(Dashboard(self.env_name), before=self.query_one(Footer))
+        self.title = f"mcp-ops — {self.env_name}"
+        self.notify(f"Environment: {self.env_name}" + (" (read-only)" if self.read_only else ""),
+                    markup=False)
+
+    # ---- help and palette ---------------------------------------------------------------
+    def key_help(self) -> list[tuple[str, str]]:
+        """(key, description) for every binding active on the current screen."""
+        rows: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            key = binding.key_display or self.get_key_display(binding)
+            if key in seen or not binding.description or key.startswith("super"):
+                continue
+            seen.add(key)
+            rows.append((key, binding.description))
+        rows.append(("tab / shift+tab", "move between panels"))
+        return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Switch environment", "Open another configured environment",
+                            self.action_switch_environment)
+        yield SystemCommand("Help", "Keys and what the console does", self.action_help)
+        yield from super().get_system_commands(screen)

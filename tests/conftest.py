@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from console.config import Config, load_file
+from console.identity import Operator
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config.example.yaml"
+
+
+@pytest.fixture
+def example_config() -> Config:
+    return load_file(EXAMPLE_CONFIG)
+
+
+@pytest.fixture
+def fixed_operator() -> Operator:
+    """A stable identity, so screens and snapshots do not depend on the machine."""
+    return Operator(user="oncall", host="ops-1", ssh_client="192.0.2.10")
+
+
+@pytest.fixture
+def fixed_clock():
+    return lambda: datetime(2026, 11, 29, 3, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_xdg(tmp_path_factory, monkeypatch):
+    """Keep every test's config lookup and session logs out of the real home directory."""
+    base = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    monkeypatch.delenv("MCP_OPS_CONFIG", raising=False)

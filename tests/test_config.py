@@ -1,0 +1,113 @@
+"""The configuration loader: the example loads, and every class of error names key and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.config import ConfigError, discover, load_file, parse, secret_values
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.yaml"
+
+EXAMPLE = EXAMPLE_CONFIG.read_text()
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    start = -1
+    for _ in range(occurrence):
+        start = text.index(needle, start + 1)
+    return text.count("\n", 0, start) + 1
+
+
+def problems(text: str) -> list:
+    with pytest.raises(ConfigError) as info:
+        parse(text, "test.yaml")
+    return info.value.problems
+
+
+def test_example_loads_with_the_four_environments():
+    config = load_file(EXAMPLE_CONFIG)
+    assert list(config.environments) == ["production", "staging", "dr", "sandbox"]
+    prod = config.environments["production"]
+    assert prod.protected and not prod.read_only
+    assert config.environments["dr"].read_only
+    assert prod.kubernetes.namespace == "mcp-production"
+    assert prod.thresholds.error_rate_pct.critical == 5
+    assert config.environment()[0] == "staging"  # default_environment
+
+
+def test_misspelt_key_names_path_line_and_suggestion():
+    bad = EXAMPLE.replace("      hpa: mcp-server-hpa", "      hpaa: mcp-server-hpa", 1)
+    [p] = problems(bad)
+    assert p.path == "environments.production.kubernetes.hpaa"
+    assert p.line == line_of(bad, "hpaa:")
+    assert "unknown key" in p.message and "'hpa'" in p.message
+
+
+def test_wrong_type_names_path_and_line():
+    bad = EXAMPLE.replace("normal_replicas: 6 ", "normal_replicas: lots ", 1)
+    [p] = problems(bad)
+    assert p.path == "environments.production.kubernetes.normal_replicas"
+    assert p.line == line_of(bad, "normal_replicas: lots")
+    assert "integer" in p.message and "'lots'" in p.message
+
+
+def test_missing_required_value_points_at_its_parent_mapping():
+    bad = EXAMPLE.replace("    service:\n      base_url: https://mcp-staging.pratiko.ai\n", "    service:\n", 1)
+    [p] = problems(bad)
+    assert p.path == "environments.staging.service.base_url"
+    assert "required" in p.message
+    assert p.line == line_of(bad, "    service:", 2)
+
+
+def test_password_in_dsn_is_refused():
+    bad = EXAMPLE.replace("postgresql://mcp_ops@postgres-staging", "postgresql://mcp_ops:hunter2@postgres-staging", 1)
+    [p] = problems(bad)
+    assert p.path == "environments.staging.postgres.dsn"
+    assert "password_env" in p.message
+
+
+def test_bad_reference_and_bad_yaml_and_empty_file():
+    [p] = problems(EXAMPLE.replace("default_environment: staging", "default_environment: stagin"))
+    assert "stagin" in p.message and "production" in p.message
+    [p] = problems(EXAMPLE.replace("version: 1", "version: [1"))
+    assert "not valid YAML" in p.message and p.line is not None
+    [p] = problems("")
+    assert "empty" in p.message
+
+
+def test_several_problems_are_all_reported():
+    bad = EXAMPLE.replace("read_only: false", "read_only: maybe", 1).replace("region: eu-west-1", "regoin: eu-west-1", 1)
+    paths = {p.path for p in problems(bad)}
+    assert paths == {"environments.production.read_only", "environments.production.aws.regoin"}
+
+
+def test_lookup_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    xdg = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    with pytest.raises(ConfigError) as info:
+        discover()
+    assert "no configuration file found" in str(info.value)
+    (xdg / "mcp-ops").mkdir(parents=True)
+    (xdg / "mcp-ops" / "config.yaml").write_text(EXAMPLE)
+    assert discover() == xdg / "mcp-ops" / "config.yaml"
+    (tmp_path / "mcp-ops.yaml").write_text(EXAMPLE)
+    assert discover() == tmp_path / "mcp-ops.yaml"
+    other = tmp_path / "other.yaml"
+    other.write_text(EXAMPLE)
+    monkeypatch.setenv("MCP_OPS_CONFIG", str(other))
+    assert discover() == other
+    assert discover(EXAMPLE_CONFIG) == EXAMPLE_CONFIG
+    monkeypatch.setenv("MCP_OPS_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="MCP_OPS_CONFIG"):
+        discover()
+
+
+def test_secret_values_come_from_named_variables(example_config):
+    env = {"MCP_OPS_PG_PASSWORD": "pg-secret-1", "SECURITY_SLACK_WEBHOOK": "https://hooks.slack.com/x",
+           "UNRELATED": "not-a-secret"}
+    values = secret_values(example_config, env)
+    assert "pg-secret-1" in values and "https://hooks.slack.com/x" in values
+    assert "not-a-secret" not in values
