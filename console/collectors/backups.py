@@ -1,0 +1,84 @@
+"""Backups collector: the latest Velero backups and the latest database dumps in S3.
+
+Velero backups are ``velero.io/v1`` Backup objects read through the Kubernetes source;
+dumps are S3 objects under the configured prefix. The two are read concurrently and fail
+separately: an unreachable bucket does not hide last night's Velero backup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from console.config.model import Environment
+from console.sources import aws
+from console.sources.kube import KubeSource
+
+from . import kube_parse
+from .backups_model import BackupsSnapshot, S3Dump, VeleroBackup
+from .base import describe_error, utcnow
+
+KEEP = 10
+
+
+class BackupsCollector:
+    def __init__(self, env: Environment, *, timeout: float = 3.0,
+                 kube: KubeSource | None = None) -> None:
+        self.env = env
+        self.timeout = timeout
+        self.kube = kube or KubeSource(env.kubernetes, timeout=timeout)
+        self._owns_kube = kube is None
+
+    async def close(self) -> None:
+        if self._owns_kube:
+            await self.kube.close()
+
+    async def collect(self) -> BackupsSnapshot:
+        (velero, velero_error), (dumps, s3_error) = await asyncio.gather(
+            self._velero(), self._s3())
+        a = self.env.aws
+        return BackupsSnapshot(collected_at=utcnow(), velero=velero, velero_error=velero_error,
+                               s3_bucket=a.s3_backup_bucket, s3_prefix=a.s3_backup_prefix,
+                               s3=dumps, s3_error=s3_error)
+
+    async def _velero(self) -> tuple[tuple[VeleroBackup, ...], str | None]:
+        ns = self.env.kubernetes.velero_namespace
+        try:
+            body = await self.kube.get(f"/apis/velero.io/v1/namespaces/{ns}/backups")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return (), describe_error(exc)
+        now = utcnow()
+        backups = []
+        for obj in body.get("items", []):
+            meta, status = obj.get("metadata", {}), obj.get("status", {}) or {}
+            when = (kube_parse.parse_time(status.get("completionTimestamp"))
+                    or kube_parse.parse_time(status.get("startTimestamp"))
+                    or kube_parse.parse_time(meta.get("creationTimestamp")))
+            backups.append(VeleroBackup(
+                name=meta.get("name", ""), phase=status.get("phase", ""),
+                age_hours=(now - when).total_seconds() / 3600 if when else None,
+                errors=int(status.get("errors") or 0), warnings=int(status.get("warnings") or 0),
+                schedule=(meta.get("labels") or {}).get("velero.io/schedule-name", ""),
+            ))
+        backups.sort(key=lambda b: b.age_hours if b.age_hours is not None else float("inf"))
+        return tuple(backups[:KEEP]), None
+
+    async def _s3(self) -> tuple[tuple[S3Dump, ...], str | None]:
+        a = self.env.aws
+        try:
+            async with aws.session(a).client("s3", **aws.client_kwargs(a, timeout=self.timeout)) as s3:
+                objects = []
+                paginator = s3.get_paginator("list_objects_v2")
+                async for page in paginator.paginate(Bucket=a.s3_backup_bucket,
+                                                     Prefix=a.s3_backup_prefix):
+                    objects += page.get("Contents", [])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return (), describe_error(exc)
+        now = utcnow()
+        objects.sort(key=lambda o: o["LastModified"], reverse=True)
+        return tuple(S3Dump(key=o["Key"], size_bytes=int(o.get("Size", 0)),
+                            age_hours=(now - o["LastModified"]).total_seconds() / 3600)
+                     for o in objects[:KEEP]), None

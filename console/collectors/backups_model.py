@@ -1,0 +1,34 @@
+"""The backups snapshot: the latest Velero backups and the latest S3 database dumps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class VeleroBackup:
+    name: str
+    phase: str = ""
+    age_hours: float | None = None  # since completion (else start, else creation)
+    errors: int = 0
+    warnings: int = 0
+    schedule: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3Dump:
+    key: str
+    size_bytes: int = 0
+    age_hours: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupsSnapshot(Snapshot):
+    velero: tuple[VeleroBackup, ...] = ()  # newest first
+    velero_error: str | None = None
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3: tuple[S3Dump, ...] = ()  # newest first
+    s3_error: str | None = None

@@ -1,0 +1,245 @@
+"""PostgreSQL collector: one round trip per refresh for everything that changes fast.
+
+The main query builds a single JSON document (sessions, settings, hit ratio, replication),
+so a refresh is one network exchange however many figures the panel shows. Blocking chains
+are derived here from ``pg_blocking_pids``, which is evaluated only for sessions waiting on
+a lock (it takes the lock manager's locks, so not for every row). Database size and
+pg_stat_statements change slowly and cost more, so they are refreshed every
+``slow_refresh_seconds`` and carried over in between.
+
+The connection is kept between refreshes and dropped on any error, so the next refresh
+reconnects. All queries are read-only and bounded by the session's statement_timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import asyncpg
+
+from console.config.model import PostgresSettings
+from console.sources import postgres as source
+
+from .base import describe_error, utcnow
+from .postgres_model import (
+    BlockingEdge,
+    ConnectionGroup,
+    PostgresSnapshot,
+    ReplicaLag,
+    Session,
+    Statement,
+)
+
+ACTIVITY_SQL = """
+WITH act AS (
+  SELECT pid, usename AS "user", application_name AS application,
+         coalesce(client_addr::text, '') AS client, coalesce(state, '') AS state,
+         left(coalesce(query, ''), 2000) AS query,
+         coalesce(wait_event_type || ':' || wait_event, '') AS wait_event,
+         extract(epoch FROM now() - query_start)::float8 AS query_seconds,
+         extract(epoch FROM now() - xact_start)::float8 AS xact_seconds,
+         extract(epoch FROM now() - state_change)::float8 AS state_seconds,
+         CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by
+  FROM pg_stat_activity
+  WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
+)
+SELECT json_build_object(
+  'version', current_setting('server_version'),
+  'database', current_database(),
+  'max_connections', current_setting('max_connections')::int,
+  'in_recovery', pg_is_in_recovery(),
+  'sessions', coalesce((SELECT json_agg(act) FROM act), '[]'::json),
+  'blks', (SELECT json_build_object('hit', blks_hit, 'read', blks_read)
+           FROM pg_stat_database WHERE datname = current_database()),
+  'replicas', coalesce((SELECT json_agg(json_build_object(
+        'name', coalesce(nullif(application_name, ''), client_addr::text, 'replica'),
+        'state', state,
+        'lag', extract(epoch FROM coalesce(replay_lag, '0'::interval))::float8))
+      FROM pg_stat_replication), '[]'::json),
+  'replay_lag', CASE WHEN pg_is_in_recovery() THEN
+      CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+           ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+      END,
+  'has_statements', EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')
+)
+"""
+
+SIZE_SQL = "SELECT pg_database_size(current_database())"
+
+STATEMENTS_SQL = """
+SELECT left(query, 500) AS query, calls, mean_exec_time AS mean_ms,
+       total_exec_time AS total_ms, rows
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY mean_exec_time DESC
+LIMIT $1
+"""
+
+REPLICA_SQL = """
+SELECT pg_is_in_recovery() AS in_recovery,
+       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag
+"""
+
+NOT_INSTALLED = "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)"
+
+
+class PostgresCollector:
+    """Collects :class:`PostgresSnapshot`; one instance per environment, kept between polls."""
+
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        *,
+        slow_after_seconds: float = 1.0,
+        slow_refresh_seconds: float = 30.0,
+        connect_timeout: float = 3.0,
+        top_statements: int = 10,
+    ) -> None:
+        self.settings = settings
+        self.slow_after_seconds = slow_after_seconds
+        self.slow_refresh_seconds = slow_refresh_seconds
+        self.connect_timeout = connect_timeout
+        self.top_statements = top_statements
+        self._conn: asyncpg.Connection | None = None
+        self._slow_at = 0.0  # monotonic time of the last size/statements refresh
+        self._size: int | None = None
+        self._statements: tuple[Statement, ...] = ()
+        self._statements_note = ""
+
+    async def collect(self) -> PostgresSnapshot:
+        try:
+            return await self._collect()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            await self._drop()
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a snapshot
+            await self._drop()
+            return PostgresSnapshot.failed(describe_error(exc))
+
+    async def close(self) -> None:
+        await self._drop()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await source.connect(self.settings, timeout=self.connect_timeout)
+        return self._conn
+
+    async def _collect(self) -> PostgresSnapshot:
+        conn = await self._connection()
+        doc = json.loads(await conn.fetchval(ACTIVITY_SQL))
+        if time.monotonic() - self._slow_at >= self.slow_refresh_seconds or self._size is None:
+            await self._refresh_slow(conn, doc["has_statements"])
+        sessions = tuple(_session(row) for row in doc["sessions"])
+        replication = [
+            ReplicaLag(name=r["name"], lag_seconds=r["lag"], state=r["state"] or "")
+            for r in doc["replicas"]
+        ]
+        if doc["in_recovery"]:
+            replication.insert(0, ReplicaLag(name="this server", lag_seconds=doc["replay_lag"],
+                                             state="in recovery"))
+        replication += await self._configured_replicas()
+        return PostgresSnapshot(
+            collected_at=utcnow(),
+            server_version=doc["version"],
+            database=doc["database"],
+            max_connections=doc["max_connections"],
+            connections=len(sessions),
+            groups=_groups(sessions),
+            sessions=sessions,
+            blocking=_blocking(sessions),
+            slow=tuple(s for s in sessions if s.state == "active"
+                       and (s.query_seconds or 0) > self.slow_after_seconds),
+            idle_in_transaction=tuple(s for s in sessions
+                                      if s.state.startswith("idle in transaction")),
+            slow_after_seconds=self.slow_after_seconds,
+            cache_hit_ratio_pct=_hit_ratio(doc["blks"]),
+            database_size_bytes=self._size,
+            is_replica=doc["in_recovery"],
+            replication=tuple(replication),
+            statements=self._statements,
+            statements_note=self._statements_note,
+        )
+
+    async def _refresh_slow(self, conn: asyncpg.Connection, has_statements: bool) -> None:
+        self._size = await conn.fetchval(SIZE_SQL)
+        if not has_statements:
+            self._statements, self._statements_note = (), NOT_INSTALLED
+        else:
+            try:
+                rows = await conn.fetch(STATEMENTS_SQL, self.top_statements)
+            except asyncpg.PostgresError as exc:  # e.g. not in shared_preload_libraries
+                self._statements, self._statements_note = (), f"pg_stat_statements: {exc}"
+            else:
+                self._statements = tuple(Statement(query=r["query"], calls=r["calls"],
+                                                   mean_ms=r["mean_ms"], total_ms=r["total_ms"],
+                                                   rows=r["rows"]) for r in rows)
+                self._statements_note = ""
+        self._slow_at = time.monotonic()
+
+    async def _configured_replicas(self) -> list[ReplicaLag]:
+        """Ask each configured replica for its own replay lag, concurrently."""
+        return list(await asyncio.gather(*(self._replica(d) for d in self.settings.replica_dsns)))
+
+    async def _replica(self, dsn: str) -> ReplicaLag:
+        name = source.describe_dsn(dsn)
+        try:
+            conn = await source.connect(self.settings, dsn=dsn, timeout=self.connect_timeout)
+            try:
+                row = await conn.fetchrow(REPLICA_SQL)
+            finally:
+                await conn.close(timeout=1)
+        except Exception as exc:  # noqa: BLE001
+            return ReplicaLag(name=name, error=describe_error(exc))
+        if not row["in_recovery"]:
+            return ReplicaLag(name=name, state="not in recovery (a primary?)")
+        return ReplicaLag(name=name, lag_seconds=row["lag"], state="streaming")
+
+
+def _session(row: dict) -> Session:
+    return Session(
+        pid=row["pid"], user=row["user"] or "", application=row["application"] or "",
+        client=row["client"], state=row["state"], query=row["query"],
+        query_seconds=row["query_seconds"], xact_seconds=row["xact_seconds"],
+        state_seconds=row["state_seconds"], wait_event=row["wait_event"],
+        blocked_by=tuple(row["blocked_by"] or ()),
+    )
+
+
+def _groups(sessions: tuple[Session, ...]) -> tuple[ConnectionGroup, ...]:
+    counts: dict[tuple[str, str], int] = {}
+    for s in sessions:
+        key = (s.state or "unknown", s.application or "(none)")
+        counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(ConnectionGroup(state=k[0], application=k[1], count=n) for k, n in ordered)
+
+
+def _blocking(sessions: tuple[Session, ...]) -> tuple[BlockingEdge, ...]:
+    by_pid = {s.pid: s for s in sessions}
+    edges = []
+    for s in sessions:
+        for pid in s.blocked_by:
+            holder = by_pid.get(pid)
+            edges.append(BlockingEdge(
+                blocked_pid=s.pid, blocked_query=s.query, blocked_seconds=s.query_seconds,
+                blocking_pid=pid,
+                blocking_query=holder.query if holder else "(not a client session)",
+                blocking_seconds=holder.xact_seconds if holder else None,
+                blocking_state=holder.state if holder else "",
+            ))
+    return tuple(sorted(edges, key=lambda e: -(e.blocked_seconds or 0)))
+
+
+def _hit_ratio(blks: dict | None) -> float | None:
+    if not blks:
+        return None
+    total = (blks["hit"] or 0) + (blks["read"] or 0)
+    return 100.0 * blks["hit"] / total if total else None

@@ -1,0 +1,69 @@
+"""Which collector serves which component, built for one environment.
+
+The dashboard and ``mcp-ops check`` build their collectors here so both look at the same
+things the same way. The Kubernetes source is shared by the pods and backups collectors
+(one client, one connection pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Protocol
+
+from console.config.model import Environment
+from console.sources.kube import KubeSource
+
+from .backups import BackupsCollector
+from .backups_model import BackupsSnapshot
+from .base import Snapshot
+from .kube import KubeCollector
+from .kube_model import KubeSnapshot
+from .postgres import PostgresCollector
+from .postgres_model import PostgresSnapshot
+from .redis import RedisCollector, RedisSnapshot
+from .service import ServiceCollector
+from .service_model import ServiceSnapshot
+
+
+class Collector(Protocol):
+    async def collect(self) -> Snapshot: ...
+    async def close(self) -> None: ...
+
+
+# component -> snapshot class (to make a failed snapshot of the right kind)
+SNAPSHOT_TYPES: dict[str, type[Snapshot]] = {
+    "service": ServiceSnapshot,
+    "pods": KubeSnapshot,
+    "database": PostgresSnapshot,
+    "cache": RedisSnapshot,
+    "backups": BackupsSnapshot,
+}
+
+
+def collectors_for(env: Environment, *, timeout: float = 3.0, watch: bool = True) -> dict[str, Collector]:
+    kube = KubeSource(env.kubernetes, timeout=timeout)
+    return {
+        "service": ServiceCollector(env.service, timeout=min(timeout, env.service.timeout)),
+        "pods": KubeCollector(env.kubernetes, watch=watch, timeout=timeout, source=kube),
+        "database": PostgresCollector(env.postgres, connect_timeout=timeout,
+                                      slow_after_seconds=env.thresholds.slow_query_seconds),
+        "cache": RedisCollector(env.redis, timeout=timeout),
+        "backups": BackupsCollector(env, timeout=timeout, kube=kube),
+    }
+
+
+async def collect_bounded(name: str, collector: Collector, timeout: float) -> Snapshot:
+    """One collection that takes at most ``timeout`` seconds; past that, a failed snapshot."""
+    try:
+        return await asyncio.wait_for(collector.collect(), timeout)
+    except TimeoutError:
+        return SNAPSHOT_TYPES[name].failed(f"timed out after {timeout:g} s")
+
+
+async def close_all(collectors: dict[str, Collector], timeout: float = 2.0) -> None:
+    """Close every collector; one that hangs on close is abandoned after ``timeout``."""
+    async def one(c: Collector) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(c.close(), timeout)
+    await asyncio.gather(*(one(c) for c in collectors.values()))

@@ -1,0 +1,48 @@
+"""Shapes of the service snapshot: endpoint probes and request figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """One health endpoint: HTTP status and latency, or why there is none."""
+
+    name: str  # health / database / dependencies
+    path: str
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None  # connection refused, timed out...
+    detail: str = ""  # the body's "status" field when it is JSON
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestFigures:
+    """Request rate, error rate and P95 over ``window`` ("5m", "12.3s", "since start")."""
+
+    source: str = ""  # prometheus / scrape
+    window: str = ""
+    request_rate: float | None = None  # requests per second
+    error_rate_pct: float | None = None
+    p95_ms: float | None = None
+    requests: float | None = None  # requests counted in the window
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSnapshot(Snapshot):
+    base_url: str = ""
+    endpoints: tuple[Endpoint, ...] = ()
+    requests: RequestFigures = RequestFigures()
+
+    @property
+    def down(self) -> bool:
+        """Every endpoint failed to answer at all."""
+        return bool(self.endpoints) and all(e.status_code is None for e in self.endpoints)

@@ -1,0 +1,39 @@
+"""``mcp-ops check [ENV|all] --format report|json``: the runbook's health-check.sh.
+
+Exit status: 0 healthy, 1 warning, 2 critical, 3 unreachable (the worst environment
+decides). A configuration problem or an unknown environment exits 3 as well, after saying
+why on stderr: for cron, "could not check" must never look like "healthy".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+
+from console.collectors.base import utcnow
+from console.config import ConfigError, load
+from console.health.check import exit_code, resolve_targets, run_checks
+from console.health.report import render_report, to_json
+
+EXIT_UNREACHABLE = 3
+
+
+def main(args) -> int:
+    try:
+        _, config = load(getattr(args, "config", None))
+        names = resolve_targets(config, args.target or getattr(args, "env", None))
+    except ConfigError as err:
+        print(err.render(), file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except KeyError as err:
+        print(f"mcp-ops check: {err.args[0]}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    started = utcnow()
+    reports = asyncio.run(run_checks(config, names))
+    if args.format == "json":
+        print(json.dumps(to_json(reports, started), indent=2, ensure_ascii=False))
+    else:
+        print(render_report(reports, width=shutil.get_terminal_size((100, 24)).columns))
+    return exit_code(reports)

@@ -1,0 +1,60 @@
+"""Service rules: health endpoints, error rate and P95 (DESIGN.md, Thresholds)."""
+
+from __future__ import annotations
+
+from console.collectors.service_model import ServiceSnapshot
+from console.config.model import Thresholds
+
+from .status import Finding, Status, fmt_num, high_is_bad
+
+COMPONENT = "service"
+
+
+def evaluate_service(snap: ServiceSnapshot, t: Thresholds) -> list[Finding]:
+    if snap.error:
+        return [Finding(COMPONENT, "collect", Status.UNKNOWN, f"service not checked: {snap.error}")]
+    findings = [_endpoint(e, t) for e in snap.endpoints]
+    if snap.down:
+        findings.insert(0, Finding(COMPONENT, "down", Status.CRITICAL,
+                                   f"service down: no health endpoint answers at {snap.base_url}"))
+    findings += _requests(snap, t)
+    return findings
+
+
+def _endpoint(e, t: Thresholds) -> Finding:
+    check = f"endpoint.{e.name}"
+    what = f"GET {e.path}"
+    if e.error:
+        return Finding(COMPONENT, check, Status.CRITICAL, f"{what}: {e.error}")
+    if not e.ok:
+        return Finding(COMPONENT, check, Status.CRITICAL,
+                       f"{what} answered HTTP {e.status_code}" + (f" ({e.detail})" if e.detail else ""),
+                       float(e.status_code or 0))
+    status, cmp = high_is_bad(e.latency_ms, t.health_latency_ms, inclusive_critical=True)
+    if status is Status.HEALTHY:
+        return Finding(COMPONENT, check, status, f"{what} {e.status_code} in {e.latency_ms:.0f} ms",
+                       e.latency_ms)
+    return Finding(COMPONENT, check, status,
+                   f"{what} took {e.latency_ms:.0f} ms {cmp} ms", e.latency_ms)
+
+
+def _requests(snap: ServiceSnapshot, t: Thresholds) -> list[Finding]:
+    r = snap.requests
+    if r.error:
+        return [Finding(COMPONENT, "metrics", Status.WARNING,
+                        f"request figures unavailable ({r.source}): {r.error}")]
+    window = f" over {r.window}" if r.window else ""
+    out = []
+    if r.error_rate_pct is not None:
+        status, cmp = high_is_bad(r.error_rate_pct, t.error_rate_pct)
+        out.append(Finding(COMPONENT, "error_rate", status,
+                           f"error rate {fmt_num(r.error_rate_pct, 2)}% {cmp}%{window}",
+                           r.error_rate_pct))
+    if r.p95_ms is not None:
+        status, cmp = high_is_bad(r.p95_ms, t.p95_ms, inclusive_critical=True)
+        out.append(Finding(COMPONENT, "p95", status,
+                           f"P95 response time {r.p95_ms:.0f} ms {cmp} ms{window}", r.p95_ms))
+    if r.request_rate is not None:
+        out.append(Finding(COMPONENT, "request_rate", Status.HEALTHY,
+                           f"{fmt_num(r.request_rate)} requests/s{window}", r.request_rate))
+    return out

@@ -1,0 +1,35 @@
+"""AWS sessions for reading: an aioboto3 session from the environment's settings.
+
+The standard credential chain is used unless ``access_key_id_env`` /
+``secret_access_key_env`` name variables holding keys; ``endpoint_url`` points every client
+at a local moto server in the sandbox and the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aioboto3
+from botocore.config import Config as BotoConfig
+
+from console.config.model import AwsSettings
+from console.config.secrets import secret
+
+
+def session(settings: AwsSettings) -> aioboto3.Session:
+    keys: dict[str, Any] = {}
+    key_id, key = secret(settings.access_key_id_env), secret(settings.secret_access_key_env)
+    if key_id and key:
+        keys = {"aws_access_key_id": key_id, "aws_secret_access_key": key}
+    return aioboto3.Session(region_name=settings.region, profile_name=settings.profile, **keys)
+
+
+def client_kwargs(settings: AwsSettings, *, timeout: float = 5.0) -> dict[str, Any]:
+    """Arguments for ``session.client(name, **kwargs)``: endpoint, region and timeouts that
+    make an unreachable endpoint fail fast instead of retrying for a minute."""
+    return {
+        "region_name": settings.region,
+        "endpoint_url": settings.endpoint_url,
+        "config": BotoConfig(connect_timeout=timeout, read_timeout=timeout,
+                             retries={"max_attempts": 1, "mode": "standard"}),
+    }

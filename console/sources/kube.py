@@ -1,0 +1,130 @@
+"""Read-only JSON access to one Kubernetes cluster, through kubernetes-asyncio's ApiClient.
+
+The typed models of the generated client are skipped on purpose: the collectors read a
+handful of fields from many objects, and deserialising every pod into model classes on
+every event costs more than the whole refresh. Requests go through ``ApiClient.call_api``
+(so kubeconfig auth, TLS and exec plugins work as in kubectl) with ``_preload_content``
+off, and the JSON is read here.
+
+Only GET is offered. Anything that changes the cluster belongs to the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.config import new_client_from_config
+
+from console.config.model import KubernetesSettings
+
+
+class KubeError(Exception):
+    """The API answered with an error status (``status``), or could not be reached (0)."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.message = message
+        super().__init__(f"HTTP {status}: {message}" if status else message)
+
+
+def kubeconfig_path(settings: KubernetesSettings) -> str:
+    """The kubeconfig file: the configured one, else $KUBECONFIG (its first entry), else
+    ~/.kube/config. Read at call time, so a test's KUBECONFIG is honoured."""
+    if settings.kubeconfig:
+        return str(Path(settings.kubeconfig).expanduser())
+    env = os.environ.get("KUBECONFIG", "")
+    first = next((p for p in env.split(os.pathsep) if p), "")
+    return str(Path(first or "~/.kube/config").expanduser())
+
+
+class KubeSource:
+    """One cluster's API, opened lazily. ``timeout`` bounds each request; streams (watch,
+    logs) get a read timeout instead, so a quiet stream is not cut but a dead one is."""
+
+    def __init__(self, settings: KubernetesSettings, *, timeout: float | None = None) -> None:
+        self.settings = settings
+        self.timeout = timeout or settings.request_timeout
+        self._client: ApiClient | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    async def client(self) -> ApiClient:
+        if self._client is None:
+            self._client = await new_client_from_config(
+                config_file=kubeconfig_path(self.settings), context=self.settings.context,
+                persist_config=False,
+            )
+        return self._client
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def _open(self, path: str, params: dict[str, Any], timeout) -> aiohttp.ClientResponse:
+        client = await self.client()
+        query = [(k, v if not isinstance(v, bool) else str(v).lower())
+                 for k, v in params.items() if v is not None]
+        try:
+            response = await client.call_api(
+                path, "GET", query_params=query, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+            )
+        except aiohttp.ClientError as exc:
+            raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
+        if not 200 <= response.status <= 299:
+            body = await response.text()
+            response.release()
+            raise KubeError(response.status, _status_message(body))
+        return response
+
+    async def get(self, path: str, **params: Any) -> dict:
+        """GET ``path`` (e.g. ``/api/v1/namespaces/x/pods``) and return its JSON."""
+        response = await self._open(path, params, self.timeout)
+        try:
+            return json.loads(await response.read())
+        finally:
+            response.release()
+
+    async def lines(self, path: str, *, read_timeout: float | None = None,
+                    **params: Any) -> AsyncIterator[str]:
+        """The lines of a streaming GET (watch events, followed logs), as they arrive."""
+        timeout = aiohttp.ClientTimeout(connect=self.timeout, sock_connect=self.timeout,
+                                        sock_read=read_timeout)
+        response = await self._open(path, params, timeout)
+        try:
+            async for raw in response.content:
+                yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        finally:
+            response.release()
+
+    async def watch(self, path: str, resource_version: str, *, seconds: int = 240,
+                    **params: Any) -> AsyncIterator[dict]:
+        """Watch events from ``resource_version`` on; raises :class:`KubeError` 410 when the
+        version is too old (the caller lists again). Ends when the server closes the
+        stream after about ``seconds``."""
+        async for line in self.lines(path, read_timeout=seconds + 30, watch=True,
+                                     resourceVersion=resource_version, timeoutSeconds=seconds,
+                                     allowWatchBookmarks=True, **params):
+            if not line:
+                continue
+            event = json.loads(line)
+            if event.get("type") == "ERROR":
+                obj = event.get("object") or {}
+                raise KubeError(int(obj.get("code") or 500), obj.get("message", "watch error"))
+            yield event
+
+
+def _status_message(body: str) -> str:
+    try:
+        return json.loads(body).get("message") or body[:200]
+    except (ValueError, AttributeError):
+        return body[:200]
