@@ -1,0 +1,101 @@
+"""Real servers for the collector, health and dashboard tests.
+
+* :class:`HealthServer`: a real aiohttp MCP-server stand-in on a real socket, whose health
+  endpoints can be made healthy, slow, failing (HTTP 500) or down, and whose ``/metrics`` is
+  produced by prometheus-client from real counters and histograms.
+* :func:`hung_server`: a TCP server that accepts connections and never answers, the
+  "hung source" of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HealthServer:
+    """mode: healthy | slow | error | down. ``delay`` is the slow mode's latency."""
+
+    def __init__(self) -> None:
+        self.mode = "healthy"
+        self.delay = 0.6
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "requests", ["method", "path", "status"],
+                                registry=self.registry)
+        self.duration = Histogram("http_request_duration_seconds", "latency",
+                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                                  registry=self.registry)
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def record(self, n: int, *, status: int = 200, seconds: float = 0.02) -> None:
+        """Count ``n`` requests with the given status and latency."""
+        for _ in range(n):
+            self.requests.labels("POST", "/mcp", str(status)).inc()
+            self.duration.observe(seconds)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay)
+        if self.mode == "error":
+            return web.json_response({"status": "unhealthy"}, status=500)
+        return web.json_response({"status": "healthy"})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry),
+                            content_type="text/plain", charset="utf-8")
+
+    async def start(self, port: int = 0) -> HealthServer:
+        app = web.Application()
+        for path in ("/health", "/health/database", "/health/dependencies"):
+            app.router.add_get(path, self._health)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        self.port = port or free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+@contextlib.asynccontextmanager
+async def hung_server():
+    """Yields the port of a server that accepts and then says nothing, ever."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(reader, writer):
+        held.append(writer)
+        with contextlib.suppress(Exception):
+            await reader.read()  # until the client gives up
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield port
+    finally:
+        for w in held:
+            w.close()
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)

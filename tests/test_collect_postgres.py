@@ -1,0 +1,185 @@
+"""The PostgreSQL collector against the real server on 127.0.0.1:5432 (db ``test``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+import pytest
+from health_support import PG_DSN, hung_server
+
+from console.collectors.postgres import PostgresCollector
+from console.collectors.postgres_model import PostgresSnapshot
+from console.collectors.registry import collect_bounded
+from console.config.model import PostgresSettings
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def settings(dsn: str = PG_DSN, **kw) -> PostgresSettings:
+    return PostgresSettings(dsn=dsn, **kw)
+
+
+@pytest.fixture
+async def collector():
+    c = PostgresCollector(settings(), slow_refresh_seconds=0)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+async def table():
+    """A one-row table of this test's own, dropped afterwards."""
+    name = f"mcp_ops_lock_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_DSN)
+    await conn.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, v int)")
+    await conn.execute(f"INSERT INTO {name} VALUES (1, 0)")
+    yield name
+    await conn.execute(f"DROP TABLE IF EXISTS {name}")
+    await conn.close()
+
+
+async def until(collector: PostgresCollector, predicate, seconds: float = 5.0) -> PostgresSnapshot:
+    deadline = time.monotonic() + seconds
+    while True:
+        snap = await collector.collect()
+        assert snap.error is None, snap.error
+        if predicate(snap) or time.monotonic() > deadline:
+            return snap
+        await asyncio.sleep(0.1)
+
+
+async def test_row_lock_shows_a_blocking_chain_with_both_pids_and_queries(collector, table):
+    holder = await asyncpg.connect(PG_DSN)
+    waiter = await asyncpg.connect(PG_DSN)
+    try:
+        holder_pid, waiter_pid = holder.get_server_pid(), waiter.get_server_pid()
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(f"UPDATE {table} SET v = 1 WHERE id = 1")
+        blocked = asyncio.create_task(waiter.execute(f"UPDATE {table} SET v = 2 WHERE id = 1"))
+        snap = await until(collector, lambda s: any(e.blocked_pid == waiter_pid for e in s.blocking))
+        edge = next(e for e in snap.blocking if e.blocked_pid == waiter_pid)
+        assert edge.blocking_pid == holder_pid
+        assert f"UPDATE {table} SET v = 2" in edge.blocked_query
+        assert f"UPDATE {table} SET v = 1" in edge.blocking_query
+        assert edge.blocking_state == "idle in transaction"
+        assert edge.blocked_seconds is not None and edge.blocked_seconds >= 0
+        assert holder_pid in snap.blocking_pids
+        await tx.rollback()
+        await asyncio.wait_for(blocked, 5)
+        snap = await collector.collect()
+        assert not any(e.blocked_pid == waiter_pid for e in snap.blocking)
+    finally:
+        await holder.close()
+        await waiter.close()
+
+
+async def test_pg_sleep_appears_as_a_slow_query(collector):
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        pid = conn.get_server_pid()
+        sleeping = asyncio.create_task(conn.execute("SELECT pg_sleep(2) /* mcp-ops slow test */"))
+        await asyncio.sleep(0.3)
+        early = await collector.collect()
+        assert pid not in {s.pid for s in early.slow}, "not slow before 1 s"
+        snap = await until(collector, lambda s: pid in {x.pid for x in s.slow}, seconds=3)
+        slow = next(s for s in snap.slow if s.pid == pid)
+        assert "pg_sleep(2)" in slow.query
+        assert slow.query_seconds > 1.0
+        await sleeping
+    finally:
+        await conn.close()
+
+
+async def test_connections_use_the_servers_max_connections_and_exclude_our_own(collector):
+    app = f"pytest-{uuid.uuid4().hex[:6]}"
+    extra = [await asyncpg.connect(PG_DSN, server_settings={"application_name": app})
+             for _ in range(3)]
+    try:
+        snap = await collector.collect()
+        probe = await asyncpg.connect(PG_DSN)
+        real_max = int(await probe.fetchval("SHOW max_connections"))
+        await probe.close()
+        assert snap.max_connections == real_max
+        group = [g for g in snap.groups if g.application == app]
+        assert sum(g.count for g in group) == 3
+        assert snap.connections == len(snap.sessions)
+        assert snap.connections_pct == pytest.approx(100 * snap.connections / real_max)
+        own = collector._conn.get_server_pid()
+        assert own not in {s.pid for s in snap.sessions}
+        assert "mcp-ops" not in {s.application for s in snap.sessions if s.pid == own}
+    finally:
+        for c in extra:
+            await c.close()
+
+
+async def test_idle_in_transaction_cache_hit_ratio_and_size(collector):
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("SELECT 1")
+        snap = await collector.collect()
+        assert conn.get_server_pid() in {s.pid for s in snap.idle_in_transaction}
+        assert snap.cache_hit_ratio_pct is not None and 0 <= snap.cache_hit_ratio_pct <= 100
+        assert snap.database_size_bytes and snap.database_size_bytes > 1_000_000
+        assert snap.database == "test"
+        await tx.rollback()
+    finally:
+        await conn.close()
+
+
+async def test_statements_say_clearly_when_pg_stat_statements_is_missing(collector):
+    probe = await asyncpg.connect(PG_DSN)
+    installed = await probe.fetchval(
+        "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
+    await probe.close()
+    snap = await collector.collect()
+    if installed:
+        assert snap.statements or snap.statements_note
+    else:
+        assert snap.statements == ()
+        assert "not installed" in snap.statements_note
+
+
+async def test_every_query_carries_the_statement_timeout():
+    c = PostgresCollector(settings(statement_timeout_ms=250))
+    try:
+        assert (await c.collect()).error is None
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await c._conn.execute("SELECT pg_sleep(1)")
+        assert await c._conn.fetchval("SHOW application_name") == "mcp-ops"
+    finally:
+        await c.close()
+
+
+async def test_a_refused_connection_is_an_error_snapshot():
+    c = PostgresCollector(settings("postgresql://postgres@127.0.0.1:1/test"))
+    snap = await c.collect()
+    assert snap.error and snap.max_connections == 0
+    await c.close()
+
+
+async def test_a_hung_server_is_cut_off_by_the_source_timeout():
+    async with hung_server() as port:
+        c = PostgresCollector(settings(f"postgresql://postgres@127.0.0.1:{port}/test"),
+                              connect_timeout=30)
+        started = time.monotonic()
+        snap = await collect_bounded("database", c, 0.5)
+        assert time.monotonic() - started < 2
+        assert snap.error == "timed out after 0.5 s"
+        await c.close()
+
+
+async def test_configured_replica_is_asked_for_its_lag(collector):
+    c = PostgresCollector(settings(replica_dsns=[PG_DSN, "postgresql://postgres@127.0.0.1:1/x"]))
+    try:
+        snap = await c.collect()
+        names = {r.name: r for r in snap.replication}
+        assert names["127.0.0.1:5432/test"].state.startswith("not in recovery")
+        assert names["127.0.0.1:1/x"].error
+    finally:
+        await c.close()
