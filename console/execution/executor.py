@@ -1,0 +1,177 @@
+"""The executor: the one way a wizard step reaches anything that changes the platform.
+
+For each step, in this order and nowhere else:
+
+1. **read-only** — a ``change``/``destructive`` step in read-only mode is refused and the
+   refusal is logged, before a plan is computed or any client is touched;
+2. **plan** — what will happen and the guide's equivalent command, logged;
+3. **confirmation** — by the policy of :mod:`.confirmation`, logged with what was typed;
+4. **grant** — only now does ``ctx.mutations`` exist, and only for this step;
+5. **run** — output lines are redacted, logged and shown; progress is shown; a timeout
+   and cancellation (abort, Ctrl+C, SIGHUP) stop it cleanly and are logged;
+6. **verify** — optional check after the run;
+7. **step end** — status, duration, error, then fsync of the log (a step boundary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from actions.model import Line, Plan, Progress, Risk, Step, StepFailed
+
+from .confirmation import ConfirmationRequest, Confirmer, accepted
+from .context import NotPermitted, WizardContext
+from .session_log import SessionLog
+
+OK, FAILED, REFUSED, DECLINED, SKIPPED, ABORTED, TIMED_OUT = (
+    "ok", "failed", "refused", "declined", "skipped", "aborted", "timed-out")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: str
+    duration: float = 0.0
+    error: str | None = None
+    verified: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (OK, SKIPPED)
+
+
+@dataclass(frozen=True)
+class OutputEvent:
+    step: int
+    text: str
+    stream: str = "info"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    step: int
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    step: int
+    state: str  # refused | planned | confirming | running | verifying | <final status>
+    detail: str = ""
+
+
+Event = OutputEvent | ProgressEvent | StateEvent
+Sink = Callable[[Event], Any]
+
+
+class Executor:
+    def __init__(self, *, ctx: WizardContext, log: SessionLog, confirmer: Confirmer,
+                 sink: Sink | None = None):
+        self.ctx = ctx
+        self.log = log
+        self.confirmer = confirmer
+        self.sink = sink or (lambda event: None)
+
+    def plan(self, step: Step) -> Plan:
+        """A step's plan; pure (no client is called to make one)."""
+        return step.plan(self.ctx)
+
+    def _say(self, index: int, text: str, stream: str = "info") -> None:
+        text = self.ctx.redactor.text(text)
+        self.log.append("output", {"step": index, "stream": stream, "line": text})
+        self.sink(OutputEvent(index, text, stream))
+
+    def _end(self, index: int, step: Step, status: str, started: float, *,
+             error: str | None = None, verified: str | None = None,
+             last_progress: Progress | None = None) -> StepOutcome:
+        duration = time.monotonic() - started
+        data: dict[str, Any] = {"step": index, "id": step.id, "status": status,
+                                "duration": round(duration, 3)}
+        if error:
+            data["error"] = error
+        if verified:
+            data["verified"] = verified
+        if last_progress is not None:
+            data["progress"] = [last_progress.done, last_progress.total, last_progress.label]
+        self.log.append("step_end", data, sync=True)
+        self.sink(StateEvent(index, status, self.ctx.redactor.text(error or verified or "")))
+        return StepOutcome(status, duration, self.ctx.redactor.text(error) if error else None,
+                           verified)
+
+    async def run_step(self, index: int, step: Step) -> StepOutcome:
+        started = time.monotonic()
+        ctx = self.ctx
+        ctx.step_id = step.id
+        if step.risk > Risk.READ and ctx.read_only:
+            reason = (f"read-only mode: step {step.id!r} is a {step.risk.label} step and "
+                      "nothing that changes anything may run")
+            self.log.append("refusal", {"step": index, "id": step.id, "title": step.title,
+                                        "risk": step.risk.label, "reason": reason}, sync=True)
+            self.sink(StateEvent(index, REFUSED, reason))
+            return self._end(index, step, REFUSED, started, error=reason)
+        try:
+            plan = self.plan(step)
+        except Exception as exc:  # a plan that cannot be made is a failed step, not a crash
+            return self._end(index, step, FAILED, started, error=f"no plan: {exc}")
+        self.log.append("step_plan", {"step": index, "id": step.id, "title": step.title,
+                                      "risk": step.risk.label, "summary": plan.summary,
+                                      "commands": list(plan.commands)})
+        self.sink(StateEvent(index, "planned", plan.summary))
+        request = ConfirmationRequest(index, step.title, step.risk, ctx.env_name,
+                                      bool(ctx.env.protected), plan)
+        if request.kind != "none":
+            self.sink(StateEvent(index, "confirming", request.prompt()))
+            answer = await self.confirmer(request)
+            ok, why = accepted(request, answer)
+            self.log.append("confirmation", {"step": index, "kind": request.kind,
+                                             "confirmed": ok, "typed": answer.typed,
+                                             "reason": why}, sync=True)
+            if not ok:
+                return self._end(index, step, DECLINED, started, error=f"not confirmed: {why}")
+        return await self._run(index, step, started)
+
+    async def _run(self, index: int, step: Step, started: float) -> StepOutcome:
+        ctx = self.ctx
+        self.log.append("step_start", {"step": index, "id": step.id, "title": step.title,
+                                       "risk": step.risk.label}, sync=True)
+        self.sink(StateEvent(index, "running"))
+        last: Progress | None = None
+        if step.risk > Risk.READ:
+            ctx._grant(step.id)
+        try:
+            async with asyncio.timeout(step.timeout):
+                async for item in step.run(ctx):
+                    if isinstance(item, Progress):
+                        last = item
+                        self.sink(ProgressEvent(index, item))
+                    elif isinstance(item, Line):
+                        self._say(index, item.text, item.stream)
+                    else:
+                        self._say(index, str(item))
+                verified = None
+                if step.verify is not None:
+                    self.sink(StateEvent(index, "verifying"))
+                    verified = await step.verify(ctx)
+                    if verified:
+                        self._say(index, f"verified: {verified}")
+        except StepFailed as exc:
+            return self._end(index, step, FAILED, started, error=str(exc), last_progress=last)
+        except TimeoutError:
+            return self._end(index, step, TIMED_OUT, started, last_progress=last,
+                             error=f"timed out after {step.timeout:.0f}s")
+        except asyncio.CancelledError:
+            self._end(index, step, ABORTED, started, error="aborted by the operator",
+                      last_progress=last)
+            raise
+        except NotPermitted as exc:
+            return self._end(index, step, FAILED, started, error=f"not permitted: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any client error fails the step, shown
+            error = f"{type(exc).__name__}: {exc}".strip()
+            return self._end(index, step, FAILED, started, error=error[:2000],
+                             last_progress=last)
+        finally:
+            ctx._revoke()
+        return self._end(index, step, OK, started, verified=verified, last_progress=last)

@@ -1,0 +1,136 @@
+"""Kubernetes access for wizard steps: a reader for every step, a writer only via the executor.
+
+Both speak to the API through one kubernetes-asyncio ``ApiClient`` built from the
+environment's kubeconfig and context, and return plain dicts (raw JSON, not generated
+models), so a step's code reads like the ``kubectl get -o json`` output the guide shows.
+Every call carries the configured request timeout. :class:`KubeWriter` holds the mutating
+calls; it is constructed only by :class:`console.execution.context.Mutations`, which the
+executor grants to a step after the read-only check and the confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio import watch as k8s_watch
+
+from console.sources.kube import kubeconfig_path
+
+STRATEGIC = "application/strategic-merge-patch+json"
+MERGE = "application/merge-patch+json"
+
+
+async def api_client(settings: Any) -> k8s.ApiClient:
+    """An ApiClient for ``settings`` (console.config KubernetesSettings)."""
+    return await k8s_config.new_client_from_config(
+        config_file=kubeconfig_path(settings), context=settings.context,
+        persist_config=False,
+    )
+
+
+async def _json(response: Any) -> dict[str, Any]:
+    try:
+        return json.loads(await response.read())
+    finally:
+        response.release()
+
+
+class KubeReader:
+    """Read-only calls in the environment's namespace (the names default to the config's)."""
+
+    def __init__(self, api: k8s.ApiClient, settings: Any):
+        self.api = api
+        self.settings = settings
+        self.namespace: str = settings.namespace
+        self._opts = {"_request_timeout": settings.request_timeout, "_preload_content": False}
+
+    async def deployment(self, name: str | None = None) -> dict[str, Any]:
+        apps = k8s.AppsV1Api(self.api)
+        return await _json(await apps.read_namespaced_deployment(
+            name or self.settings.deployment, self.namespace, **self._opts))
+
+    async def pods(self, selector: str | None = None) -> list[dict[str, Any]]:
+        core = k8s.CoreV1Api(self.api)
+        body = await _json(await core.list_namespaced_pod(
+            self.namespace, label_selector=selector or self.settings.app_selector, **self._opts))
+        return body.get("items", [])
+
+    async def hpa(self, name: str | None = None) -> dict[str, Any]:
+        autoscaling = k8s.AutoscalingV2Api(self.api)
+        return await _json(await autoscaling.read_namespaced_horizontal_pod_autoscaler(
+            name or self.settings.hpa, self.namespace, **self._opts))
+
+    async def events(self) -> list[dict[str, Any]]:
+        core = k8s.CoreV1Api(self.api)
+        body = await _json(await core.list_namespaced_event(self.namespace, **self._opts))
+        return body.get("items", [])
+
+    async def custom_objects(self, group: str, version: str, plural: str,
+                             namespace: str | None = None) -> list[dict[str, Any]]:
+        custom = k8s.CustomObjectsApi(self.api)
+        body = await _json(await custom.list_namespaced_custom_object(
+            group, version, namespace or self.namespace, plural, **self._opts))
+        return body.get("items", [])
+
+    async def watch_deployment(self, name: str | None = None,
+                               timeout: int = 300) -> AsyncIterator[dict[str, Any]]:
+        """The deployment now, then every change to it, until ``timeout`` seconds."""
+        name = name or self.settings.deployment
+        current = await self.deployment(name)
+        yield current
+        apps = k8s.AppsV1Api(self.api)
+        watcher = k8s_watch.Watch()
+        try:
+            async for event in watcher.stream(
+                apps.list_namespaced_deployment, self.namespace,
+                field_selector=f"metadata.name={name}", timeout_seconds=timeout,
+                resource_version=current["metadata"].get("resourceVersion"),
+                _request_timeout=timeout + 5,
+            ):
+                obj = event["raw_object"] if "raw_object" in event else event["object"]
+                if isinstance(obj, dict) and obj.get("metadata", {}).get("name") == name:
+                    yield obj
+        finally:
+            watcher.stop()
+            await watcher.close()  # releases the stream (and the Watch's own idle client)
+
+
+class KubeWriter:
+    """The mutating calls. Only :class:`console.execution.context.Mutations` builds one."""
+
+    def __init__(self, api: k8s.ApiClient, settings: Any):
+        self.api = api
+        self.settings = settings
+        self.namespace: str = settings.namespace
+        self._opts = {"_request_timeout": settings.request_timeout, "_preload_content": False}
+
+    async def scale_deployment(self, replicas: int, name: str | None = None) -> dict[str, Any]:
+        """``kubectl scale deployment/NAME --replicas=N``: a patch of the scale subresource."""
+        apps = k8s.AppsV1Api(self.api)
+        return await _json(await apps.patch_namespaced_deployment_scale(
+            name or self.settings.deployment, self.namespace, {"spec": {"replicas": replicas}},
+            _content_type=MERGE, **self._opts))
+
+    async def patch_hpa(self, patch: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """``kubectl patch hpa NAME -p '...'``: a strategic merge patch, as kubectl sends."""
+        autoscaling = k8s.AutoscalingV2Api(self.api)
+        return await _json(await autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+            name or self.settings.hpa, self.namespace, patch, _content_type=STRATEGIC,
+            **self._opts))
+
+    async def patch_deployment(self, patch: dict[str, Any],
+                               name: str | None = None) -> dict[str, Any]:
+        apps = k8s.AppsV1Api(self.api)
+        return await _json(await apps.patch_namespaced_deployment(
+            name or self.settings.deployment, self.namespace, patch, _content_type=STRATEGIC,
+            **self._opts))
+
+    async def rollout_restart(self, at: str, name: str | None = None) -> dict[str, Any]:
+        """``kubectl rollout restart``: stamp the pod template so every pod is replaced."""
+        return await self.patch_deployment(
+            {"spec": {"template": {"metadata": {"annotations": {
+                "kubectl.kubernetes.io/restartedAt": at}}}}}, name)

@@ -1,0 +1,217 @@
+"""One run of one wizard: its session log, its inputs, its steps' states, and resume.
+
+Both front ends drive a wizard through :class:`WizardRun` — the console screen step by
+step with forms and modals, ``mcp-ops run`` in a loop — so both log the same records:
+``session_start``, ``inputs`` (or ``input_rejected``), then per step ``step_plan``,
+``confirmation``, ``step_start``, ``output``…, ``step_end``, and ``session_end``.
+
+Resume: a log without a good ending (killed, SSH dropped, a failed or aborted step) is
+reopened after its chain verifies; its recorded inputs are parsed again (secret inputs were
+never recorded and must be given again), a ``resume`` record is appended and the run goes
+on at the first applicable step that has not completed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from actions.inputs import Input, InputError
+from actions.model import Plan, Risk, Wizard
+from console.identity import Operator, current_operator
+
+from .confirmation import ConfirmationRequest, Confirmer
+from .context import Clients, WizardContext
+from .executor import SKIPPED, Executor, Sink, StepOutcome
+from .log_store import completed_steps, verify
+from .redaction import Redactor, redactor_for
+from .session_log import SessionLog, default_directory
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
+class ResumeError(Exception):
+    """The session cannot be resumed (tampered, finished, another wizard or environment)."""
+
+
+class WizardRun:
+    def __init__(self, *, config: Any, env_name: str, wizard: Wizard, read_only: bool,
+                 confirmer: Confirmer, sink: Sink | None = None,
+                 operator: Operator | None = None, redactor: Redactor | None = None,
+                 directory: Path | None = None):
+        name, env = config.environment(env_name)
+        self.config, self.env_name, self.env, self.wizard = config, name, env, wizard
+        self.read_only = bool(read_only or env.read_only)
+        self.operator = operator or current_operator()
+        self.redactor = redactor or redactor_for(config)
+        self.directory = directory or default_directory(config.session_log.directory)
+        self.clients = Clients(env)
+        self.ctx = WizardContext(config=config, env_name=name, env=env,
+                                 read_only=self.read_only, clients=self.clients,
+                                 redactor=self.redactor)
+        self.confirmer = confirmer
+        self.sink = sink
+        self.log: SessionLog | None = None
+        self.executor: Executor | None = None
+        self.completed: set[int] = set()
+        self.raw: dict[str, str] = {}  # non-secret answers as text, recorded for resume
+        self.resumed = False
+
+    # ---- session --------------------------------------------------------------------
+    def start(self, *, dry_run: bool = False) -> SessionLog:
+        self.log = SessionLog.create(self.directory, label=self.wizard.id, env=self.env_name,
+                                     operator=self.operator, redactor=self.redactor)
+        self.log.append("session_start", {
+            "wizard": self.wizard.id, "title": self.wizard.title, "section": self.wizard.section,
+            "read_only": self.read_only, "dry_run": dry_run,
+            "steps": [s.id for s in self.wizard.steps],
+        }, sync=True)
+        self._executor()
+        return self.log
+
+    def _executor(self) -> None:
+        assert self.log is not None
+        self.executor = Executor(ctx=self.ctx, log=self.log, confirmer=self.confirmer,
+                                 sink=self.sink)
+
+    @classmethod
+    async def resume(cls, path: Path, *, config: Any, wizard: Wizard, env_name: str | None,
+                     answers: Mapping[str, str], **kw: Any) -> tuple[WizardRun, list[InputProblem]]:
+        check = verify(path)
+        if not check.ok:
+            raise ResumeError(f"session {path.stem} does not verify: {check.describe()}")
+        records = check.records
+        start = next((r for r in records if r["event"] == "session_start"), None)
+        if start is None or start["data"].get("wizard") != wizard.id:
+            raise ResumeError(f"session {path.stem} is not a run of {wizard.id!r}")
+        if check.ended and records[-1]["data"].get("status") in ("completed", "dry-run"):
+            raise ResumeError(f"session {path.stem} finished ({records[-1]['data']['status']}); "
+                              "nothing to resume")
+        if env_name and env_name != start["env"]:
+            raise ResumeError(f"session {path.stem} ran on {start['env']!r}, not {env_name!r}")
+        run = cls(config=config, env_name=start["env"], wizard=wizard,
+                  read_only=kw.pop("read_only", False) or start["data"].get("read_only", False),
+                  **kw)
+        recorded = next((r["data"].get("raw", {}) for r in reversed(records)
+                         if r["event"] == "inputs"), {})
+        run.completed = set(completed_steps(records))
+        run.log = SessionLog.reopen(path, env=run.env_name, operator=run.operator,
+                                    redactor=run.redactor, seq=records[-1]["seq"],
+                                    last_hash=records[-1]["hash"])
+        run.resumed = True
+        run.log.append("resume", {"after_record": records[-1]["seq"],
+                                  "completed_steps": sorted(run.completed),
+                                  "recorded_inputs": sorted(recorded)}, sync=True)
+        run._executor()
+        problems = await run.resolve_inputs({**recorded, **answers})
+        return run, problems
+
+    async def finish(self, status: str) -> None:
+        if self.log is not None and not self.log.closed:
+            self.log.append("session_end", {"status": status,
+                                            "completed_steps": sorted(self.completed)}, sync=True)
+            self.log.close()
+        await self.clients.close()
+
+    # ---- inputs ---------------------------------------------------------------------
+    def inputs(self, index: int | None = None) -> list[Input]:
+        if index is None:
+            return self.wizard.inputs()
+        return list(self.wizard.steps[index].inputs)
+
+    async def default_text(self, item: Input) -> str:
+        if item.name in self.raw:
+            return self.raw[item.name]
+        value = await item.default_value(self.ctx)
+        return "" if value is None else str(value)
+
+    async def resolve_inputs(self, answers: Mapping[str, str],
+                             names: list[str] | None = None) -> list[InputProblem]:
+        """Parse and validate answers (defaults for the rest); every problem at once.
+        ``names`` limits it to some inputs (one step's form)."""
+        items = [i for i in self.wizard.inputs() if names is None or i.name in names]
+        known = {i.name for i in self.wizard.inputs()}
+        problems = [InputProblem(k, f"no such input (known: {', '.join(sorted(known)) or 'none'})")
+                    for k in answers if k not in known]
+        values: dict[str, Any] = {}
+        for item in items:
+            raw = answers[item.name] if item.name in answers else await self.default_text(item)
+            if item.secret:
+                self.redactor.add(raw)
+            try:
+                values[item.name] = await item.parse(raw, self.ctx)
+            except InputError as err:
+                problems.append(InputProblem(item.name, str(err)))
+                self._log("input_rejected", {"input": item.name,
+                                             "value": "***" if item.secret else raw,
+                                             "error": str(err)})
+                continue
+            if not item.secret:
+                self.raw[item.name] = raw
+        merged = {**self.ctx.values, **values}
+        if not problems and self.wizard.check is not None:
+            for message in self.wizard.check(merged, self.env):
+                problems.append(InputProblem("(inputs)", message))
+                self._log("input_rejected", {"input": "(inputs)", "error": message})
+        if not problems:
+            self.ctx.values = merged
+            shown = {i.name: i.show(merged.get(i.name)) for i in self.wizard.inputs()
+                     if i.name in merged}
+            self._log("inputs", {"values": shown, "raw": dict(self.raw)}, sync=True)
+        return problems
+
+    def _log(self, event: str, data: dict[str, Any], sync: bool = False) -> None:
+        if self.log is not None and not self.log.closed:
+            self.log.append(event, data, sync=sync)
+
+    # ---- steps ----------------------------------------------------------------------
+    def applicable(self, index: int) -> bool:
+        return self.wizard.steps[index].applicable(self.ctx.values)
+
+    def plan(self, index: int) -> Plan:
+        assert self.executor is not None
+        return self.executor.plan(self.wizard.steps[index])
+
+    def next_index(self, after: int = -1) -> int | None:
+        for index in range(after + 1, len(self.wizard.steps)):
+            if index not in self.completed:
+                return index
+        return None
+
+    def confirmation_requests(self) -> list[ConfirmationRequest]:
+        """What would have to be confirmed by the steps still to run."""
+        requests = []
+        for index, step in enumerate(self.wizard.steps):
+            if index in self.completed or step.risk == Risk.READ or not self.applicable(index):
+                continue
+            requests.append(ConfirmationRequest(index, step.title, step.risk, self.env_name,
+                                                bool(self.env.protected), self.plan(index)))
+        return requests
+
+    def skip(self, index: int, reason: str) -> StepOutcome:
+        step = self.wizard.steps[index]
+        self._log("step_end", {"step": index, "id": step.id, "status": SKIPPED,
+                               "duration": 0.0, "error": reason}, sync=True)
+        self.completed.add(index)
+        return StepOutcome(SKIPPED, 0.0, reason)
+
+    async def run_step(self, index: int) -> StepOutcome:
+        assert self.executor is not None, "start() the run first"
+        if not self.applicable(index):
+            return self.skip(index, "not applicable with these inputs")
+        outcome = await self.executor.run_step(index, self.wizard.steps[index])
+        if outcome.ok:
+            self.completed.add(index)
+        return outcome
+
+    def note(self, text: str) -> None:
+        self._log("note", {"text": text}, sync=True)
