@@ -18,6 +18,7 @@ State lives in ``cluster.extras["logs.book"]``; use :func:`log_book`.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import math
 import random
@@ -52,6 +53,17 @@ class LogBook:
         self.anchor = anchor
         self._rates: list[tuple[float, float]] = [(-math.inf, DEFAULT_ERROR_RATE)]
         self._extra: dict[str, list[tuple[float, str]]] = {}
+        self._listeners: set[asyncio.Event] = set()
+
+    def listener(self) -> asyncio.Event:
+        """An event set whenever a line is appended (followers wake at once instead of
+        at their next poll); discard it with :meth:`forget`."""
+        event = asyncio.Event()
+        self._listeners.add(event)
+        return event
+
+    def forget(self, event: asyncio.Event) -> None:
+        self._listeners.discard(event)
 
     # ---- knobs -----------------------------------------------------------------------
     def set_error_rate(self, rate: float, since: float) -> None:
@@ -68,6 +80,8 @@ class LogBook:
         for i, part in enumerate(text.splitlines() or [""]):
             bisect.insort(lines, (t + i * 1e-6, part))
         del lines[:-MAX_EXTRA_LINES]
+        for event in self._listeners:
+            event.set()
 
     # ---- generation ------------------------------------------------------------------
     def density(self, role: str, t: float) -> float:

@@ -12,6 +12,8 @@ the pod is deleted or the container stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,7 +136,7 @@ async def handle_log(request: web.Request, cluster, namespace: str, name: str) -
     try:
         if body:
             await response.write(body)
-        await _follow(request, response, cluster, pod, inst, now, timestamps, limit, sent)
+        await _Follower(request, response, cluster, pod, inst, now, timestamps, limit, sent).run()
         if request.transport is not None and not request.transport.is_closing():
             await response.write_eof()
     except ConnectionResetError:  # the client hung up: that is how `logs -f` usually ends
@@ -142,35 +144,61 @@ async def handle_log(request: web.Request, cluster, namespace: str, name: str) -
     return response
 
 
-async def _follow(request, response, cluster, pod, inst, since, timestamps, limit, sent) -> None:
-    """Write the lines that appear after ``since`` until the client leaves, the pod goes
+@dataclass
+class _Follower:
+    """Writes the lines that appear after ``since`` until the client leaves, the pod goes
     away (or is replaced under the same name) or this container run ends — in which case
-    its last lines, up to the termination, are written first."""
-    book = log_book(cluster)
-    meta = pod["metadata"]
-    container = inst.key.rsplit("/", 1)[1]
-    while True:
-        await asyncio.sleep(FOLLOW_POLL_SECONDS)
-        if request.transport is None or request.transport.is_closing():
-            return
-        current = cluster.store.peek("pods", meta.get("namespace", ""), meta["name"])
-        now = cluster.clock.now()
-        done = current is None or current["metadata"].get("uid") != meta.get("uid")
-        if not done:
-            try:
-                latest = resolve_instance(cluster, current, container, False)
-            except ApiError:
-                latest = None
-            if latest is None or latest.seed != inst.seed:
-                done = True  # restarted or gone: this run's log is complete
-            elif latest.end is not None:
-                inst, done = latest, True
-        chunk = _render(book.lines(inst, since, now), timestamps)
-        since = now
-        if limit is not None:
-            chunk = chunk[: max(limit - sent, 0)]
+    its last lines, up to the termination, are written first. It wakes every poll
+    interval, or at once when a line is appended to the book."""
+
+    request: web.Request
+    response: web.StreamResponse
+    cluster: Any
+    pod: dict[str, Any]
+    inst: Instance
+    since: float
+    timestamps: bool
+    limit: int | None
+    sent: int
+
+    async def run(self) -> None:
+        book = log_book(self.cluster)
+        wake = book.listener()
+        try:
+            while not await self._step(book):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), FOLLOW_POLL_SECONDS)
+                wake.clear()
+        finally:
+            book.forget(wake)
+
+    def _run_has_ended(self) -> bool:
+        meta = self.pod["metadata"]
+        current = self.cluster.store.peek("pods", meta.get("namespace", ""), meta["name"])
+        if current is None or current["metadata"].get("uid") != meta.get("uid"):
+            return True
+        try:
+            latest = resolve_instance(self.cluster, current, self.inst.key.rsplit("/", 1)[1], False)
+        except ApiError:
+            return True
+        if latest.seed != self.inst.seed:
+            return True  # restarted: this run's log is complete
+        if latest.end is not None:
+            self.inst = latest  # terminated: write up to its end, then stop
+            return True
+        return False
+
+    async def _step(self, book) -> bool:
+        """Write what is new; True when following is over."""
+        if self.request.transport is None or self.request.transport.is_closing():
+            return True
+        ended = self._run_has_ended()
+        now = self.cluster.clock.now()
+        chunk = _render(book.lines(self.inst, self.since, now), self.timestamps)
+        self.since = now
+        if self.limit is not None:
+            chunk = chunk[: max(self.limit - self.sent, 0)]
         if chunk:
-            await response.write(chunk)
-            sent += len(chunk)
-        if done or (limit is not None and sent >= limit):
-            return
+            await self.response.write(chunk)
+            self.sent += len(chunk)
+        return ended or (self.limit is not None and self.sent >= self.limit)
