@@ -99,3 +99,21 @@ async def hung_server():
         server.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 2)
+
+
+@contextlib.asynccontextmanager
+async def emulator(kubeconfig_path, *, seeded: bool = True, speed: float = 1.0):
+    """The project's Kubernetes API emulator in this event loop, seeded with the runbook's
+    world; yields (cluster, server) after writing an admin kubeconfig to ``kubeconfig_path``."""
+    from console.sandbox.kube.cluster import build_cluster
+    from console.sandbox.kube.server import start_server
+
+    cluster = build_cluster(seeded=seeded, speed=speed)
+    await cluster.start()
+    server = await start_server(cluster, port=0)
+    server.write_kubeconfig(kubeconfig_path)
+    try:
+        yield cluster, server
+    finally:
+        await server.stop()
+        await cluster.stop()
