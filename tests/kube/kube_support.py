@@ -1,0 +1,108 @@
+"""Helpers for driving the Kubernetes emulator from tests: the :class:`Emulator` handle,
+:func:`start_emulator`, and the real kubectl (:func:`run_kubectl`, async :func:`kubectl`).
+
+The fixtures that use them are in ``conftest.py`` (``emulator``, ``kube_api``).
+Import these with ``from kube_support import kubectl, run_kubectl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
+from console.sandbox.kube.cluster import Cluster, build_cluster
+from console.sandbox.kube.server import RunningServer, start_server
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+KUBECTL_VERSIONS_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+DEFAULT_REQUEST_TIMEOUT = "10s"
+
+
+@dataclass
+class Emulator:
+    cluster: Cluster
+    server: RunningServer
+    kubeconfig: Path
+    readonly_kubeconfig: Path
+    cache_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def store(self):
+        return self.cluster.store
+
+    @property
+    def faults(self):
+        return self.server.faults
+
+    def kubeconfig_for(self, token: str, path: Path) -> Path:
+        """A kubeconfig for another token (see ``Authorizer.tokens``)."""
+        return self.server.write_kubeconfig(path, token)
+
+
+def kubectl_binary(version: str | None = None) -> str:
+    """The dispatcher, or one client version directly (``"1.27"`` ... ``"1.33"``)."""
+    if version is None:
+        return KUBECTL
+    return str(KUBECTL_VERSIONS_DIR / f"kubectl.{version}")
+
+
+def kubectl_env(emulator: Emulator, kubeconfig: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["KUBECONFIG"] = str(kubeconfig or emulator.kubeconfig)
+    env["KUBECACHEDIR"] = str(emulator.cache_dir)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    return env
+
+
+def run_kubectl(emulator: Emulator, *args: str, kubeconfig: Path | None = None,
+                input: str | None = None, check: bool = True, version: str | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the real kubectl against the emulator (synchronously: not from the loop the
+    emulator runs in). Adds ``--request-timeout`` unless given."""
+    argv = [kubectl_binary(version), *args]
+    if not any(a.startswith("--request-timeout") for a in args):
+        argv.append(f"--request-timeout={DEFAULT_REQUEST_TIMEOUT}")
+    result = subprocess.run(argv, env=kubectl_env(emulator, kubeconfig), input=input,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"kubectl {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+async def kubectl(emulator: Emulator, *args: str, **kw) -> subprocess.CompletedProcess:
+    """:func:`run_kubectl` from an async test, leaving the emulator's loop free."""
+    return await asyncio.to_thread(run_kubectl, emulator, *args, **kw)
+
+
+@contextlib.asynccontextmanager
+async def start_emulator(base: Path, *, seeded: bool = True, speed: float = 1.0, pods: int = 0,
+                         controllers: bool = True, minor: int = 31,
+                         bookmark_interval: float = 10.0):
+    """A cluster with its controllers and API server, kubeconfigs written under ``base``."""
+    cluster = build_cluster(seeded=seeded, extra_pods=pods, speed=speed)
+    if controllers:
+        await cluster.start()
+    server = await start_server(cluster, minor=minor, bookmark_interval=bookmark_interval)
+    try:
+        yield Emulator(
+            cluster=cluster,
+            server=server,
+            kubeconfig=server.write_kubeconfig(base / "kubeconfig", ADMIN_TOKEN),
+            readonly_kubeconfig=server.write_kubeconfig(base / "readonly-kubeconfig", READONLY_TOKEN),
+            cache_dir=base / "kubecache",
+        )
+    finally:
+        await server.stop()
+        await cluster.stop()
