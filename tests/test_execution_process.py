@@ -1,0 +1,132 @@
+"""The subprocess runner: argument lists only, streamed lines, bounded memory, clean stops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from console.execution.process import TRUNCATED, Process, run_collect
+
+MEMORY_PROBE = r"""
+import asyncio, json, resource
+from console.execution.process import Process
+
+async def main():
+    marks = {}
+    count = 0
+    process = Process(["seq", "1", "1000000"])
+    async for line in process:
+        count += 1
+        if count in (100_000, 1_000_000):
+            marks[count] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        last = line.text
+    print(json.dumps({"count": count, "last": last, "marks": marks,
+                      "returncode": process.result.returncode}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_million_lines_stream_with_flat_memory():
+    """Peak memory after 1,000,000 lines is within a few MB of the peak after 100,000: lines
+    are streamed, not accumulated (keeping them would cost ~100 MB)."""
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True,
+                         timeout=110, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["count"] == 1_000_000 and result["last"] == "1000000"
+    assert result["returncode"] == 0
+    growth_kb = result["marks"]["1000000"] - result["marks"]["100000"]
+    print(f"maxrss after 100k lines {result['marks']['100000']} KB, after 1M "
+          f"{result['marks']['1000000']} KB, growth {growth_kb} KB")
+    assert growth_kb < 16 * 1024
+
+
+async def test_dangerous_argument_reaches_the_program_literally(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("still here")
+    argument = f"; rm -rf {victim} ; echo pwned $(id) `id` | cat && true"
+    result, lines = await run_collect([sys.executable, "-c", "import sys; print(sys.argv[1])",
+                                       argument])
+    assert result.ok
+    assert [line.text for line in lines] == [argument]
+    assert victim.read_text() == "still here"
+
+
+def test_a_shell_string_is_refused():
+    with pytest.raises(TypeError):
+        Process("echo hi; rm -rf /")
+    with pytest.raises(TypeError):
+        Process(["echo", 3])  # type: ignore[list-item]
+
+
+async def test_stdout_and_stderr_exit_status_and_duration():
+    code = "import sys, time; print('out'); print('err', file=sys.stderr); time.sleep(0.2); sys.exit(3)"
+    result, lines = await run_collect([sys.executable, "-c", code])
+    assert {(line.stream, line.text) for line in lines} == {("stdout", "out"), ("stderr", "err")}
+    assert result.returncode == 3 and result.signal is None and not result.ok
+    assert result.duration >= 0.2
+    assert result.describe().startswith("exit 3 after")
+
+
+async def test_signal_is_reported():
+    result, _ = await run_collect([sys.executable, "-c",
+                                   "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    assert result.signal == 9 and "SIGKILL" in result.describe()
+
+
+async def test_missing_program_is_a_result_not_a_crash():
+    result, lines = await run_collect(["/nonexistent/helm", "upgrade"])
+    assert result.returncode is None and lines == []
+    assert "helm" in result.error
+
+
+async def test_an_endless_line_is_cut_and_the_next_line_survives():
+    code = "import sys; sys.stdout.write('x' * 300000 + '\\nnext\\n')"
+    result, lines = await run_collect([sys.executable, "-c", code], max_line_bytes=1000)
+    assert result.ok
+    assert len(lines) == 2
+    assert lines[0].text == "x" * 1000 + TRUNCATED
+    assert lines[1].text == "next"
+
+
+@pytest.mark.timeout(30)
+async def test_cancelling_kills_the_whole_process_group(tmp_path):
+    """The program starts a child; cancelling the consumer stops both."""
+    pidfile = tmp_path / "child.pid"
+    code = (f"import subprocess, sys, time; c = subprocess.Popen(['sleep', '60']); "
+            f"open({str(pidfile)!r}, 'w').write(str(c.pid)); print('started', flush=True); "
+            f"time.sleep(60)")
+    process = Process([sys.executable, "-c", code], kill_grace=1.0)
+
+    async def consume():
+        async for _ in process:
+            pass
+
+    task = asyncio.create_task(consume())
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        await asyncio.sleep(0.05)
+    child = int(pidfile.read_text())
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 10
+    assert process.result is not None and process.result.signal is not None
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the grandchild survived the cancellation")

@@ -1,0 +1,54 @@
+"""Redaction of known secret values and of secret-looking patterns."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.execution.redaction import MASK, Redactor, redactor_for
+from wizard_support import load_config, write_config
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("key AKIAIOSFODNN7EXAMPLE in output", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG"),
+    ('"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', "wJalrXUtnFEMI"),
+    ("connect postgresql://app:s3cr3t-pw@db:5432/x", "s3cr3t-pw"),
+    ("redis://:redispass99@cache:6379/0", "redispass99"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+    ("posting to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
+     "T000/B000/XXXXXXXXXXXXXXXX"),
+    ("PGPASSWORD=topsecret99 psql", "topsecret99"),
+])
+def test_patterns_hide_the_secret_part(text, secret):
+    out = Redactor().text(text)
+    assert secret not in out
+    assert MASK in out
+
+
+def test_harmless_text_is_left_alone():
+    text = "max_tokens=4096 password_env: MCP_OPS_PG_PASSWORD replicas=6 https://mcp.pratiko.ai/health"
+    assert Redactor().text(text) == text
+
+
+def test_known_values_are_masked_everywhere_in_nested_data():
+    r = Redactor(["longer-secret-value", "secret"])
+    data = {"line": "a longer-secret-value b", "list": ["secret!"], "n": 3,
+            "secret-key": "x"}
+    out = r.data(data)
+    assert out == {"line": f"a {MASK} b", "list": [f"{MASK}!"], "n": 3, f"{MASK}-key": "x"}
+
+
+def test_values_registered_later_are_masked():
+    r = Redactor()
+    assert r.text("typed pw1234") == "typed pw1234"
+    r.add("pw1234")
+    assert r.text("typed pw1234") == f"typed {MASK}"
+
+
+def test_redactor_for_config_knows_the_configured_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("WZ_TEST_PG_PASSWORD", "pg-pass-from-env")
+    monkeypatch.setenv("WZ_TEST_SLACK", "https://example.org/custom-hook-xyz")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-from-env")
+    r = redactor_for(load_config(write_config(tmp_path)))
+    line = "pg-pass-from-env https://example.org/custom-hook-xyz aws-secret-from-env"
+    assert r.text(line) == f"{MASK} {MASK} {MASK}"
