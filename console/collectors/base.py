@@ -43,6 +43,8 @@ def describe_error(exc: BaseException) -> str:
     """One line an operator can act on, without a traceback."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     name = type(exc).__name__
+    if getattr(exc, "self_describing", False):  # our own errors already read well
+        return text or name
     if isinstance(exc, TimeoutError):
         return "timed out" + (f": {text}" if text else "")
     if isinstance(exc, ConnectionRefusedError) or "Connection refused" in text:

@@ -27,6 +27,8 @@ from console.config.model import KubernetesSettings
 class KubeError(Exception):
     """The API answered with an error status (``status``), or could not be reached (0)."""
 
+    self_describing = True
+
     def __init__(self, status: int, message: str):
         self.status = status
         self.message = message
@@ -79,7 +81,7 @@ class KubeSource:
                 auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
             )
         except aiohttp.ClientError as exc:
-            raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
+            raise KubeError(0, str(exc) or type(exc).__name__) from exc
         if not 200 <= response.status <= 299:
             body = await response.text()
             response.release()
