@@ -10,6 +10,12 @@ channel 3 and a normal close — which is when kubectl exits with the remote exi
 Only WebSockets are spoken. kubectl 1.27-1.29 use SPDY/3.1 for exec (1.29 only switches
 with ``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true``; 1.30+ try WebSockets first and fall back
 to SPDY when the upgrade fails), so a SPDY attempt gets a 400 Status saying so.
+
+State kept in ``cluster.extras`` by exec and logs, each behind its accessors:
+- ``"exec.handlers"``: :func:`exec_handlers.exec_handlers` / ``register_exec_handler``
+  (handlers per pod; ``exec_subprocess.postgres_client_handler`` for real psql/pg_dump);
+- ``"exec.health_failures"``: ``mcp_endpoints.set_check_failure`` (what curl sees);
+- ``"logs.book"``: ``log_book.log_book`` / ``set_error_rate`` / ``append_log_line``.
 """
 
 from __future__ import annotations

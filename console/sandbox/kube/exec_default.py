@@ -33,6 +33,8 @@ _PG_SOCKET_ERROR = (
     "failed: No such file or directory\n\tIs the server running locally and accepting "
     "connections on that socket?\n"
 )
+_PG_HINT = ("(emulated pod: no PostgreSQL is wired to it; the sandbox connects one with "
+            "exec_subprocess.postgres_client_handler)\n")
 
 
 def _files(ctx: ExecContext) -> dict[str, str]:
@@ -152,7 +154,14 @@ async def default_handler(ctx: ExecContext) -> int:
     if prog == "seq":
         return await _seq(ctx, args)
     if prog == "sleep":
-        await ctx.cluster.clock.sleep(float(args[0]) if args else 0)
+        try:
+            seconds = float(args[0].rstrip("s")) if args else -1.0
+        except ValueError:
+            seconds = -1.0
+        if seconds < 0:
+            await ctx.stderr.write(f"sleep: invalid time interval '{args[0] if args else ''}'\n")
+            return 1
+        await ctx.cluster.clock.sleep(seconds)  # emulated seconds: a sped-up clock sleeps less
         return 0
     if prog == "curl" and role == pod_roles.MCP:
         return await run_curl(ctx, lambda path: _read_file(ctx, path))
@@ -162,7 +171,7 @@ async def default_handler(ctx: ExecContext) -> int:
         if prog == "pg_isready":
             await ctx.stdout.write("/var/run/postgresql:5432 - no response\n")
             return 2
-        await ctx.stderr.write(_PG_SOCKET_ERROR.format(prog=prog))
+        await ctx.stderr.write(_PG_SOCKET_ERROR.format(prog=prog) + _PG_HINT)
         return 2 if prog == "psql" else 1
     await ctx.stderr.write(f"{ctx.command[0]}: command not found\n")
     return 127

@@ -50,7 +50,7 @@ def subprocess_handler(
     async def handler(ctx: ExecContext) -> int:
         argv = argv_rewrite(list(ctx.command))
         if not argv:
-            await ctx.stderr.write(f"{ctx.program or ctx.command[:1]}: command not found\n")
+            await ctx.stderr.write(f"{ctx.program}: command not found\n")
             return 127
         program = shutil.which(argv[0]) or argv[0]
         try:
