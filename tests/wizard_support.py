@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -97,3 +98,40 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
                 "PYTHONPATH": str(ROOT)})
     env.update(extra)
     return env
+
+
+class EmulatorProcess:
+    """The Kubernetes emulator as its own process (``python -m console.sandbox.kube``), so
+    that CLI subprocesses and the test's own loop can talk to it without sharing a loop."""
+
+    def __init__(self, directory: Path, *, speed: float = 20.0):
+        self.directory = directory
+        self.kubeconfig = directory / "kubeconfig"
+        self.readonly_kubeconfig = directory / "kubeconfig-readonly"
+        self.speed = speed
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> EmulatorProcess:
+        from console.sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "console.sandbox.kube", "--port", "0", "--kubeconfig-out",
+             str(self.kubeconfig), "--speed", str(self.speed)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.process.stdout.readline()
+        if "listening" not in line:
+            self.process.kill()
+            raise RuntimeError(f"emulator did not start: {line}{self.process.stdout.read()}")
+        self.readonly_kubeconfig.write_text(
+            self.kubeconfig.read_text().replace(ADMIN_TOKEN, READONLY_TOKEN))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

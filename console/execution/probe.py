@@ -1,0 +1,176 @@
+"""What the configured credentials themselves could change, asked at start-up.
+
+Read-only mode is enforced by the executor whatever the credentials can do; this probe
+tells the operator the second half of the story — whether the credentials could write if
+the console let them — so that a NOC screen can be given credentials that cannot write at
+all, and a wrongly privileged one is noticed:
+
+- Kubernetes: a SelfSubjectRulesReview for the namespace; any rule with a write verb.
+- PostgreSQL: the role's attributes (superuser, createrole, createdb), whether the server
+  is a standby, CREATE on the database and schema, and tables it may modify.
+- Redis: ``ACL WHOAMI`` and ``ACL GETUSER``: whether ``@write`` commands are allowed.
+
+A system that cannot be asked is "unknown", never "read-only".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
+# every identity may "create" these reviews of itself; they change nothing
+SELF_REVIEWS = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                          "selfsubjectreviews"})
+REDIS_WRITE_COMMANDS = frozenset({"set", "del", "flushdb", "flushall", "hset", "lpush", "rpush",
+                                  "sadd", "zadd", "expire", "incr", "decr", "unlink", "config"})
+
+
+@dataclass(frozen=True)
+class Capability:
+    system: str
+    can_write: bool | None  # None: could not be determined
+    detail: str
+
+    def describe(self) -> str:
+        verdict = {True: "CAN WRITE", False: "read-only", None: "unknown"}[self.can_write]
+        return f"{self.system}: {verdict} ({self.detail})"
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    capabilities: tuple[Capability, ...]
+
+    @property
+    def credentials_can_write(self) -> bool | None:
+        """True if any system's credentials can write; False only if none can (all known)."""
+        values = [c.can_write for c in self.capabilities]
+        if any(v is True for v in values):
+            return True
+        return False if values and all(v is False for v in values) else None
+
+    def header_text(self, enforced: bool) -> str:
+        mode = "read-only enforced by the console" if enforced else "console may change things"
+        creds = {True: "credentials CAN write", False: "credentials are read-only",
+                 None: "credentials' rights unknown"}[self.credentials_can_write]
+        return f"{mode}; {creds}"
+
+    def lines(self) -> list[str]:
+        return [c.describe() for c in self.capabilities]
+
+
+async def probe_kubernetes(env: Any) -> Capability:
+    from kubernetes_asyncio import client as k8s
+
+    from .kube import api_client
+
+    namespace = env.kubernetes.namespace
+    api = await api_client(env.kubernetes)
+    try:
+        authz = k8s.AuthorizationV1Api(api)
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                "spec": {"namespace": namespace}}
+        response = await authz.create_self_subject_rules_review(
+            body, _preload_content=False, _request_timeout=env.kubernetes.request_timeout)
+        review = json.loads(await response.read())
+    finally:
+        await api.close()
+    rules = (review.get("status") or {}).get("resourceRules") or []
+    writable = sorted({f"{'/'.join(resources)}:{','.join(r.get('verbs') or [])}"
+                       for r in rules if WRITE_VERBS & set(r.get("verbs") or [])
+                       and (resources := [x for x in r.get("resources") or ["*"]
+                                          if x not in SELF_REVIEWS])})
+    if writable:
+        shown = "; ".join(writable[:3]) + (" …" if len(writable) > 3 else "")
+        return Capability("kubernetes", True, f"namespace {namespace}: {shown}")
+    return Capability("kubernetes", False, f"namespace {namespace}: get/list/watch only")
+
+
+POSTGRES_QUERY = """
+SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, pg_is_in_recovery() AS standby,
+       has_database_privilege(current_database(), 'CREATE') AS db_create,
+       has_schema_privilege('public', 'CREATE') AS schema_create,
+       (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+           AND n.nspname NOT LIKE 'pg_toast%'
+           AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+                OR has_table_privilege(c.oid, 'DELETE')
+                OR has_table_privilege(c.oid, 'TRUNCATE'))) AS writable_tables
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+async def probe_postgres(env: Any) -> Capability:
+    from console.sources.postgres import connect
+
+    conn = await connect(env.postgres)
+    try:
+        row = await conn.fetchrow(POSTGRES_QUERY)
+    finally:
+        await conn.close()
+    who = f"role {row['rolname']}"
+    if row["standby"]:
+        return Capability("postgres", False, f"{who} on a standby (recovery): no writes")
+    powers = [name for name, key in (("superuser", "rolsuper"), ("createrole", "rolcreaterole"),
+                                     ("createdb", "rolcreatedb"), ("CREATE on database", "db_create"),
+                                     ("CREATE on schema public", "schema_create")) if row[key]]
+    if row["writable_tables"]:
+        powers.append(f"may modify {row['writable_tables']} table(s)")
+    if powers:
+        return Capability("postgres", True, f"{who}: {', '.join(powers)}")
+    return Capability("postgres", False, f"{who}: SELECT only")
+
+
+def redis_acl_can_write(rules: str) -> bool:
+    """Replay an ACL command rule string (``+@all -@dangerous``) for write access."""
+    write = False
+    for token in rules.split():
+        t = token.lower()
+        if t in ("+@all", "allcommands", "+@write"):
+            write = True
+        elif t in ("-@all", "nocommands", "-@write"):
+            write = False
+        elif t.startswith("+") and t[1:].split("|")[0] in REDIS_WRITE_COMMANDS:
+            write = True
+    return write
+
+
+async def probe_redis(env: Any) -> Capability:
+    from console.sources.redis import client
+
+    redis = client(env.redis)
+    try:
+        user = await redis.execute_command("ACL", "WHOAMI")
+        info = await redis.execute_command("ACL", "GETUSER", user)
+    finally:
+        await redis.aclose()
+    if isinstance(info, list):  # RESP2: flat [key, value, key, value...]
+        info = dict(zip(info[::2], info[1::2], strict=False))
+    commands = info.get("commands", "")
+    if isinstance(commands, bytes):
+        commands = commands.decode()
+    can = redis_acl_can_write(commands)
+    return Capability("redis", can, f"user {user}: {commands or '(no commands)'}")
+
+
+async def _guard(system: str, probe: Any, env: Any, timeout: float) -> Capability:
+    try:
+        return await asyncio.wait_for(probe(env), timeout)
+    except TimeoutError:
+        return Capability(system, None, f"no answer within {timeout:g}s")
+    except Exception as exc:  # noqa: BLE001 - any failure means "could not tell"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Capability(system, None, text[:200])
+
+
+async def probe_environment(env: Any, *, timeout: float = 5.0) -> ProbeReport:
+    """Probe every system concurrently; never raises."""
+    results = await asyncio.gather(
+        _guard("kubernetes", probe_kubernetes, env, timeout),
+        _guard("postgres", probe_postgres, env, timeout),
+        _guard("redis", probe_redis, env, timeout),
+    )
+    return ProbeReport(tuple(results))
