@@ -4,6 +4,7 @@ over every non-read step of every built wizard, proven on real sockets."""
 from __future__ import annotations
 
 import pytest
+from wizard_support import Trap, load_config, trap_kubeconfig, write_config
 
 from actions.catalogue import CATALOGUE_IDS, catalogue, get
 from actions.model import Risk
@@ -11,7 +12,6 @@ from console.execution.confirmation import CommandLineConfirmer
 from console.execution.executor import REFUSED
 from console.execution.log_store import read_records
 from console.execution.session import WizardRun
-from wizard_support import Trap, load_config, trap_kubeconfig, write_config
 
 IDS = ("morning-health-check log-review backup-verification db-pitr velero-restore dr-failover "
        "scaling maintenance-window performance-review service-outage security-incident "

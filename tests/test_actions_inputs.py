@@ -7,8 +7,16 @@ from types import SimpleNamespace
 import pytest
 
 from actions.inputs import (
-    BoolInput, ChoiceInput, ImageInput, Input, InputError, IntInput, K8sNameInput,
-    LiveChoiceInput, NetworkInput, SqlIdentifierInput,
+    BoolInput,
+    ChoiceInput,
+    ImageInput,
+    Input,
+    InputError,
+    IntInput,
+    K8sNameInput,
+    LiveChoiceInput,
+    NetworkInput,
+    SqlIdentifierInput,
 )
 
 CTX = SimpleNamespace(env=SimpleNamespace(kubernetes=SimpleNamespace(max_replicas=20,

@@ -10,15 +10,21 @@ import asyncio
 import sys
 
 import pytest
+from wizard_support import load_config, write_config
 
 from actions.model import Plan, Progress, Risk, Step, StepFailed, Wizard
 from console.execution.confirmation import ConfirmationAnswer, ConfirmationRequest
 from console.execution.executor import (
-    ABORTED, DECLINED, FAILED, OK, TIMED_OUT, OutputEvent, ProgressEvent,
+    ABORTED,
+    DECLINED,
+    FAILED,
+    OK,
+    TIMED_OUT,
+    OutputEvent,
+    ProgressEvent,
 )
 from console.execution.log_store import read_records, verify
 from console.execution.session import WizardRun
-from wizard_support import load_config, write_config
 
 
 def touch_step(marker, risk=Risk.CHANGE, *, timeout=30.0, extra_code="") -> Step:

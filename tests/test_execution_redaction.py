@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from wizard_support import load_config, write_config
 
 from console.execution.redaction import MASK, Redactor, redactor_for
-from wizard_support import load_config, write_config
 
 
 @pytest.mark.parametrize("text, secret", [
