@@ -28,8 +28,8 @@ def respond(body: Any, status: int = 200, content_type: str = JSON) -> web.Respo
 
 def error_response(err: ApiError) -> web.Response:
     headers = {"Content-Type": JSON}
-    if err.code == 429:
-        headers["Retry-After"] = str(err.details.get("retryAfterSeconds", 1))
+    if err.code == 429 and err.details.get("retryAfterSeconds"):
+        headers["Retry-After"] = str(err.details["retryAfterSeconds"])
     return web.Response(body=dumps(err.status()), status=err.code, headers=headers)
 
 
