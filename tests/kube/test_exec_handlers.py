@@ -141,15 +141,19 @@ async def test_env_resolves_values_fields_and_secrets(cluster):
     cluster.store.create("secrets", {"metadata": {"name": "postgres-credentials",
                                                   "namespace": "mcp-production"},
                                      "data": {"password": base64.b64encode(b"s3cret").decode()}})
+    cluster.store.create("configmaps", {"metadata": {"name": "mcp-server-config",
+                                                     "namespace": "mcp-production"},
+                                        "data": {"CACHE_TTL": "300"}})
     target = pod("mcp-server-x", {"app": "mcp-server"}, env=[
         {"name": "LOG_LEVEL", "value": "info"},
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "postgres-credentials",
                                                                "key": "password"}}}])
+    target["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "mcp-server-config"}}]
     code, out, _ = await run(cluster, target, ["env"])
     assert code == 0
     assert {"LOG_LEVEL=info", "POD_NAME=mcp-server-x", "DB_PASSWORD=s3cret",
-            "HOSTNAME=mcp-server-x"} <= set(out.splitlines())
+            "HOSTNAME=mcp-server-x", "CACHE_TTL=300"} <= set(out.splitlines())
     assert (await run(cluster, target, ["printenv", "LOG_LEVEL"]))[1] == "info\n"
     assert (await run(cluster, target, ["cat", "/etc/hostname"]))[1] == "mcp-server-x\n"
 

@@ -229,3 +229,23 @@ async def test_follow_ends_quietly_when_the_client_hangs_up(log_server):
         async with s.get(url) as r:
             assert len([await r.content.readline() for _ in range(3)]) == 3
     await asyncio.sleep(0.5)  # the server notices on its next poll; nothing must blow up
+
+
+@pytest.mark.parametrize(("reason", "expected"), [("Completed", "Backup completed successfully"),
+                                                  ("Error", "ERROR: backup failed")])
+async def test_backup_job_pod_reports_success_or_error(log_server, reason, expected):
+    cluster, v1, _ = log_server
+    now = cluster.clock.now()
+    cluster.store.create("pods", {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "postgres-backup-20260101-x1", "namespace": "mcp-production",
+                     "labels": {"app": "postgres-backup"}},
+        "spec": {"containers": [{"name": "pg-dump", "image": "postgres:15"}]},
+        "status": {"phase": "Succeeded" if reason == "Completed" else "Failed", "containerStatuses": [
+            {"name": "pg-dump", "restartCount": 0, "state": {"terminated": {
+                "reason": reason, "exitCode": 0 if reason == "Completed" else 1,
+                "startedAt": stamp(now - 7200), "finishedAt": stamp(now - 7000)}}}]}})
+    text = await v1.read_namespaced_pod_log("postgres-backup-20260101-x1", "mcp-production")
+    matching = [line for line in text.splitlines() if re.search(r"(?i)success|error", line)]
+    assert text.splitlines()[0].endswith(".dump") and "Starting backup" in text
+    assert matching and expected in matching[-1]

@@ -72,6 +72,21 @@ def _env_value(ctx: ExecContext, item: dict[str, Any]) -> str | None:
     return None
 
 
+def _env_from(ctx: ExecContext, source: dict[str, Any]) -> dict[str, str]:
+    """All keys of the ConfigMap or Secret an ``envFrom`` entry names, with its prefix."""
+    prefix = source.get("prefix", "")
+    for ref_key, resource in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
+        ref = source.get(ref_key)
+        if not ref:
+            continue
+        obj = ctx.cluster.store.peek(resource, ctx.namespace, ref.get("name", "")) or {}
+        data = dict(obj.get("data") or {})
+        if resource == "secrets":
+            data = {k: base64.b64decode(v).decode(errors="replace") for k, v in data.items()}
+        return {prefix + k: str(v) for k, v in data.items()}
+    return {}
+
+
 def environment(ctx: ExecContext) -> dict[str, str]:
     """The container's environment: Kubernetes' own variables plus the pod spec's."""
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -80,6 +95,8 @@ def environment(ctx: ExecContext) -> dict[str, str]:
            "KUBERNETES_PORT": "tcp://10.96.0.1:443"}
     for container in ctx.pod.get("spec", {}).get("containers", []):
         if container.get("name") == ctx.container:
+            for source in container.get("envFrom") or []:
+                env.update(_env_from(ctx, source))
             for item in container.get("env") or []:
                 value = _env_value(ctx, item)
                 if value is not None:

@@ -31,7 +31,7 @@ EXTRAS_KEY = "logs.book"
 BUCKET = 60.0
 DEFAULT_ERROR_RATE = 0.02
 LIVE_RATE = {pod_roles.MCP: 1.0, pod_roles.FALCO: 0.2, pod_roles.POSTGRES: 0.1,
-             pod_roles.REDIS: 0.03, pod_roles.GENERIC: 0.05}
+             pod_roles.REDIS: 0.03, pod_roles.GENERIC: 0.05, pod_roles.BACKUP_JOB: 0.0}
 MAX_EXTRA_LINES = 10_000
 
 
@@ -112,7 +112,7 @@ class LogBook:
             if inst.start + 3 <= t and (inst.end is None or t < inst.end - 25):
                 out.extend((t, text) for text in entry)
         if t0 <= inst.start < t1:
-            out.extend(log_lines.start_lines(inst.role, inst.start))
+            out.extend(log_lines.start_lines(inst.role, inst.start, inst.reason))
         if inst.end is not None and t0 <= inst.end < t1:
             out.extend(log_lines.end_lines(inst.role, inst.end, inst.reason or "Completed"))
         out.sort(key=lambda item: item[0])

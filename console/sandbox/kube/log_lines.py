@@ -216,19 +216,43 @@ def redis_start(t: float) -> list[tuple[float, str]]:
             (t + 0.2, f"{redis_prefix(t + 0.2)} * Ready to accept connections tcp")]
 
 
+# ---- the nightly PostgreSQL backup job ---------------------------------------------------
+def backup_run(t: float, failed: bool) -> list[tuple[float, str]]:
+    """One run of the dump job: what ``grep -i "success\\|error"`` looks for."""
+    day = datetime.fromtimestamp(t, UTC).strftime("%Y%m%d")
+    steps = [(0.0, f"Starting backup of pratiko_mcp_production to "
+                   f"s3://pratiko-backups/production/postgres/{day}.dump"),
+             (0.4, "pg_dump: last built-in OID is 16383"),
+             (1.1, "pg_dump: reading schemas"), (2.9, "pg_dump: dumping contents of table public.documents"),
+             (12.0, "pg_dump: dumping contents of table public.audit_log")]
+    if failed:
+        steps.append((16.0, "pg_dump: error: Dumping the contents of table \"audit_log\" failed: "
+                             "PQgetResult() failed."))
+        steps.append((16.2, "ERROR: backup failed, upload aborted"))
+    else:
+        steps.append((17.0, f"upload: - to s3://pratiko-backups/production/postgres/{day}.dump"))
+        steps.append((17.3, "Backup completed successfully (1.27 GiB in 17s)"))
+    return [(t + dt, f"{app_time(t + dt)} {msg}") for dt, msg in steps]
+
+
 def generic_line(rng: random.Random, t: float, problem: bool) -> list[str]:
     level = "WARN" if problem else "INFO"
     return [_mcp(level, "app", t, "request queue backlog growing" if problem else
                  f"processed {rng.randint(1, 40)} items")]
 
 
-def start_lines(role: str, t: float) -> list[tuple[float, str]]:
+def start_lines(role: str, t: float, reason: str | None = None) -> list[tuple[float, str]]:
+    """What a container writes as it starts (``reason``: how this run ended, if it did)."""
+    if role == pod_roles.BACKUP_JOB:
+        return backup_run(t, failed=reason not in (None, "Completed"))
     return {pod_roles.MCP: mcp_start, pod_roles.FALCO: falco_start,
             pod_roles.POSTGRES: postgres_start, pod_roles.REDIS: redis_start}.get(
         role, lambda t: [(t, _mcp("INFO", "app", t, "Starting"))])(t)
 
 
 def end_lines(role: str, t: float, reason: str) -> list[tuple[float, str]]:
+    if role == pod_roles.BACKUP_JOB:
+        return []
     if role == pod_roles.MCP:
         return mcp_end(t, reason)
     return [(t, _mcp("ERROR" if reason != "Completed" else "INFO", "app", t,

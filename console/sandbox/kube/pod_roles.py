@@ -1,6 +1,7 @@
 """What a pod runs, as far as exec and logs care: MCP server, PostgreSQL, Redis, Falco.
 
-The seeded world labels its pods (``app=mcp-server``, ``app=postgres`` ...), but pods
+The seeded world labels its pods (``app=mcp-server``, ``app=postgresql``,
+``app=postgres-backup`` for the nightly dump job ...), but pods
 created by hand or by tests may only carry a telling name, so both are looked at. The
 role decides which programs an exec finds in the pod and which style its log lines have.
 """
@@ -10,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 MCP, POSTGRES, REDIS, FALCO, GENERIC = "mcp-server", "postgres", "redis", "falco", "generic"
+BACKUP_JOB = "backup-job"
 
 _LABEL_KEYS = ("app", "app.kubernetes.io/name", "app.kubernetes.io/component", "component",
                "k8s-app", "name")
-_NEEDLES = ((MCP, ("mcp-server", "mcp")), (POSTGRES, ("postgres", "postgresql", "pg-")),
+_NEEDLES = ((BACKUP_JOB, ("backup", "pg-dump", "pg_dump")), (MCP, ("mcp-server", "mcp")), (POSTGRES, ("postgres", "postgresql", "pg-")),
             (REDIS, ("redis",)), (FALCO, ("falco",)))
 
 
