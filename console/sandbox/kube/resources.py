@@ -112,6 +112,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     _rt("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), categories=_ALL,
         status=True),
     _rt("apps", "v1", "ControllerRevision", "controllerrevisions"),
+    _rt("batch", "v1", "Job", "jobs", categories=_ALL, status=True),
     # ---- autoscaling: v2 is preferred; v1 is the same objects, converted ----
     _rt("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", **_HPA),
     _rt("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", **_HPA),

@@ -1,0 +1,179 @@
+"""HorizontalPodAutoscalers (autoscaling/v2) driven by the PodMetrics of their targets.
+
+Every 15 emulated seconds, as the upstream controller: utilisation = summed usage /
+summed requests of the target's ready pods; outside a 10 % tolerance the recommendation
+is ``ceil(ready * utilisation / target)``, bounded by min/max replicas, limited on the way
+up (double, or +4) and held on the way down by a 300 s stabilisation window so a noisy
+minute does not flap the Deployment. ``status`` carries currentMetrics and the
+AbleToScale / ScalingActive / ScalingLimited conditions ``kubectl describe hpa`` shows.
+Set ``cluster.extras["hpa_actuation"] = False`` to compute status without scaling, for
+tests (and rehearsals) that scale by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..store import Obj
+from . import podspec, quantity
+from .base import Controller, Key, set_condition
+
+SYNC_SECONDS = 15.0
+TOLERANCE = 0.1
+DOWNSCALE_WINDOW = 300.0
+TARGETS = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
+           "ReplicaSet": "replicasets.apps"}
+
+
+def _selector_of(target: Obj) -> Obj:
+    return target.get("spec", {}).get("selector") or {}
+
+
+class HorizontalPodAutoscalerController(Controller):
+    primary = "horizontalpodautoscalers.autoscaling"
+    component = "horizontal-pod-autoscaler"
+
+    def __init__(self, manager):
+        super().__init__(manager)
+        self._recommendations: dict[Key, list[tuple[float, int]]] = {}
+
+    def sync(self, key: Key) -> None:
+        self.requeue(key, SYNC_SECONDS)
+        hpa = self.store.peek(self.primary, *key)
+        if hpa is None:
+            self._recommendations.pop(key, None)
+            return
+        spec = hpa.get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
+        resource = TARGETS.get(ref.get("kind", ""))
+        target = self.store.peek(resource, key[0], ref.get("name", "")) if resource else None
+        now = self.now()
+        old = hpa.get("status") or {}
+        conds = old.get("conditions") or []
+        if target is None:
+            conds = set_condition(conds, "AbleToScale", "False", "FailedGetScale",
+                                  f'the HPA controller was unable to get the target\'s current '
+                                  f'scale: {resource or ref.get("kind")} "{ref.get("name")}" '
+                                  "not found", now)
+            self.write_status(self.primary, key, {**old, "conditions": conds,
+                                                  "currentReplicas": 0,
+                                                  "desiredReplicas": 0})
+            return
+        current = target["spec"].get("replicas", 1)
+        lo, hi = spec.get("minReplicas", 1), spec.get("maxReplicas", current)
+        pods = [p for p in self.store.iter("pods", key[0]) if podspec.is_active(p)
+                and podspec.labels_match(_selector_of(target), p["metadata"].get("labels"))]
+        proposals, metrics, failure = self._evaluate(spec, key[0], pods, current)
+        status: Obj = {"currentReplicas": current}
+        if metrics:
+            status["currentMetrics"] = metrics
+        conds = set_condition(conds, "AbleToScale", "True", "ReadyForNewScale",
+                              "recommended size matches current size", now)
+        if failure:
+            conds = set_condition(conds, "ScalingActive", "False", "FailedGetResourceMetric",
+                                  failure, now)
+            status["desiredReplicas"] = current
+        else:
+            conds = set_condition(conds, "ScalingActive", "True", "ValidMetricFound",
+                                  "the HPA was able to successfully calculate a replica count "
+                                  f"from {self._metric_words(spec)}", now)
+            raw = max(proposals) if proposals else current
+            desired, conds = self._bound(key, raw, current, lo, hi, conds, now)
+            status["desiredReplicas"] = desired
+            if desired != current and self.cluster.extras.get("hpa_actuation", True):
+                self.mutate(resource, (key[0], ref["name"]),
+                            lambda o: o["spec"].__setitem__("replicas", desired))
+                status["lastScaleTime"] = now
+                conds = set_condition(conds, "AbleToScale", "True", "SucceededRescale",
+                                      f"the HPA controller was able to update the target scale "
+                                      f"to {desired}", now)
+                self.event(hpa, "Normal", "SuccessfulRescale",
+                           f"New size: {desired}; reason: {self._metric_words(spec)} above target"
+                           if desired > current else
+                           f"New size: {desired}; reason: All metrics below target")
+        if "lastScaleTime" in old and "lastScaleTime" not in status:
+            status["lastScaleTime"] = old["lastScaleTime"]
+        status["conditions"] = conds
+        self.write_status(self.primary, key, status)
+
+    def _metric_words(self, spec: Obj) -> str:
+        names = [m.get("resource", {}).get("name", "cpu") for m in spec.get("metrics") or []
+                 if m.get("type") == "Resource"] or ["cpu"]
+        return " and ".join(f"{n} resource utilization (percentage of request)" for n in names)
+
+    def _evaluate(self, spec: Obj, ns: str, pods: list[Obj], current: int):
+        metrics_out, proposals = [], []
+        ready = [p for p in pods if podspec.is_ready(p)]
+        for metric in spec.get("metrics") or [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": 80}}}]:
+            if metric.get("type") != "Resource":
+                continue
+            name = metric["resource"]["name"]
+            target = metric["resource"].get("target") or {}
+            used = requested = 0.0
+            counted = 0
+            for pod in ready:
+                pm = self.store.peek("pods.metrics.k8s.io", ns, pod["metadata"]["name"])
+                if pm is None:
+                    continue
+                counted += 1
+                for c in pm.get("containers") or []:
+                    used += quantity.parse(c.get("usage", {}).get(name))
+                for c in pod["spec"].get("containers") or []:
+                    req = ((c.get("resources") or {}).get("requests") or {}).get(name)
+                    requested += quantity.parse(req)
+            if not counted:
+                return [], [], (f"the HPA was unable to compute the replica count: failed to get "
+                                f"{name} utilization: unable to get metrics for resource {name}: "
+                                "no metrics returned from resource metrics API")
+            average = used / counted
+            current_block: Obj = {"averageValue": _fmt(name, average)}
+            if target.get("type") == "Utilization":
+                if not requested:
+                    return [], [], (f"the HPA was unable to compute the replica count: failed to "
+                                    f"get {name} utilization: missing request for {name}")
+                utilisation = used / requested * 100
+                current_block["averageUtilization"] = round(utilisation)
+                ratio = utilisation / float(target.get("averageUtilization", 80))
+            else:
+                goal = quantity.parse(target.get("averageValue")) or 1.0
+                ratio = average / goal
+            proposals.append(current if abs(ratio - 1) <= TOLERANCE
+                             else math.ceil(ratio * len(ready)))
+            metrics_out.append({"type": "Resource",
+                                "resource": {"name": name, "current": current_block}})
+        return proposals, metrics_out, None
+
+    def _bound(self, key: Key, raw: int, current: int, lo: int, hi: int, conds, now):
+        history = self._recommendations.setdefault(key, [])
+        t = self.clock.now()
+        history.append((t, raw))
+        history[:] = [(at, n) for at, n in history if t - at <= DOWNSCALE_WINDOW]
+        desired = raw
+        if raw < current:
+            stabilised = max(n for _, n in history)
+            if stabilised > raw:
+                desired = min(current, stabilised)
+                conds = set_condition(conds, "AbleToScale", "True", "ScaleDownStabilized",
+                                      "recent recommendations were higher than current one, "
+                                      "applying the highest recent recommendation", now)
+        desired = min(desired, max(current * 2, current + 4))
+        if desired > hi:
+            conds = set_condition(conds, "ScalingLimited", "True", "TooManyReplicas",
+                                  "the desired replica count is more than the maximum replica "
+                                  "count", now)
+            desired = hi
+        elif desired < lo:
+            conds = set_condition(conds, "ScalingLimited", "True", "TooFewReplicas",
+                                  "the desired replica count is less than the minimum replica "
+                                  "count", now)
+            desired = lo
+        else:
+            conds = set_condition(conds, "ScalingLimited", "False", "DesiredWithinRange",
+                                  "the desired count is within the acceptable range", now)
+        return desired, conds
+
+
+def _fmt(name: str, value: float) -> str:
+    return quantity.format_cpu(value * 1000) if name == "cpu" else quantity.format_memory(value)
