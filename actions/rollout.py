@@ -34,13 +34,18 @@ def rollout_state(deployment: dict[str, Any]) -> tuple[bool, int, int, str]:
     return settled, ready, desired, text
 
 
-async def follow_rollout(ctx: Any, *, timeout: int = 300,
-                         name: str | None = None) -> AsyncIterator[StepOutput]:
-    """Yield progress until the deployment has settled; StepFailed if the watch ends first."""
+async def follow_rollout(ctx: Any, *, timeout: int = 300, name: str | None = None,
+                         replicas: int | None = None) -> AsyncIterator[StepOutput]:
+    """Yield progress until the deployment has settled; StepFailed if the watch ends first,
+    or if ``spec.replicas`` moves away from ``replicas`` (an HPA, or another operator)."""
     reader = await ctx.kube()
     last_text = None
     async for deployment in reader.watch_deployment(name, timeout=timeout):
         settled, ready, desired, text = rollout_state(deployment)
+        if replicas is not None and desired != replicas:
+            raise StepFailed(f"spec.replicas changed to {desired} during the rollout (asked "
+                             f"for {replicas}): the HPA or another operator scaled it; set the "
+                             f"HPA's minimum to at least {replicas} to hold it")
         yield Progress(ready, desired or 1, "ready replicas")
         if text != last_text:
             yield f"rollout: {text}"

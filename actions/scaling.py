@@ -1,8 +1,10 @@
 """The ``scaling`` wizard — the guide's "Scaling Operations".
 
-Look at the deployment and its HPA, scale the MCP server (bounded by the config's
-``max_replicas``) and follow the rollout, set the HPA's min/max and CPU target with the
-same strategic merge patch as the guide's ``kubectl patch hpa``, optionally change the
+Look at the deployment and its HPA; set the HPA's min/max and CPU target with the same
+strategic merge patch as the guide's ``kubectl patch hpa`` — first, so that the new bounds
+admit the replica count (an HPA scales a deployment back into its bounds, and towards its
+minimum while CPU is low); scale the MCP server (bounded by the config's ``max_replicas``)
+and follow the rollout, failing if something scales it away meanwhile; optionally change the
 number of PostgreSQL read replicas with ``helm upgrade --reuse-values``, and check the
 pods. Every default comes from the config or the live HPA, so it runs with no answers.
 """
@@ -103,8 +105,11 @@ async def run_state(ctx: Any) -> AsyncIterator[StepOutput]:
 # ---- 2. scale --------------------------------------------------------------------------
 def plan_scale(ctx: Any) -> Plan:
     k, n = _k(ctx), ctx.values["replicas"]
+    low = ctx.values.get("hpa_min")
+    note = (f"; the HPA may scale it back towards {low} while CPU is under target"
+            if low is not None and n > low else "")
     return Plan(f"Scale deployment/{k.deployment} in {k.namespace} to {n} replicas and follow "
-                "the rollout until every replica is ready",
+                f"the rollout until every replica is ready{note}",
                 (Plan.command("kubectl", "scale", f"deployment/{k.deployment}",
                               f"--replicas={n}", "-n", k.namespace),
                  Plan.command("kubectl", "rollout", "status", f"deployment/{k.deployment}",
@@ -116,7 +121,8 @@ async def run_scale(ctx: Any) -> AsyncIterator[StepOutput]:
     writer = await ctx.mutations.kube()
     scale = await writer.scale_deployment(n)
     yield f"deployment/{_k(ctx).deployment} scaled: spec.replicas={scale.get('spec', {}).get('replicas')}"
-    async for item in follow_rollout(ctx, timeout=int(ctx.env.kubernetes.request_timeout * 30)):
+    async for item in follow_rollout(ctx, timeout=int(ctx.env.kubernetes.request_timeout * 30),
+                                     replicas=n):
         yield item
 
 
@@ -230,13 +236,13 @@ WIZARD = Wizard(
         Step("current-state", "Current state", "Look before changing: desired and ready "
              "replicas, the HPA's bounds and target, the pods.", Risk.READ, plan_state,
              run_state),
+        Step("hpa-settings", "Auto-scaling (HPA) settings", "Lower the CPU threshold to scale "
+             "earlier; raise max replicas for high-traffic periods.", Risk.CHANGE, plan_hpa,
+             run_hpa, inputs=(HPA_MIN, HPA_MAX, CPU_TARGET), verify=verify_hpa),
         Step("scale-deployment", "Scale the deployment", "Scale up during high traffic, down "
              "during low traffic; the rollout is followed until every replica is ready.",
              Risk.CHANGE, plan_scale, run_scale, inputs=(REPLICAS,), verify=verify_scale,
              timeout=600),
-        Step("hpa-settings", "Auto-scaling (HPA) settings", "Lower the CPU threshold to scale "
-             "earlier; raise max replicas for high-traffic periods.", Risk.CHANGE, plan_hpa,
-             run_hpa, inputs=(HPA_MIN, HPA_MAX, CPU_TARGET), verify=verify_hpa),
         Step("read-replicas", "PostgreSQL read replicas", "Scale the database's read replicas "
              "with helm, reusing every other value of the release.", Risk.CHANGE,
              plan_replicas, run_replicas, inputs=(READ_REPLICAS,),

@@ -1,0 +1,223 @@
+"""``mcp-ops run`` / ``wizards`` / ``log`` as an operator uses them: real subprocesses,
+the Kubernetes emulator in its own process, real kubectl to check what changed.
+
+helm cannot be installed here (DESIGN.md), so a stand-in program named ``helm`` is put on
+PATH: it records the argument list it received, prints its environment's secrets (so the
+test can prove they are redacted) and can be told to sleep, which is where ``kill -9``
+strikes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from wizard_support import PYTHON, ROOT, EmulatorProcess, cli_env, write_config
+
+from console.execution.log_store import list_sessions, read_records, verify
+
+pytestmark = pytest.mark.timeout(180)
+
+SECRETS = {
+    "WZ_TEST_PG_PASSWORD": "pg-Secret-4471",
+    "WZ_TEST_REDIS_PASSWORD": "redis-Secret-9923",
+    "WZ_TEST_SLACK": "https://hooks.slack.com/services/T0SECRET/B0SECRET/abcdefSECRET",
+    "AWS_SECRET_ACCESS_KEY": "aws-Secret-wJalrXUtnFEMI",
+}
+
+HELM_STANDIN = """#!{python}
+import json, os, sys, time
+with open(os.environ["HELM_STANDIN_RECORD"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+print("Release \\"postgres-production\\" has been upgraded. Happy Helming!", flush=True)
+for name in {names!r}:
+    print(f"env {{name}}={{os.environ.get(name, '')}}", flush=True)
+print("connecting to postgresql://app:" + os.environ["WZ_TEST_PG_PASSWORD"] + "@db/x", flush=True)
+time.sleep(float(os.environ.get("HELM_STANDIN_SLEEP", "0")))
+print("REVISION: 42", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    with EmulatorProcess(tmp_path_factory.mktemp("emu"), speed=20) as emu:
+        yield emu
+
+
+@pytest.fixture
+def setup(tmp_path, emulator):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helm = bindir / "helm"
+    helm.write_text(HELM_STANDIN.format(python=PYTHON, names=sorted(SECRETS)))
+    helm.chmod(0o755)
+    config = write_config(tmp_path, kubeconfig=str(emulator.kubeconfig), context="sandbox")
+    env = cli_env(tmp_path, **SECRETS, PATH=f"{bindir}:{os.environ['PATH']}",
+                  HELM_STANDIN_RECORD=str(tmp_path / "helm-argv.jsonl"))
+    return config, env, tmp_path
+
+
+def mcp_ops(config: Path, env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "console.cli", "--config", str(config), *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+
+
+def kubectl_json(emulator, *args: str) -> dict:
+    env = {**os.environ, "KUBECONFIG": str(emulator.kubeconfig),
+           "KUBECACHEDIR": str(emulator.directory / "cache")}
+    out = subprocess.run(["kubectl", *args, "-o", "json", "--request-timeout=10s"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def sessions(tmp_path: Path):
+    return list_sessions(tmp_path / "sessions")
+
+
+def events(path: Path, event: str) -> list[dict]:
+    return [r for r in read_records(path) if r["event"] == event]
+
+
+# ---- without a cluster -----------------------------------------------------------------
+def test_wizards_lists_the_catalogue(tmp_path):
+    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "wizards")
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith(("morning", "scaling",
+                                                                         "db-pitr"))]
+    assert "read" in rows[0] and "change" in rows[2] and "destructive" in rows[1]
+    assert "planned" in rows[1] and "Scaling Operations" in rows[2]
+    assert "22 wizards, 2 built" in out.stdout
+
+
+def test_invalid_inputs_are_all_listed_and_refused(tmp_path):
+    config = write_config(tmp_path)
+    out = mcp_ops(config, cli_env(tmp_path), "run", "scaling", "--set", "replicas=500",
+                  "--set", "cpu_target=abc", "--set", "nonsense=1", "--confirm", "sandbox")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "3 invalid input(s)" in out.stderr
+    for expected in ("replicas: 500 is out of range 1..50", "cpu_target: 'abc' is not a whole",
+                     "nonsense: no such input"):
+        assert expected in out.stderr
+    (summary,) = sessions(tmp_path)
+    assert summary.status == "refused"
+    assert len(events(summary.path, "input_rejected")) == 2
+
+
+def test_change_steps_without_confirm_are_listed_and_refused(tmp_path):
+    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "scaling")
+    assert out.returncode == 2
+    assert "2 step(s) need confirmation" in out.stderr
+    assert "step 2 Auto-scaling (HPA) settings: needs --confirm sandbox" in out.stderr
+    assert "step 3 Scale the deployment: needs --confirm sandbox" in out.stderr
+    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "scaling",
+                  "--confirm", "production")
+    assert out.returncode == 2 and "does not name this environment" in out.stderr
+
+
+def test_planned_wizard_refuses_with_its_section(tmp_path):
+    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "db-pitr")
+    assert out.returncode == 2
+    assert "planned but not built" in out.stderr and "Point-in-Time Recovery" in out.stderr
+
+
+def test_dry_run_prints_each_plan_and_command(tmp_path):
+    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "scaling", "--dry-run",
+                  "--set", "replicas=10", "--set", "hpa_max=20", "--set", "read_replicas=3")
+    assert out.returncode == 0, out.stderr
+    assert "$ kubectl scale deployment/mcp-server-production --replicas=10 -n mcp-production" \
+        in out.stdout
+    assert "$ helm upgrade postgres-production bitnami/postgresql-ha --namespace " \
+           "mcp-production --reuse-values --set readReplicas.replicaCount=3" in out.stdout
+    (summary,) = sessions(tmp_path)
+    assert summary.status == "dry-run" and not summary.resumable
+
+
+# ---- against the emulator --------------------------------------------------------------
+def test_read_only_runs_reads_and_refuses_the_first_change(setup, emulator):
+    config, env, tmp_path = setup
+    before = kubectl_json(emulator, "get", "deployment/mcp-server-production",
+                          "-n", "mcp-production")["spec"]["replicas"]
+    out = mcp_ops(config, env, "run", "scaling", "--read-only", "--set", f"replicas={before + 3}",
+                  "--set", "hpa_max=30")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "[1/5] Current state (read)" in out.stdout and "-> ok" in out.stdout
+    assert "refused: read-only mode" in out.stdout
+    after = kubectl_json(emulator, "get", "deployment/mcp-server-production", "-n", "mcp-production")
+    assert after["spec"]["replicas"] == before
+    (summary,) = sessions(tmp_path)
+    assert [r["data"]["id"] for r in events(summary.path, "refusal")] == ["hpa-settings"]
+
+
+def test_full_run_changes_the_cluster_and_never_shows_a_secret(setup, emulator):
+    config, env, tmp_path = setup
+    out = mcp_ops(config, env, "run", "scaling", "--confirm", "sandbox", "--set", "replicas=9",
+                  "--set", "hpa_min=9", "--set", "hpa_max=25", "--set", "cpu_target=55", "--set", "read_replicas=2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    deployment = kubectl_json(emulator, "get", "deployment/mcp-server-production",
+                              "-n", "mcp-production")
+    assert deployment["spec"]["replicas"] == 9 and deployment["status"]["readyReplicas"] == 9
+    hpa = kubectl_json(emulator, "get", "hpa/mcp-server-hpa", "-n", "mcp-production")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (9, 25)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 55
+    argv = json.loads((tmp_path / "helm-argv.jsonl").read_text().splitlines()[0])
+    assert argv == ["upgrade", "postgres-production", "bitnami/postgresql-ha", "--namespace",
+                    "mcp-production", "--reuse-values", "--set", "readReplicas.replicaCount=2",
+                    "--kube-context", "sandbox", "--kubeconfig", str(emulator.kubeconfig)]
+    (summary,) = sessions(tmp_path)
+    assert verify(summary.path).ok and summary.status == "completed"
+    export = mcp_ops(config, env, "log", "export", summary.id)
+    show = mcp_ops(config, env, "log", "show", summary.id)
+    assert "helm: env WZ_TEST_PG_PASSWORD=***" in out.stdout  # the line was there, masked
+    for name, value in SECRETS.items():
+        for where, text in (("stdout", out.stdout + out.stderr), ("log", summary.path.read_text()),
+                            ("export", export.stdout), ("show", show.stdout)):
+            assert value not in text, f"{name} leaked into {where}"
+    assert "T0SECRET" not in summary.path.read_text()
+
+
+def test_kill_9_mid_step_then_resume_finishes_without_repeating(setup, emulator):
+    config, env, tmp_path = setup
+    args = ["run", "scaling", "--confirm", "sandbox", "--set", "replicas=7", "--set",
+            "hpa_min=7", "--set", "hpa_max=20", "--set", "cpu_target=65", "--set", "read_replicas=1"]
+    process = subprocess.Popen([PYTHON, "-m", "console.cli", "--config", str(config), *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**env, "HELM_STANDIN_SLEEP": "60"}, cwd=ROOT)
+    seen = []
+    deadline = time.monotonic() + 90
+    for line in process.stdout:
+        seen.append(line)
+        if "helm: REVISION" in line or "helm: connecting" in line or time.monotonic() > deadline:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    assert any("[4/5] PostgreSQL read replicas" in line for line in seen), "".join(seen)
+
+    (killed,) = sessions(tmp_path)
+    check = verify(killed.path)
+    assert check.ok and not check.ended, check.describe()
+    assert check.records[-1]["event"] == "output"  # it died inside step 4
+    assert killed.status == "interrupted" and killed.resumable
+    assert killed.completed_steps == (0, 1, 2)
+    listing = mcp_ops(config, env, "log", "list")
+    assert f"resumable: mcp-ops run scaling --resume {killed.id}" in listing.stdout
+
+    out = mcp_ops(config, env, "run", "scaling", "--resume", killed.id, "--confirm", "sandbox")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "resuming" in out.stdout and "[1/5]" not in out.stdout and "[4/5]" in out.stdout
+    final = verify(killed.path)
+    assert final.ok and final.ended, final.describe()
+    starts = [r["data"]["id"] for r in final.records if r["event"] == "step_start"]
+    assert starts == ["current-state", "hpa-settings", "scale-deployment", "read-replicas",
+                      "read-replicas", "verify-pods"]
+    assert final.records[-1]["data"]["status"] == "completed"
+    resume = next(r for r in final.records if r["event"] == "resume")
+    assert resume["data"]["completed_steps"] == [0, 1, 2]
+    inputs = [r for r in final.records if r["event"] == "inputs"][-1]
+    assert inputs["data"]["values"]["replicas"] == "7"  # recorded inputs were reused
+    print(f"kill -9 after {len(seen)} lines; resumed and finished: "
+          f"{len(final.records)} records, chain intact")
