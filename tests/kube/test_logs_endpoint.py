@@ -185,8 +185,10 @@ async def test_falco_postgres_and_redis_write_their_own_styles(log_server):
     make_pod(cluster, "postgres-production-primary-0", {"app": "postgres"}, age=DAY)
     make_pod(cluster, "redis-production-master-0", {"app": "redis"}, age=DAY)
     falco = await v1.read_namespaced_pod_log("falco-x7k2p", "security", since_seconds=DAY)
-    assert re.search(r"^\S+\+0000: (Warning|Error) ", falco, re.M)
+    alerts = re.findall(r"^\S+\+0000: (?:Warning|Error|Critical) ", falco, re.M)
+    events = re.findall(r"^\S+\+0000: \w+ ", falco, re.M)
     assert re.search(r"^\S+\+0000: Notice ", falco, re.M)
+    assert alerts and len(alerts) < 0.1 * len(events)  # alerts stand out from the routine
     pg = await v1.read_namespaced_pod_log("postgres-production-primary-0", "mcp-production")
     assert "database system is ready to accept connections" in pg and " UTC [" in pg
     redis = await v1.read_namespaced_pod_log("redis-production-master-0", "mcp-production")
@@ -249,3 +251,12 @@ async def test_backup_job_pod_reports_success_or_error(log_server, reason, expec
     matching = [line for line in text.splitlines() if re.search(r"(?i)success|error", line)]
     assert text.splitlines()[0].endswith(".dump") and "Starting backup" in text
     assert matching and expected in matching[-1]
+
+
+async def test_a_year_old_pod_keeps_only_a_week_of_rotated_log(log_server):
+    cluster, v1, _ = log_server
+    make_pod(cluster, "kube-proxy-abcde", {"k8s-app": "kube-proxy"}, age=400 * DAY,
+             namespace="kube-system")
+    text = await v1.read_namespaced_pod_log("kube-proxy-abcde", "kube-system", timestamps=True)
+    first = time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    assert cluster.clock.now() - 7 * DAY - 60 <= first <= cluster.clock.now() - 6 * DAY

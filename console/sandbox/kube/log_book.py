@@ -7,6 +7,7 @@ same window always reads the same. Volume stays bounded by density tiers around 
 book's *anchor* (the moment the book was created, i.e. when the emulator started
 serving logs): a line about every 5 minutes in history older than a day, every ~30 s
 in the last day before the anchor, and the live rate from an hour before the anchor on.
+Like rotated kubelet logs, nothing older than a week before the anchor is kept.
 
 Run-time knobs (for tests and the sandbox's scenarios):
 - :func:`set_error_rate` — share of problem lines (errors, auth failures, slow queries)
@@ -33,6 +34,9 @@ DEFAULT_ERROR_RATE = 0.02
 LIVE_RATE = {pod_roles.MCP: 1.0, pod_roles.FALCO: 0.2, pod_roles.POSTGRES: 0.1,
              pod_roles.REDIS: 0.03, pod_roles.GENERIC: 0.05, pod_roles.BACKUP_JOB: 0.0}
 MAX_EXTRA_LINES = 10_000
+# like the kubelet's log rotation: what is older than this (before the anchor) is gone,
+# which also bounds the work for a pod that has run for a year
+RETENTION = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class LogBook:
 
     def lines(self, inst: Instance, t0: float, t1: float) -> list[tuple[float, str]]:
         """Every line of ``inst`` with ``t0 <= time < t1``, in order."""
-        t0 = max(t0, inst.start)
+        t0 = max(t0, inst.start, self.anchor - RETENTION)
         if inst.end is not None:
             t1 = min(t1, inst.end + 1e-6)
         if t1 <= t0:
@@ -133,7 +137,7 @@ class LogBook:
     def tail(self, inst: Instance, t0: float, t1: float, count: int) -> list[tuple[float, str]]:
         """The last ``count`` lines of the window, walking buckets backwards so a small
         tail of a long life stays cheap."""
-        t0 = max(t0, inst.start)
+        t0 = max(t0, inst.start, self.anchor - RETENTION)
         if inst.end is not None:
             t1 = min(t1, inst.end + 1e-6)
         collected: list[tuple[float, str]] = []
