@@ -78,3 +78,23 @@ async def test_startup_lines_and_backup_job_log(emulator):
     assert jobs
     r = await kubectl(emulator, "logs", RT, "-n", NS, jobs[0])
     assert [line for line in r.stdout.splitlines() if re.search(r"(?i)success|error", line)]
+
+
+async def test_previous_log_of_a_pod_the_controllers_oom_killed(emulator):
+    from console.sandbox.kube.controllers import chaos
+
+    await ready(emulator)
+    pod = sorted(p["metadata"]["name"] for p in emulator.store.iter("pods", NS)
+                 if (p["metadata"].get("labels") or {}).get("app") == "mcp-server")[0]
+    before = await kubectl(emulator, "logs", RT, "-n", NS, pod, "--previous", check=False)
+    assert before.returncode == 1 and "previous terminated container" in before.stderr
+    chaos.oom_kill(emulator.cluster, NS, pod)
+    for _ in range(100):
+        statuses = emulator.store.get("pods", NS, pod)["status"].get("containerStatuses") or []
+        if any(((s.get("lastState") or {}).get("terminated") or {}).get("reason") == "OOMKilled"
+               for s in statuses):
+            break
+        await asyncio.sleep(0.1)
+    r = await kubectl(emulator, "logs", RT, "-n", NS, pod, "--previous")
+    assert "Starting MCP server" in r.stdout.splitlines()[0]
+    assert "of limit 2GiB" in r.stdout.splitlines()[-1]
