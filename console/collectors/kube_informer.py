@@ -51,7 +51,7 @@ class Informer:
 
     async def _run(self) -> None:
         backoff = 0.5
-        need_list = True
+        need_list = not self._version  # restarted after stop(): resume the watch
         while True:
             try:
                 if need_list:

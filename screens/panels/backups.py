@@ -1,10 +1,58 @@
-"""The Backups panel: latest Velero backups and S3 dumps."""
+"""The Backups panel: the latest Velero backups (phase, age, errors/warnings) and the
+latest database dump in S3."""
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from console.collectors.backups_model import BackupsSnapshot, VeleroBackup
+
+from ..tables import add_columns, sync_rows
 from .base import Panel
+
+COLUMNS = [("backup", "name"), ("phase", "phase"), ("age", "age"), ("err/warn", "issues")]
+PHASE_STYLE = {"Completed": "green", "PartiallyFailed": "yellow", "Failed": "bold red",
+               "InProgress": "cyan"}
+
+
+def hours(h: float | None) -> str:
+    if h is None:
+        return "?"
+    return f"{h * 60:.0f}m" if h < 1 else f"{h:.0f}h" if h < 48 else f"{h / 24:.0f}d"
+
+
+def backup_cells(b: VeleroBackup) -> list:
+    return [b.name, Text(b.phase or "?", PHASE_STYLE.get(b.phase, "")), hours(b.age_hours),
+            Text(f"{b.errors}/{b.warnings}", "yellow" if b.errors or b.warnings else "")]
 
 
 class BackupsPanel(Panel):
     TITLE = "Backups"
     HINT = "latest Velero backups and S3 dumps"
+    COMPONENT = "backups"
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static("", id="backups-s3", classes="panel-body")
+        yield DataTable(id="backups-velero", cursor_type="row")
+
+    def on_mount(self) -> None:
+        add_columns(self.query_one(DataTable), COLUMNS)
+        super().on_mount()
+
+    def show(self, snap: BackupsSnapshot) -> None:
+        line = Text("S3 ", "bold")
+        if snap.s3_error:
+            line.append(f"unreadable: {snap.s3_error}", "yellow")
+        elif not snap.s3:
+            line.append(f"no dump under {snap.s3_prefix}", "bold red")
+        else:
+            d = snap.s3[0]
+            line.append(f"{d.key.rsplit('/', 1)[-1]} {d.size_bytes / 1048576:.1f}MB "
+                        f"{hours(d.age_hours)} ago")
+        if snap.velero_error:
+            line.append(f"\nVelero unreadable: {snap.velero_error}", "yellow")
+        self.query_one("#backups-s3", Static).update(line)
+        sync_rows(self.query_one(DataTable), [(b.name, backup_cells(b)) for b in snap.velero])

@@ -1,16 +1,38 @@
 """The frame every dashboard panel shares: a titled border, a body, and a stale marker.
 
-A panel only renders what it is given (a snapshot, or "not connected"); it never calls a
-client. Subclasses override :meth:`render_body`.
+A panel only renders snapshots it is given by the environment's :class:`LiveData` hub; it
+never calls a client. On a failed poll it keeps showing its last data, greys itself and
+says in its bottom border how old that data is and why it could not be refreshed. Its
+border takes the colour of its component's health. ``enter`` opens its drill-down.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
+
+from console.health.evaluate import HealthReport
+from console.health.status import Status
+from console.polling import PollState
+
+from ..polling import HEALTH, HealthUpdated, LiveData, PollUpdated, live_data
+
+
+def ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
 
 
 class Panel(Vertical, can_focus=True):
@@ -21,27 +43,116 @@ class Panel(Vertical, can_focus=True):
         border: round $primary-darken-2;
         border-title-color: $text;
         border-title-style: bold;
+        border-subtitle-color: $warning;
         padding: 0 1;
         height: 1fr;
         width: 1fr;
     }
     Panel:focus-within, Panel:focus { border: round $accent; }
-    Panel.-stale { border: round $warning-darken-2; color: $text-muted; }
-    Panel.-critical { border: round $error; }
     Panel.-warning { border: round $warning; }
-    Panel > .panel-body { height: 1fr; }
+    Panel.-critical { border: round $error; }
+    Panel.-stale { border: round $warning-darken-3; color: $text-muted; }
+    Panel:focus.-warning, Panel:focus-within.-warning { border: double $warning; }
+    Panel:focus.-critical, Panel:focus-within.-critical { border: double $error; }
+    Panel > .panel-body { height: auto; }
+    Panel > .panel-placeholder { height: auto; }
+    Panel > DataTable { height: 1fr; }
     """
 
     TITLE = "Panel"
     HINT = ""  # one line saying what will be shown here
+    COMPONENT = ""  # the component this panel shows ("" = none)
+    BINDINGS = [
+        Binding("enter", "drill_down", "Details", id="panel.details"),
+        Binding("r", "refresh", "Refresh", id="panel.refresh"),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = self.TITLE
-        self.snapshot: Any = None
+        self.snapshot: Any = None  # the last good snapshot shown
+        self.state: PollState | None = None
+        self.hub: LiveData | None = None
+        self.status: Status | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(self.placeholder(), classes="panel-body")
+        yield Static(self.placeholder(), classes="panel-placeholder")
 
     def placeholder(self) -> str:
         return f"not connected\n[dim]{self.HINT}[/dim]" if self.HINT else "not connected"
+
+    # ---- wiring --------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.hub = live_data(self)
+        if self.hub is not None:
+            self.query_one(".panel-placeholder", Static).update(f"connecting…\n[dim]{self.HINT}[/dim]")
+            self.hub.subscribe(self, *self.subscriptions())
+            self.set_interval(1.0, self._tick_stale)
+
+    def on_unmount(self) -> None:
+        if self.hub is not None:
+            self.hub.unsubscribe(self)
+
+    def subscriptions(self) -> tuple[str, ...]:
+        return (self.COMPONENT, HEALTH) if self.COMPONENT else (HEALTH,)
+
+    def on_poll_updated(self, message: PollUpdated) -> None:
+        state = message.state
+        if state.name != self.COMPONENT:
+            return
+        self.state = state
+        good = state.last_good
+        if good is not None and good is not self.snapshot:
+            first = self.snapshot is None
+            self.snapshot = good
+            if first:
+                for placeholder in self.query(".panel-placeholder"):
+                    placeholder.display = False
+            self.show(good)
+        elif good is None:
+            self.query_one(".panel-placeholder", Static).update(
+                Text.assemble(("unreachable", "bold"), f"\n{state.error}"))
+        self._tick_stale()
+
+    def on_health_updated(self, message: HealthUpdated) -> None:
+        self.show_health(message.report)
+        health = message.report.component(self.COMPONENT) if self.COMPONENT else None
+        if health is not None and not (self.state and self.state.stale):
+            self._status_class(health.status)
+
+    def _status_class(self, status: Status | None) -> None:
+        self.status = status
+        self.set_class(status is Status.WARNING, "-warning")
+        self.set_class(status is Status.CRITICAL, "-critical")
+
+    def _tick_stale(self) -> None:
+        state = self.state
+        stale = bool(state and state.stale)
+        self.set_class(stale and self.snapshot is not None, "-stale")
+        if stale:
+            self._status_class(None)
+            age = state.stale_age()
+            when = f"stale {ago(age)}" if age is not None else "no data"
+            self.border_subtitle = f"{when}: {state.error}"
+        else:
+            self.border_subtitle = ""
+
+    # ---- for subclasses ------------------------------------------------------------------
+    def show(self, snapshot: Any) -> None:
+        """Render a good snapshot (called only when a new one arrives)."""
+
+    def show_health(self, report: HealthReport) -> None:
+        """React to the environment's re-judged health (most panels need not)."""
+
+    def action_refresh(self) -> None:
+        if self.hub is not None:
+            self.hub.refresh(self.COMPONENT) if self.COMPONENT else self.hub.refresh()
+
+    def action_drill_down(self) -> None:
+        screen = self.drill_down()
+        if screen is not None:
+            self.app.push_screen(screen)
+
+    def drill_down(self):
+        """The screen ``enter`` opens (None: no drill-down)."""
+        return None

@@ -1,0 +1,103 @@
+"""Database drill-down: activity (every session and connections by state and
+application), blocking chains with both queries, and slow statements (queries running now
+and pg_stat_statements' slowest by mean time, or why it is not available)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from console.collectors.postgres_model import PostgresSnapshot
+
+from .drilldown import DrillDown
+from .tables import add_columns, sync_rows
+
+ACTIVITY = [("pid", "pid"), ("user", "user"), ("application", "app"), ("client", "client"),
+            ("state", "state"), ("secs", "secs"), ("wait", "wait"), ("query", "query")]
+BLOCKING = [("blocked", "blocked"), ("waits s", "waited"), ("blocked query", "bq"),
+            ("blocker", "blocker"), ("blocker state", "bstate"), ("tx s", "held"),
+            ("blocker query", "hq")]
+STATEMENTS = [("mean ms", "mean"), ("calls", "calls"), ("total ms", "total"), ("rows", "rows"),
+              ("query", "query")]
+
+
+def _secs(v: float | None) -> str:
+    return f"{v:.1f}" if v is not None else "–"
+
+
+def _q(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+class DatabaseView(DrillDown):
+    COMPONENT = "database"
+    DEFAULT_CSS = """
+    DatabaseView DataTable { height: 1fr; }
+    DatabaseView TabbedContent { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("Database", classes="title-line", id="db-title")
+        yield Static("", classes="stale-line")
+        with TabbedContent(id="db-tabs"):
+            with TabPane("Activity", id="tab-activity"):
+                yield Static("", id="db-groups")
+                yield DataTable(id="db-activity", cursor_type="row")
+            with TabPane("Blocking", id="tab-blocking"):
+                yield Static("", id="db-blocking-note")
+                yield DataTable(id="db-blocking", cursor_type="row")
+            with TabPane("Slow statements", id="tab-slow"):
+                yield Static("", id="db-slow-now")
+                yield Static("", id="db-statements-note")
+                yield DataTable(id="db-statements", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        add_columns(self.query_one("#db-activity", DataTable), ACTIVITY)
+        add_columns(self.query_one("#db-blocking", DataTable), BLOCKING)
+        add_columns(self.query_one("#db-statements", DataTable), STATEMENTS)
+        super().on_mount()
+
+    def show(self, snap: PostgresSnapshot) -> None:
+        pct = snap.connections_pct or 0
+        self.query_one("#db-title", Static).update(
+            f"Database {snap.database} (PostgreSQL {snap.server_version}"
+            f"{', replica' if snap.is_replica else ''}) — {snap.connections}/"
+            f"{snap.max_connections} connections ({pct:.0f}%)")
+        groups = ", ".join(f"{g.count} {g.state} {g.application}" for g in snap.groups)
+        self.query_one("#db-groups", Static).update(f"by state and application: {groups or 'none'}")
+        sync_rows(self.query_one("#db-activity", DataTable), [
+            (str(s.pid), [str(s.pid), s.user, s.application, s.client, s.state,
+                          _secs(s.state_seconds if s.state.startswith("idle") else s.query_seconds),
+                          s.wait_event, _q(s.query)])
+            for s in sorted(snap.sessions, key=lambda s: -(s.query_seconds or 0))
+        ])
+        note = Text()
+        if snap.blocking:
+            note.append(f"{len(snap.blocking)} waiting on locks; chain heads: "
+                        f"{', '.join(map(str, snap.blocking_pids)) or '-'}", "bold red")
+        else:
+            note.append("no session is waiting for a lock held by another", "green")
+        self.query_one("#db-blocking-note", Static).update(note)
+        sync_rows(self.query_one("#db-blocking", DataTable), [
+            (f"{e.blocked_pid}-{e.blocking_pid}",
+             [str(e.blocked_pid), _secs(e.blocked_seconds), _q(e.blocked_query),
+              str(e.blocking_pid), e.blocking_state, _secs(e.blocking_seconds), _q(e.blocking_query)])
+            for e in snap.blocking
+        ])
+        slow = Text(f"running > {snap.slow_after_seconds:g} s now: ", "bold")
+        if snap.slow:
+            for s in snap.slow:
+                slow.append(f"\n  pid {s.pid} {_secs(s.query_seconds)} s  {_q(s.query)[:150]}")
+        else:
+            slow.append("none", "green")
+        self.query_one("#db-slow-now", Static).update(slow)
+        self.query_one("#db-statements-note", Static).update(
+            Text(snap.statements_note, "yellow") if snap.statements_note
+            else Text("pg_stat_statements, slowest by mean time:", "bold"))
+        sync_rows(self.query_one("#db-statements", DataTable), [
+            (str(i), [f"{st.mean_ms:.1f}", str(st.calls), f"{st.total_ms:.0f}", str(st.rows),
+                      _q(st.query)])
+            for i, st in enumerate(snap.statements)
+        ])

@@ -1,0 +1,65 @@
+"""What every drill-down screen shares: it subscribes to its component on the
+environment's hub (so that source keeps polling while the dashboard behind it is paused),
+keeps the last good snapshot, and shows a stale line when polls fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+
+from .panels.base import ago
+from .polling import LiveData, PollUpdated, live_data
+
+
+class DrillDown(Screen):
+    COMPONENT = ""
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="drilldown.back"),
+        Binding("r", "refresh", "Refresh", id="drilldown.refresh"),
+    ]
+    DEFAULT_CSS = """
+    DrillDown .stale-line { height: auto; color: $warning; }
+    DrillDown .title-line { height: 1; text-style: bold; background: $panel; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hub: LiveData | None = None
+        self.snapshot: Any = None
+
+    def on_mount(self) -> None:
+        self.hub = live_data(self)
+        if self.hub is not None:
+            self.hub.subscribe(self, self.COMPONENT)
+
+    def on_unmount(self) -> None:
+        if self.hub is not None:
+            self.hub.unsubscribe(self)
+
+    def on_poll_updated(self, message: PollUpdated) -> None:
+        state = message.state
+        if state.name != self.COMPONENT:
+            return
+        stale = self.query(".stale-line")
+        if stale:
+            text = ""
+            if state.stale:
+                text = f"stale {ago(state.stale_age())}: {state.error}" if state.last_good \
+                    else f"unreachable: {state.error}"
+            stale.first(Static).update(text)
+        if state.last_good is not None and state.last_good is not self.snapshot:
+            self.snapshot = state.last_good
+            self.show(state.last_good)
+
+    def show(self, snapshot: Any) -> None:
+        """Render a new good snapshot."""
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        if self.hub is not None:
+            self.hub.refresh(self.COMPONENT)

@@ -1,0 +1,42 @@
+"""Tables that update by row key: changed cells are rewritten, new rows added, gone rows
+removed, and nothing else is touched, so the cursor and scroll position survive a refresh
+(DESIGN.md: never clear-and-refill)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.widgets import DataTable
+
+
+def add_columns(table: DataTable, columns: Sequence[tuple[str, str]]) -> None:
+    """(label, key) pairs, once."""
+    if not table.columns:
+        for label, key in columns:
+            table.add_column(label, key=key)
+
+
+def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],
+              sort_key: Callable[[Any], Any] | None = None, sort_column: str | None = None,
+              reverse: bool = False) -> None:
+    """Make ``table`` hold exactly ``rows`` ((row key, cells) in column order)."""
+    wanted = {key: cells for key, cells in rows}
+    for row_key in list(table.rows):
+        if row_key.value not in wanted:
+            table.remove_row(row_key)
+    column_keys = list(table.columns)
+    for key, cells in rows:
+        if key in table.rows:
+            for column_key, value in zip(column_keys, cells, strict=False):
+                if table.get_cell(key, column_key) != value:
+                    table.update_cell(key, column_key, value)
+        else:
+            table.add_row(*cells, key=key)
+    if sort_column is not None:
+        table.sort(sort_column, key=sort_key, reverse=reverse)
+
+
+def row_keys(table: DataTable) -> list[str]:
+    """The row keys in display order."""
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]

@@ -1,0 +1,178 @@
+"""The Kubernetes collector against the project's API emulator (seeded production world):
+list+watch caching, scaling seen through the watch, crashloop / OOMKilled / scaled-to-0 as
+CRITICAL with reasons, CPU % from metrics.k8s.io, and a re-list on 410 Expired."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from health_support import emulator
+
+from console.collectors.kube import KubeCollector
+from console.collectors.kube_model import KubeSnapshot
+from console.config.model import KubernetesSettings, Thresholds
+from console.health import Status
+from console.health.evaluate import evaluate_component
+from console.sandbox.kube.controllers import chaos
+from console.sources.kube import KubeSource
+
+pytestmark = pytest.mark.timeout(60)
+NS = "mcp-production"
+
+
+@pytest.fixture
+async def world(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    async with emulator(kubeconfig, speed=10) as (cluster, server):
+        yield cluster, KubernetesSettings(kubeconfig=str(kubeconfig), request_timeout=5)
+
+
+async def until(collector: KubeCollector, predicate, seconds: float = 15) -> KubeSnapshot:
+    deadline = time.monotonic() + seconds
+    while True:
+        snap = await collector.collect()
+        assert snap.error is None, snap.error
+        if predicate(snap):
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {seconds} s; last: {snap}")
+        await asyncio.sleep(0.2)
+
+
+async def kubectl(settings: KubernetesSettings, tmp_path, *args: str) -> str:
+    env = os.environ | {"KUBECONFIG": settings.kubeconfig, "KUBECACHEDIR": str(tmp_path / "kc")}
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl", "--request-timeout=10s", "-n", NS, *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_seeded_world_is_healthy_with_cpu_from_metrics(world):
+    cluster, settings = world
+    c = KubeCollector(settings, watch=False)
+    try:
+        snap = await until(c, lambda s: s.pods and all(p.cpu_m is not None for p in s.pods))
+        raw = await KubeSource(settings).get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{NS}/pods",
+                                             labelSelector=settings.app_selector)
+    finally:
+        await c.close()
+    d = snap.deployment
+    assert (d.name, d.desired, d.ready) == ("mcp-server-production", 6, 6)
+    assert d.image and d.revision == "1"
+    assert snap.hpa is not None and snap.hpa.max >= snap.hpa.min > 0
+    assert len(snap.pods) == 6 and snap.ready_pods == 6
+    assert len(snap.nodes) >= 1 and all(n.ready for n in snap.nodes)
+    pod = snap.pods[0]
+    usage = next(m for m in raw["items"] if m["metadata"]["name"] == pod.name)
+    assert usage["containers"], "the emulator reports container usage"
+    assert pod.cpu_request_m and pod.cpu_pct == pytest.approx(100 * pod.cpu_m / pod.cpu_request_m)
+    assert 0 < pod.cpu_pct < 100
+    assert snap.avg_cpu_pct is not None
+    health = evaluate_component("pods", snap, Thresholds())
+    assert health.status is Status.HEALTHY, health.reasons
+    assert "6/6 pods ready" in health.reasons
+
+
+async def test_watch_sees_scaling_with_a_single_list(world, tmp_path):
+    cluster, settings = world
+    c = KubeCollector(settings, watch=True)
+    try:
+        first = await c.collect()
+        assert first.deployment.desired == 6
+        await kubectl(settings, tmp_path, "scale", "deployment/mcp-server-production", "--replicas=3")
+        snap = await until(c, lambda s: s.deployment.desired == 3 and len(
+            [p for p in s.pods if not p.deleting]) == 3)
+        assert snap.deployment.desired == 3
+        assert all(i.lists == 1 for i in c.informers.values()), \
+            {n: i.lists for n, i in c.informers.items()}
+        assert all(i.watches >= 1 for i in c.informers.values())
+    finally:
+        await c.close()
+
+
+async def test_scaled_to_zero_is_critical_service_down(world, tmp_path):
+    cluster, settings = world
+    await kubectl(settings, tmp_path, "scale", "deployment/mcp-server-production", "--replicas=0")
+    c = KubeCollector(settings, watch=True)
+    try:
+        snap = await until(c, lambda s: s.deployment.desired == 0)
+    finally:
+        await c.close()
+    health = evaluate_component("pods", snap, Thresholds())
+    assert health.status is Status.CRITICAL
+    assert health.reasons[0] == "service down: deployment mcp-server-production scaled to 0 replicas"
+
+
+async def test_crashlooping_pod_is_critical_with_pod_and_reason(world):
+    cluster, settings = world
+    c = KubeCollector(settings, watch=True)
+    try:
+        victim = (await c.collect()).pods[0].name
+        chaos.crashloop(cluster, NS, pod=victim)
+        snap = await until(c, lambda s: any(p.name == victim and p.waiting_reason == "CrashLoopBackOff"
+                                            for p in s.pods), seconds=30)
+    finally:
+        await c.close()
+    health = evaluate_component("pods", snap, Thresholds())
+    assert health.status is Status.CRITICAL
+    reason = next(r for r in health.reasons if victim in r)
+    assert reason.startswith(f"pod {victim} CrashLoopBackOff (")
+    assert "last exit Error" in reason
+
+
+async def test_oomkilled_pod_is_reported(world):
+    cluster, settings = world
+    c = KubeCollector(settings, watch=True)
+    try:
+        victim = (await c.collect()).pods[1].name
+        chaos.oom_kill(cluster, NS, victim)
+        snap = await until(c, lambda s: any(p.name == victim and p.last_termination == "OOMKilled"
+                                            for p in s.pods), seconds=30)
+    finally:
+        await c.close()
+    health = evaluate_component("pods", snap, Thresholds())
+    assert any(r.startswith(f"pod {victim} OOMKilled") for r in health.reasons)
+    assert health.status >= Status.WARNING
+
+
+async def test_expired_resource_version_relists(world):
+    cluster, settings = world
+    c = KubeCollector(settings, watch=True)
+    try:
+        await c.collect()
+        pods = c.informers["pods"]
+        await pods.stop()
+        assert pods.lists == 1
+        cluster.store.create("configmaps", {"metadata": {"name": "churn", "namespace": NS},
+                                            "data": {"n": "0"}})
+        for i in range(20_050):  # roll the emulator's watch history past our version
+            cluster.store.mutate("configmaps", NS, "churn", lambda o, i=i: o["data"].update(n=str(i)))
+        pods.start()  # resumes the watch from the old version: 410 Expired, then a new list
+        deadline = time.monotonic() + 10
+        while pods.lists < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert pods.lists == 2
+        assert pods.error is None  # 410 is a re-list, not a failure
+        snap = await c.collect()
+        assert snap.error is None and len(snap.pods) == 6
+    finally:
+        await c.close()
+
+
+async def test_unreachable_api_is_an_error_snapshot(tmp_path):
+    kubeconfig = tmp_path / "kc"
+    async with emulator(kubeconfig, seeded=False):
+        pass  # written, then the server is gone
+    c = KubeCollector(KubernetesSettings(kubeconfig=str(kubeconfig)), watch=True, timeout=1)
+    try:
+        snap = await c.collect()
+    finally:
+        await c.close()
+    assert snap.error and snap.pods == ()
+    health = evaluate_component("pods", snap, Thresholds())
+    assert health.status is Status.UNKNOWN and health.reasons[0].startswith("Kubernetes unreachable")
