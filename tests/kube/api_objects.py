@@ -43,7 +43,9 @@ def pod(store, name: str, node_name: str, *, labels: dict | None = None, ready: 
         "status": {"phase": phase, "podIP": f"10.244.0.{len(name)}",
                    "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
                    "containerStatuses": [{"name": "mcp-server", "ready": ready,
-                                          "restartCount": restarts,
+                                          "image": "pratiko/mcp-server:v1.1.0",
+                                          "imageID": "docker.io/pratiko/mcp-server@sha256:" + "0" * 64,
+                                          "restartCount": restarts, "started": ready,
                                           "state": {"running": {"startedAt": stamp(now - age)}}}]}})
 
 

@@ -64,6 +64,9 @@ def _template_spec(obj: Obj) -> Obj | None:
 
 
 def apply_defaults(rt: ResourceType, obj: Obj) -> None:
+    """Defaults on create only: objects the controllers and the seed write straight into
+    the store are not defaulted, and defaulting them on a later update would change a
+    Deployment's template (and so start a rollout) on a mere label patch."""
     spec = obj.setdefault("spec", {}) if rt.key in _HAS_SPEC else obj.get("spec")
     if rt.key == "pods":
         default_pod_spec(spec)
@@ -100,15 +103,25 @@ def apply_defaults(rt: ResourceType, obj: Obj) -> None:
         spec.setdefault("policyTypes", ["Ingress", "Egress"] if "egress" in spec else ["Ingress"])
     elif rt.key == "secrets":
         obj.setdefault("type", "Opaque")
-        string_data = obj.pop("stringData", None) or {}
-        data = obj.setdefault("data", {}) if string_data else obj.get("data")
-        for key, value in string_data.items():
-            data[key] = base64.b64encode(str(value).encode()).decode()
+        fold_string_data(rt, obj)
     elif rt.key == "namespaces":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         obj.setdefault("status", {"phase": "Active"})
         name = obj.get("metadata", {}).get("name", "")
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+
+
+def fold_string_data(rt: ResourceType, obj: Obj) -> None:
+    """A Secret's write-only ``stringData`` is stored base64-encoded into ``data``."""
+    if rt.key != "secrets":
+        return
+    if not obj.get("stringData"):
+        obj.pop("stringData", None)
+        return
+    data = obj.get("data") or {}
+    for key, value in obj.pop("stringData").items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    obj["data"] = data
 
 
 _HAS_SPEC = {"pods", "deployments.apps", "replicasets.apps", "statefulsets.apps",

@@ -20,6 +20,7 @@ class ApiContext:
     bookmark_interval: float = 10.0  # seconds between watch BOOKMARK events
     server_address: str = "127.0.0.1:0"
     stopping: bool = field(default=False)
+    watchers: int = 0  # open watch streams (tests wait on it before writing)
 
     @property
     def store(self):

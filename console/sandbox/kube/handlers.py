@@ -151,7 +151,7 @@ def _finish_write(ctx: ApiContext, request: web.Request, info: RequestInfo, new:
     else:
         new = admission.keep_status(rt, new, old)
         admission.check_immutable(rt, new, old)
-        admission.apply_defaults(rt, new)
+        admission.fold_string_data(rt, new)
         admission.validate(rt, new)
     if _dry_run(request):
         sent = (new.get("metadata") or {}).get("resourceVersion")

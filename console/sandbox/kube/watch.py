@@ -116,6 +116,7 @@ async def serve_watch(ctx: ApiContext, request: web.Request, info: RequestInfo) 
     queue: asyncio.Queue = asyncio.Queue()
     pump = asyncio.create_task(_pump(ctx, since, queue))
     last_rv, next_bookmark = since, time.monotonic() + ctx.bookmark_interval
+    ctx.watchers += 1
     try:
         while True:
             now = time.monotonic()
@@ -140,6 +141,7 @@ async def serve_watch(ctx: ApiContext, request: web.Request, info: RequestInfo) 
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
+        ctx.watchers -= 1
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump
