@@ -24,7 +24,11 @@ def node(store, name: str, unschedulable: bool = False, ready: bool = True) -> d
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
         "spec": {"unschedulable": True} if unschedulable else {},
         "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                   "nodeInfo": {"kubeletVersion": "v1.31.0"},
+                   "nodeInfo": {"kubeletVersion": "v1.31.0", "kubeProxyVersion": "v1.31.0",
+                                "architecture": "amd64", "operatingSystem": "linux",
+                                "osImage": "Ubuntu 22.04.4 LTS", "kernelVersion": "5.15.0",
+                                "containerRuntimeVersion": "containerd://1.7.13",
+                                "bootID": name, "machineID": name, "systemUUID": name},
                    "addresses": [{"type": "InternalIP", "address": f"10.0.0.{name[-1]}"}]}})
 
 
