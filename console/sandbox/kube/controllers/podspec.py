@@ -15,6 +15,7 @@ import random
 from typing import Any
 
 from ..store import Obj
+from . import quantity
 
 HASH_LABEL = "pod-template-hash"
 # the alphabet Kubernetes uses for generated name suffixes (no vowels, no look-alikes)
@@ -59,7 +60,10 @@ def _default_container(c: Obj) -> None:
     c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
-    c.setdefault("resources", {})
+    resources = c.setdefault("resources", {})
+    for part in ("requests", "limits"):
+        if isinstance(resources.get(part), dict):
+            resources[part] = {k: quantity.canonical(v) for k, v in resources[part].items()}
     for port in c.get("ports") or []:
         port.setdefault("protocol", "TCP")
     for name in ("readinessProbe", "livenessProbe", "startupProbe"):
