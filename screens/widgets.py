@@ -17,7 +17,7 @@ class Trend(Horizontal):
 
     DEFAULT_CSS = """
     Trend { height: 1; width: 1fr; }
-    Trend > .trend-label { width: 16; }
+    Trend > .trend-label { width: 18; }
     Trend > Sparkline { width: 1fr; min-width: 4; }
     """
 
@@ -34,4 +34,5 @@ class Trend(Horizontal):
         self.query_one(".trend-label", Label).update(f"{self.label} {text}")
         if value is not None:
             self.history.append(value)
-            self.query_one(Sparkline).data = list(self.history)
+            if len(self.history) > 1:  # one point is no trend (and draws as a full bar)
+                self.query_one(Sparkline).data = list(self.history)

@@ -117,3 +117,34 @@ async def emulator(kubeconfig_path, *, seeded: bool = True, speed: float = 1.0):
     finally:
         await server.stop()
         await cluster.stop()
+
+
+def start_moto(bucket: str = "pratiko-backups", prefix: str = "live/postgres/"):
+    """A moto S3 server over HTTP with one 4 KB dump under ``prefix``; (server, url)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3 = boto3.client("s3", endpoint_url=url, region_name="eu-west-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key=f"{prefix}dump-1.sql.gz", Body=b"x" * 4096)
+    return server, url
+
+
+def live_environment(service_url: str, moto_url: str, kubeconfig, **overrides) -> dict:
+    """An environment section pointing at the real services of this machine."""
+    env = {
+        "description": "services on this machine",
+        "kubernetes": {"kubeconfig": str(kubeconfig), "request_timeout": 5},
+        "postgres": {"dsn": PG_DSN},
+        "redis": {"url": REDIS_URL},
+        "service": {"base_url": service_url},
+        "aws": {"endpoint_url": moto_url, "s3_backup_prefix": "live/postgres/"},
+    }
+    for key, value in overrides.items():
+        env[key] = {**env.get(key, {}), **value}
+    return env

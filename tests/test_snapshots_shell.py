@@ -14,8 +14,10 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 def _app() -> McpOpsApp:
     from datetime import datetime
 
-    return McpOpsApp(load_file(EXAMPLE), "production", operator=Operator("oncall", "ops-1"),
-                     clock=lambda: datetime(2026, 11, 29, 3, 0, 0))
+    app = McpOpsApp(load_file(EXAMPLE), "production", operator=Operator("oncall", "ops-1"),
+                    clock=lambda: datetime(2026, 11, 29, 3, 0, 0))
+    app.live = False  # the shell's layout only: panels unconnected (live data: test_dashboard_*)
+    return app
 
 
 def test_shell_snapshot_80x24(snap_compare):

@@ -66,10 +66,13 @@ class KubeCollector:
                 self.informers[name] = Informer(self.source, path, **params)
         for informer in self.informers.values():
             informer.start()
-        pending = [i.synced.wait() for i in self.informers.values() if not i.synced.is_set()]
-        if pending:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        for informer in self.informers.values():
+            if informer.synced.is_set():
+                continue
             try:
-                await asyncio.wait_for(asyncio.gather(*pending), self.timeout)
+                await asyncio.wait_for(informer.synced.wait(), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 errors = [i.error for i in self.informers.values() if i.error]
                 raise KubeError(0, errors[0] if errors else "the API did not answer in time") from None

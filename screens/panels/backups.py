@@ -11,6 +11,7 @@ from console.collectors.backups_model import BackupsSnapshot, VeleroBackup
 
 from ..tables import add_columns, sync_rows
 from .base import Panel
+from .database import size
 
 COLUMNS = [("backup", "name"), ("phase", "phase"), ("age", "age"), ("err/warn", "issues")]
 PHASE_STYLE = {"Completed": "green", "PartiallyFailed": "yellow", "Failed": "bold red",
@@ -50,8 +51,7 @@ class BackupsPanel(Panel):
             line.append(f"no dump under {snap.s3_prefix}", "bold red")
         else:
             d = snap.s3[0]
-            line.append(f"{d.key.rsplit('/', 1)[-1]} {d.size_bytes / 1048576:.1f}MB "
-                        f"{hours(d.age_hours)} ago")
+            line.append(f"{d.key.rsplit('/', 1)[-1]} {size(d.size_bytes)} {hours(d.age_hours)} ago")
         if snap.velero_error:
             line.append(f"\nVelero unreadable: {snap.velero_error}", "yellow")
         self.query_one("#backups-s3", Static).update(line)

@@ -56,7 +56,7 @@ class Panel(Vertical, can_focus=True):
     Panel:focus.-critical, Panel:focus-within.-critical { border: double $error; }
     Panel > .panel-body { height: auto; }
     Panel > .panel-placeholder { height: auto; }
-    Panel > DataTable { height: 1fr; }
+    Panel > DataTable { height: 1fr; scrollbar-size: 0 0; }
     """
 
     TITLE = "Panel"
@@ -83,6 +83,7 @@ class Panel(Vertical, can_focus=True):
 
     # ---- wiring --------------------------------------------------------------------------
     def on_mount(self) -> None:
+        self._reveal(False)
         self.hub = live_data(self)
         if self.hub is not None:
             self.query_one(".panel-placeholder", Static).update(f"connecting…\n[dim]{self.HINT}[/dim]")
@@ -106,8 +107,7 @@ class Panel(Vertical, can_focus=True):
             first = self.snapshot is None
             self.snapshot = good
             if first:
-                for placeholder in self.query(".panel-placeholder"):
-                    placeholder.display = False
+                self._reveal(True)
             self.show(good)
         elif good is None:
             self.query_one(".panel-placeholder", Static).update(
@@ -119,6 +119,11 @@ class Panel(Vertical, can_focus=True):
         health = message.report.component(self.COMPONENT) if self.COMPONENT else None
         if health is not None and not (self.state and self.state.stale):
             self._status_class(health.status)
+
+    def _reveal(self, live: bool) -> None:
+        """Before the first data only the placeholder shows; after it, only the data."""
+        for child in self.children:
+            child.display = live != child.has_class("panel-placeholder")
 
     def _status_class(self, status: Status | None) -> None:
         self.status = status

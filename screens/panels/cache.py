@@ -19,7 +19,7 @@ def mb(n: int) -> str:
 
 class CachePanel(Panel):
     TITLE = "Cache"
-    HINT = "memory, hit rate, evictions, ops/s, slow log"
+    HINT = "memory, hit rate, evictions, ops/s, clients"
     COMPONENT = "cache"
 
     def compose(self) -> ComposeResult:
@@ -30,7 +30,7 @@ class CachePanel(Panel):
 
     def show(self, snap: RedisSnapshot) -> None:
         pct = snap.memory_pct
-        mem = f"{pct:.0f}% {mb(snap.used_memory)}" if pct is not None else f"{mb(snap.used_memory)} (no max)"
+        mem = f"{pct:.0f}% {mb(snap.used_memory)}" if pct is not None else f"{mb(snap.used_memory)} no max"
         self.query_one("#trend-memory", Trend).push(pct, mem)
         hit = snap.recent_hit_rate_pct if snap.recent_hit_rate_pct is not None else snap.hit_rate_pct
         self.query_one("#trend-hit", Trend).push(hit, f"{hit:.1f}%" if hit is not None else "–")

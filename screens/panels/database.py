@@ -48,7 +48,7 @@ def size(n: int | None) -> str:
 
 class DatabasePanel(Panel):
     TITLE = "Database"
-    HINT = "connections, slow queries, locks, replication"
+    HINT = "connections, blocking chains, slow queries, replication lag"
     COMPONENT = "database"
 
     def compose(self) -> ComposeResult:

@@ -34,11 +34,18 @@ def pct(value: float | None, warn: float = 70, crit: float = 90) -> Text:
     return Text(f"{value:.0f}%", style)
 
 
-def pod_cells(p: PodInfo) -> list:
+def short_name(name: str, deployment: str) -> str:
+    """``mcp-server-production-7d466c5db8-x2k9p`` -> ``7d466c5db8-x2k9p``: the part that
+    differs between pods, which is all a 40-column panel has room for."""
+    prefix = f"{deployment}-"
+    return name[len(prefix):] if deployment and name.startswith(prefix) else name
+
+
+def pod_cells(p: PodInfo, deployment: str = "") -> list:
     restarts = Text(str(p.restarts), "bold red" if p.restarts_rising else "")
     if p.last_termination == "OOMKilled":
         restarts.append(" OOM", "bold red")
-    return [p.name, pod_status(p), f"{p.ready}/{p.containers}", restarts, pct(p.cpu_pct),
+    return [short_name(p.name, deployment), pod_status(p), f"{p.ready}/{p.containers}", restarts, pct(p.cpu_pct),
             pct(p.memory_pct, 80, 90), ago(p.age_seconds), p.node]
 
 
@@ -50,18 +57,17 @@ def summary(snap: KubeSnapshot) -> Text:
     else:
         style = "bold red" if snap.ready_pods == 0 else "green" if snap.ready_pods >= d.desired else "yellow"
         text.append(f"{snap.ready_pods}/{d.desired} ready", style)
-        text.append(f" · rev {d.revision or '?'}")
         if d.updated < d.desired:
             text.append(f" · rolling {d.updated}/{d.desired}", "yellow")
     if h is not None:
-        cpu = f" cpu {h.cpu_current_pct if h.cpu_current_pct is not None else '?'}/{h.cpu_target_pct or '?'}%"
-        text.append(f" · HPA {h.current} [{h.min}–{h.max}]{cpu}")
+        cpu = f" cpu{h.cpu_current_pct if h.cpu_current_pct is not None else '?'}/{h.cpu_target_pct or '?'}%"
+        text.append(f" HPA {h.current}[{h.min}-{h.max}]{cpu}")
     return text
 
 
 class PodsPanel(Panel):
     TITLE = "Pods"
-    HINT = "deployment, HPA, pods: ready, restarts, CPU, memory"
+    HINT = "deployment, replicas, pods, restarts, CPU and memory"
     COMPONENT = "pods"
     BINDINGS = [Binding("l", "logs", "Logs", id="pods.logs")]
 
@@ -76,7 +82,8 @@ class PodsPanel(Panel):
 
     def show(self, snap: KubeSnapshot) -> None:
         self.query_one("#pods-summary", Static).update(summary(snap))
-        sync_rows(self.query_one(DataTable), [(p.name, pod_cells(p)) for p in snap.pods])
+        deployment = snap.deployment.name if snap.deployment else ""
+        sync_rows(self.query_one(DataTable), [(p.name, pod_cells(p, deployment)) for p in snap.pods])
 
     def selected_pod(self) -> str | None:
         table = self.query_one(DataTable)

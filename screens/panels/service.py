@@ -19,7 +19,7 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 class ServicePanel(Panel):
     TITLE = "Service"
-    HINT = "health endpoints, request rate, errors, P95"
+    HINT = "health endpoints, request rate, error rate, P95"
     COMPONENT = "service"
 
     def compose(self) -> ComposeResult:
@@ -34,15 +34,15 @@ class ServicePanel(Panel):
         for e in snap.endpoints:
             if line:
                 line.append("  ")
-            name = {"health": "/health", "database": "db", "dependencies": "deps"}.get(e.name, e.name)
+            name = {"dependencies": "deps", "database": "db"}.get(e.name, e.name)
             if e.status_code is None:
                 line.append(f"{name} ", "bold").append("down" if "connect" in (e.error or "")
                                                         else "timeout", "bold red")
+            elif not e.ok:
+                line.append(f"{name} ", "bold").append(f"HTTP {e.status_code}", "bold red")
             else:
-                style = "green" if e.ok and (e.latency_ms or 0) < 500 else \
-                    "yellow" if e.ok else "bold red"
-                line.append(f"{name} ", "bold").append(
-                    f"{e.status_code} {e.latency_ms:.0f}ms", style)
+                style = "green" if (e.latency_ms or 0) < 500 else "yellow"
+                line.append(f"{name} ", "bold").append(f"{e.latency_ms:.0f}ms", style)
         self.query_one("#service-endpoints", Static).update(line)
         r = snap.requests
         self.query_one("#trend-rate", Trend).push(r.request_rate, _fmt(r.request_rate, "{:.1f}"))
