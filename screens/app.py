@@ -21,9 +21,10 @@ from .dashboard import Dashboard
 from .environments import EnvironmentSwitcher
 from .header import StatusHeader
 from .help import HelpScreen
+from .wizard_actions import WizardActions
 
 
-class McpOpsApp(App[None]):
+class McpOpsApp(WizardActions, App[None]):
     TITLE = "mcp-ops"
     CSS = """
     Screen { layout: vertical; }
@@ -35,6 +36,8 @@ class McpOpsApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("e", "switch_environment", "Env", id="app.environment"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("w", "wizards", "Wizards", id="app.wizards"),
+        Binding("L", "session_logs", "Logs", key_display="L", id="app.session_logs"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
     ]
 
@@ -76,6 +79,7 @@ class McpOpsApp(App[None]):
     def on_mount(self) -> None:
         self.title = f"mcp-ops — {self.env_name}"
         self.query_one(Dashboard).query("Panel").first().focus()
+        self.probe_credentials()  # what the credentials could write -> header (wizard_actions)
 
     # ---- actions -----------------------------------------------------------------------
     def action_help(self) -> None:
@@ -124,4 +128,5 @@ class McpOpsApp(App[None]):
         yield SystemCommand("Switch environment", "Open another configured environment",
                             self.action_switch_environment)
         yield SystemCommand("Help", "Keys and what the console does", self.action_help)
+        yield from self.wizard_commands()
         yield from super().get_system_commands(screen)

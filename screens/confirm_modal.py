@@ -1,0 +1,85 @@
+"""The confirmation modal: yes/no for a change, the environment's name typed for a
+destructive step in a protected environment.
+
+The plan and its equivalent command are repeated here, so what is confirmed is exactly
+what was shown. For a typed confirmation the Confirm button stays disabled until the text
+matches, and Enter on a wrong text says so instead of confirming.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from console.execution.confirmation import TYPED, ConfirmationAnswer, ConfirmationRequest
+
+
+class ConfirmModal(ModalScreen[ConfirmationAnswer]):
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical {
+        width: 100%; max-width: 90; height: auto; max-height: 100%;
+        border: thick $error; background: $surface; padding: 0 1;
+    }
+    ConfirmModal .plan { color: $text-muted; max-height: 8; }
+    ConfirmModal #why { color: $error; height: auto; }
+    ConfirmModal Horizontal { height: 3; align-horizontal: right; }
+    ConfirmModal Button { margin-left: 1; }
+    """
+    BINDINGS = [Binding("escape", "decline", "Cancel", id="confirm.cancel")]
+
+    def __init__(self, request: ConfirmationRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        req = self.request
+        with Vertical():
+            yield Label(f"[b]{req.risk.label.upper()}[/b] step {req.step_index + 1}: "
+                        f"{req.step_title}", markup=True)
+            commands = "\n".join(f"$ {c}" for c in req.plan.commands)
+            yield Static(f"{req.plan.summary}\n{commands}", classes="plan", markup=False)
+            yield Label(req.prompt(), markup=False)
+            if req.kind == TYPED:
+                yield Input(placeholder=f"type {req.env_name}", id="typed")
+            yield Static("", id="why", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="no")
+                yield Button("Confirm", id="yes", variant="error",
+                             disabled=req.kind == TYPED)
+
+    def on_mount(self) -> None:
+        if self.request.kind == TYPED:
+            self.query_one("#typed", Input).focus()
+        else:
+            self.query_one("#no", Button).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#yes", Button).disabled = event.value != self.request.env_name
+        self.query_one("#why", Static).update("")
+
+    @on(Input.Submitted, "#typed")
+    def _submit(self, event: Input.Submitted) -> None:
+        if event.value == self.request.env_name:
+            self.dismiss(ConfirmationAnswer(True, event.value))
+        else:
+            self.query_one("#why", Static).update(
+                f"{event.value!r} is not {self.request.env_name!r}: type the environment's name")
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        typed = self.query_one("#typed", Input).value if self.request.kind == TYPED else None
+        self.dismiss(ConfirmationAnswer(True, typed))
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.action_decline()
+
+    def action_decline(self) -> None:
+        typed = self.query_one("#typed", Input).value if self.request.kind == TYPED else None
+        self.dismiss(ConfirmationAnswer(False, typed))

@@ -1,0 +1,92 @@
+"""The App's side of wizards and session logs, kept out of ``app.py``.
+
+:class:`WizardActions` is mixed into ``McpOpsApp``: the `w` picker, the `L` log viewer,
+command-palette entries (one per wizard, so "scal" finds scaling), resuming a session
+from the viewer, and the start-up read-only probe whose verdict goes to the header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import SystemCommand
+
+from actions.catalogue import catalogue, get
+from console.execution.redaction import redactor_for
+from console.execution.session_log import default_directory
+
+
+class WizardActions:
+    """Needs ``config``, ``env_name``, ``environment``, ``read_only``, ``operator``."""
+
+    def session_directory(self) -> Path:
+        return default_directory(self.config.session_log.directory)
+
+    def action_wizards(self) -> None:
+        from .wizard_picker import WizardPicker
+
+        self.push_screen(WizardPicker(read_only=self.read_only), self._wizard_chosen)
+
+    def _wizard_chosen(self, wizard_id: str | None) -> None:
+        if wizard_id:
+            self.start_wizard(wizard_id)
+
+    def start_wizard(self, wizard_id: str, resume: Path | None = None) -> None:
+        from .wizard_runner import WizardRunner
+
+        wizard = get(wizard_id)
+        if not wizard.built:
+            self.notify(wizard.not_built_message(), severity="warning", markup=False)
+            return
+        self.push_screen(WizardRunner(config=self.config, env_name=self.env_name, wizard=wizard,
+                                      read_only=self.read_only, operator=self.operator,
+                                      resume=resume, directory=self.session_directory()))
+
+    def action_session_logs(self) -> None:
+        from .session_log_view import SessionLogView
+
+        self.push_screen(SessionLogView(self.session_directory(), redactor_for(self.config)),
+                         self._resume_chosen)
+
+    def _resume_chosen(self, path: Path | None) -> None:
+        if path is None:
+            return
+        from console.execution.log_store import summarize
+
+        summary = summarize(path)
+        if summary.env != self.env_name:
+            self.notify(f"{summary.id} ran on {summary.env}; switch to it first (e)",
+                        severity="warning", markup=False)
+            return
+        self.start_wizard(summary.wizard, resume=path)
+
+    def wizard_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Wizards", "Pick a runbook procedure to run (w)", self.action_wizards)
+        yield SystemCommand("Session logs", "Past sessions: show, verify, export, resume (L)",
+                            self.action_session_logs)
+        for wizard in catalogue():
+            if wizard.built:
+                yield SystemCommand(f"Wizard: {wizard.title}",
+                                    f"{wizard.section} · {wizard.highest_risk.label}",
+                                    lambda wid=wizard.id: self.start_wizard(wid))
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def probe_credentials(self) -> None:
+        """What the credentials could write; shown in the header and as a notification."""
+        from console.execution.probe import probe_environment
+
+        report = await probe_environment(self.environment,
+                                         timeout=self.config.ui.source_timeout_seconds + 2)
+        self.credentials_report = report
+        try:
+            from .header import StatusHeader
+
+            self.query_one(StatusHeader).credentials_can_write = report.credentials_can_write
+        except Exception:  # the header may be gone (app closing)
+            return
+        if report.credentials_can_write and self.read_only:
+            self.notify(report.header_text(True) + " — " + "; ".join(
+                c.describe() for c in report.capabilities if c.can_write), markup=False,
+                severity="warning", timeout=8)

@@ -1,0 +1,268 @@
+"""The wizard runner: steps with their state, plan -> inputs -> confirm -> stream -> result.
+
+The screen drives a :class:`console.execution.session.WizardRun` — the same object
+``mcp-ops run`` drives — so the console and the command line log identical records. Keys:
+Enter in a field (or ``r``) runs the current step (or retries a failed one), ``s`` skips
+it, ``a`` / ``ctrl+c`` aborts (cancelling a running step cleanly), ``escape`` closes when
+the run is over. Read steps without inputs that follow a finished step run on their own;
+the runner stops before anything that needs an answer or a confirmation, and after any
+failure. The output pane keeps the last ``ui.output_line_cap`` lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log, ProgressBar, Static
+
+from actions.model import Risk, Wizard
+from console.execution.executor import (
+    DECLINED,
+    FAILED,
+    OK,
+    REFUSED,
+    SKIPPED,
+    TIMED_OUT,
+    OutputEvent,
+    ProgressEvent,
+    StateEvent,
+)
+from console.execution.session import WizardRun
+
+from .confirm_modal import ConfirmModal
+from .wizard_widgets import InputForm, StepList, render_plan
+
+
+class WizardRunner(Screen[None]):
+    DEFAULT_CSS = """
+    WizardRunner #title { height: 1; background: $panel; }
+    WizardRunner #body { height: 1fr; }
+    WizardRunner #right { width: 1fr; padding: 0 0 0 1; }
+    WizardRunner #top { height: auto; max-height: 50%; }
+    WizardRunner #plan { height: auto; }
+    WizardRunner #output { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
+    WizardRunner ProgressBar { height: 1; }
+    WizardRunner #status { height: 1; background: $boost; }
+    """
+    BINDINGS = [
+        Binding("r", "run_step", "Run/Retry", id="wizard.run"),
+        Binding("s", "skip", "Skip", id="wizard.skip"),
+        Binding("a", "abort", "Abort", id="wizard.abort"),
+        Binding("ctrl+c", "abort", "Abort", show=False, priority=True, id="wizard.interrupt"),
+        Binding("escape", "close", "Close", id="wizard.close"),
+        # the App's q (quit) and e (switch environment) must not cut a wizard short
+        Binding("q", "close", "Close", show=False, id="wizard.quit"),
+        Binding("e", "stay", show=False, id="wizard.environment"),
+    ]
+
+    def __init__(self, *, config: Any, env_name: str, wizard: Wizard, read_only: bool,
+                 operator: Any = None, resume: Path | None = None,
+                 directory: Path | None = None) -> None:
+        super().__init__()
+        self.config, self.env_name, self.wizard = config, env_name, wizard
+        self.read_only, self.operator, self.resume_path = read_only, operator, resume
+        self.directory = directory
+        self.run: WizardRun | None = None
+        self.index: int | None = 0
+        self.busy = False
+        self.finished: str | None = None
+        self.form: InputForm | None = None
+
+    # ---- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        mode = "  READ-ONLY" if self.read_only else ""
+        yield Static(f" {self.wizard.title} · {self.env_name}{mode} · {self.wizard.section}",
+                     id="title", markup=False)
+        with Horizontal(id="body"):
+            yield StepList(self.wizard.steps, id="steps")
+            with Vertical(id="right"):
+                with VerticalScroll(id="top"):
+                    yield Static("", id="plan")
+                    yield Vertical(id="form-slot")
+                yield Log(max_lines=self.config.ui.output_line_cap, id="output", auto_scroll=True)
+                yield ProgressBar(total=None, show_eta=False, id="progress")
+        yield Static("", id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._begin()
+
+    def _status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def _steps(self) -> StepList:
+        return self.query_one("#steps", StepList)
+
+    # ---- session ----------------------------------------------------------------------
+    @work(exclusive=True, group="wizard", exit_on_error=False)
+    async def _begin(self) -> None:
+        kw = dict(config=self.config, wizard=self.wizard, confirmer=self._confirm,
+                  sink=self._on_event, operator=self.operator, directory=self.directory)
+        if self.resume_path is not None:
+            self.run, problems = await WizardRun.resume(
+                self.resume_path, env_name=self.env_name, answers={},
+                read_only=self.read_only, **kw)
+            for index in self.run.completed:
+                self._steps().set_state(index, OK)
+            self._log(f"resumed session {self.run.log.id}; completed steps: "
+                      f"{', '.join(str(i + 1) for i in sorted(self.run.completed)) or 'none'}")
+        else:
+            self.run = WizardRun(env_name=self.env_name, read_only=self.read_only, **kw)
+            self.run.start()
+            self._log(f"session {self.run.log.id}")
+        await self._show(self.run.next_index())
+
+    async def _show(self, index: int | None) -> None:
+        """Make ``index`` the current step: its plan, and its form if it has inputs."""
+        self.index = index
+        slot = self.query_one("#form-slot", Vertical)
+        await slot.remove_children()
+        self.form = None
+        if index is None:
+            await self._finish("completed")
+            return
+        assert self.run is not None
+        step = self.wizard.steps[index]
+        self._steps().set_current(index)
+        if step.inputs:
+            values = {i.name: await self.run.default_text(i) for i in step.inputs}
+            self.form = InputForm(list(step.inputs), values)
+            await slot.mount(self.form)
+            self.form.focus_first()
+            self._plan(index, note="Enter in a field (or r) checks the answers and runs the step")
+        else:
+            self._plan(index)
+        hint = "r runs it" if not step.inputs else "Enter runs it"
+        self._status(f"step {index + 1}/{len(self.wizard.steps)}: {hint} · s skip · a abort")
+
+    def _plan(self, index: int, note: str = "") -> None:
+        assert self.run is not None
+        step = self.wizard.steps[index]
+        try:
+            plan = self.run.plan(index) if all(i.name in self.run.ctx.values
+                                               for i in step.inputs) else None
+        except Exception as exc:  # a plan needing answers not given yet
+            plan, note = None, f"{note} ({exc})"
+        if self.read_only and step.risk > Risk.READ:
+            note = "read-only: this step will be refused. " + note
+        self.query_one("#plan", Static).update(render_plan(index, step, plan, note))
+
+    def _log(self, line: str) -> None:
+        self.query_one("#output", Log).write_line(line)
+
+    # ---- executor callbacks -----------------------------------------------------------
+    async def _confirm(self, request):
+        return await self.app.push_screen(ConfirmModal(request), wait_for_dismiss=True)
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, OutputEvent):
+            self._log(event.text)
+        elif isinstance(event, ProgressEvent):
+            p = event.progress
+            self.query_one("#progress", ProgressBar).update(total=p.total, progress=p.done)
+        elif isinstance(event, StateEvent):
+            self._steps().set_state(event.step, event.state)
+            if event.state == "planned":
+                self._plan(event.step)
+            if event.detail and event.state not in ("planned",):
+                self._status(f"step {event.step + 1}: {event.state}: {event.detail}")
+
+    # ---- actions ----------------------------------------------------------------------
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.form is not None and event.input.id and event.input.id.startswith("input-"):
+            event.stop()
+            self.action_run_step()
+
+    def action_run_step(self) -> None:
+        if self.busy or self.finished or self.run is None or self.index is None:
+            return
+        self.busy = True
+        self._step_worker(self.index)
+
+    @work(exclusive=True, group="step", exit_on_error=False)
+    async def _step_worker(self, index: int) -> None:
+        assert self.run is not None
+        try:
+            if self.form is not None:
+                problems = await self.run.resolve_inputs(self.form.answers(),
+                                                         [i.name for i in self.form.inputs])
+                self.form.show_problems({p.name: p.message for p in problems})
+                if problems:
+                    self._status(f"{len(problems)} answer(s) to fix: "
+                                 + "; ".join(str(p) for p in problems))
+                    return
+            while index is not None:
+                self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+                self.screen.set_focus(None)
+                outcome = await self.run.run_step(index)
+                self._steps().set_state(index, outcome.status)
+                if outcome.status not in (OK, SKIPPED):
+                    self._after_failure(index, outcome)
+                    return
+                index = self.run.next_index(index)
+                if index is None or self.wizard.steps[index].inputs or \
+                        self.wizard.steps[index].risk > Risk.READ:
+                    break
+                self._steps().set_current(index)
+            await self._show(index)
+        except asyncio.CancelledError:
+            await self._finish("aborted")
+            raise
+        finally:
+            self.busy = False
+
+    def _after_failure(self, index: int, outcome) -> None:
+        what = {FAILED: "failed", TIMED_OUT: "timed out", REFUSED: "was refused",
+                DECLINED: "was not confirmed"}.get(outcome.status, outcome.status)
+        self._log(f"step {index + 1} {what}: {outcome.error or ''}")
+        self._status(f"step {index + 1} {what} · r retry · s skip · a abort")
+
+    def action_skip(self) -> None:
+        if self.busy or self.finished or self.run is None or self.index is None:
+            return
+        self.run.skip(self.index, "skipped by the operator")
+        self._steps().set_state(self.index, SKIPPED)
+        self._log(f"step {self.index + 1} skipped")
+        self._next_worker(self.run.next_index(self.index))
+
+    @work(exclusive=True, group="wizard", exit_on_error=False)
+    async def _next_worker(self, index: int | None) -> None:
+        await self._show(index)
+
+    def action_abort(self) -> None:
+        if self.finished:
+            return
+        running = [w for w in self.workers if w.group == "step" and w.is_running]
+        if running:
+            self._log("aborting: stopping the running step…")
+            for worker in running:
+                worker.cancel()
+        else:
+            self.run_worker(self._finish("aborted"), group="wizard", exit_on_error=False)
+
+    async def _finish(self, status: str) -> None:
+        if self.finished or self.run is None:
+            return
+        self.finished = status
+        await self.run.finish(status)
+        self._log(f"session {self.run.log.id} ended: {status}")
+        self._status(f"wizard {status} · log {self.run.log.id} · escape closes")
+        if self.index is not None and status == "aborted":
+            self._steps().set_state(self.index, "aborted")
+
+    def action_stay(self) -> None:
+        self._status("finish or abort the wizard before switching environment")
+
+    def action_close(self) -> None:
+        if self.finished or self.run is None:
+            self.dismiss(None)
+        else:
+            self._status("the wizard is still open: a aborts it first, then escape closes")
