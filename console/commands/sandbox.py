@@ -1,0 +1,32 @@
+"""``mcp-ops sandbox [--scenario NAME]`` and ``mcp-ops sandbox serve --config-out FILE``.
+
+``serve`` runs here, in ``console``, without Textual: it is what tests, scripts and
+``mcp-ops check``/``mcp-ops run`` rehearsals use. The interactive form opens the console,
+so it lives in ``screens.sandbox_launch`` and is reached by name, the way the CLI reaches
+every Textual command — ``console`` never imports ``screens``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from console.sandbox import scenarios
+
+INTERACTIVE = "screens.sandbox_launch"
+
+
+def main(args) -> int:
+    try:
+        scenarios.get(args.scenario)
+    except KeyError as err:
+        print(f"mcp-ops sandbox: {err.args[0]}", file=sys.stderr)
+        return 2
+    if getattr(args, "sandbox_command", None) == "serve":
+        if args.pods < 0:
+            print("mcp-ops sandbox serve: --pods must be 0 or more", file=sys.stderr)
+            return 2
+        from console.sandbox.serve import run
+
+        return run(args.config_out, scenario=args.scenario, extra_pods=args.pods)
+    return int(importlib.import_module(INTERACTIVE).main(args) or 0)

@@ -1,0 +1,153 @@
+"""The sandbox's AWS: moto in server mode on 127.0.0.1, seeded as the runbook's account.
+
+What the runbook touches is there, reached over HTTP exactly as the real thing would be:
+the S3 backup bucket with a week of dated database dumps (real ``pg_dump -Fc`` output of
+the sandbox database, so a restore rehearsal restores real rows), the RDS primary in
+eu-west-1 with its cross-region read replica in eu-central-1 (what the DR failover
+promotes), the Route53 zone with the service record and its DR and staging targets, and
+EC2 instances tagged ``Environment=production`` (plus one staging instance, so the tag
+filter has something to filter out).
+
+moto accepts any credentials; the sandbox uses fixed dummy ones (see ``CREDENTIALS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .local_process import LOCALHOST
+
+REGION = "eu-west-1"
+DR_REGION = "eu-central-1"
+BUCKET = "pratiko-backups"
+PREFIX = "production/postgres/"
+ZONE = "pratiko.ai"
+RECORD = "mcp.pratiko.ai"
+DR_TARGET = "mcp-dr.pratiko.ai"
+STAGING_TARGET = "mcp-staging.pratiko.ai"
+RDS_PRIMARY = "pratiko-mcp-primary"
+RDS_DR_REPLICA = "pratiko-mcp-dr-replica"
+DUMP_DAYS = 7
+# moto checks nothing; these only have to exist for the AWS SDKs to sign a request
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox-access-key",
+               "AWS_SECRET_ACCESS_KEY": "sandbox-secret-key"}
+
+
+def dump_key(day: datetime) -> str:
+    return f"{PREFIX}pratiko_mcp_production_{day:%Y%m%d}_0200.dump"
+
+
+@dataclass
+class SandboxAws:
+    endpoint_url: str
+    zone_id: str = ""
+    dump_keys: list[str] = field(default_factory=list)
+    _server: Any = field(default=None, repr=False)
+    _good_dump: bytes = field(default=b"", repr=False)
+
+    def client(self, service: str, region: str = REGION):
+        import boto3
+
+        return boto3.client(
+            service, region_name=region, endpoint_url=self.endpoint_url,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    async def set_latest_dump_broken(self, broken: bool) -> None:
+        """The backup-failed scenario: tonight's dump is an empty file (the job died before
+        writing a byte); reverting puts the real dump back."""
+        body = b"" if broken else self._good_dump
+        await asyncio.to_thread(self.client("s3").put_object, Bucket=BUCKET,
+                                Key=self.dump_keys[-1], Body=body)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+async def start_aws() -> SandboxAws:
+    """Start moto on a free 127.0.0.1 port and seed RDS, Route53 and EC2 (the S3 dumps
+    follow with :func:`seed_backups` once the database can be dumped)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the console
+    server = ThreadedMotoServer(ip_address=LOCALHOST, port=0, verbose=False)
+    await asyncio.to_thread(server.start)
+    host, port = server.get_host_and_port()
+    aws = SandboxAws(endpoint_url=f"http://{host}:{port}", _server=server)
+    try:
+        await asyncio.gather(*(asyncio.to_thread(seed, aws)
+                               for seed in (_seed_rds, _seed_route53, _seed_ec2)))
+    except BaseException:
+        aws.stop()
+        raise
+    return aws
+
+
+async def seed_backups(aws: SandboxAws, dump: bytes) -> None:
+    """The backup bucket with a week of dated dumps; ``dump`` is a pg_dump -Fc archive."""
+    aws._good_dump = dump
+    await asyncio.to_thread(_seed_s3, aws, dump)
+
+
+def _seed_s3(aws: SandboxAws, dump: bytes) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    today = datetime.now(UTC)
+    for days_ago in range(DUMP_DAYS - 1, -1, -1):  # oldest first: the newest is written last
+        key = dump_key(today - timedelta(days=days_ago))
+        s3.put_object(Bucket=BUCKET, Key=key, Body=dump,
+                      Metadata={"database": "pratiko_mcp_production", "format": "custom"})
+        aws.dump_keys.append(key)
+
+
+def _seed_rds(aws: SandboxAws) -> None:
+    rds = aws.client("rds", REGION)
+    primary = rds.create_db_instance(
+        DBInstanceIdentifier=RDS_PRIMARY, Engine="postgres", EngineVersion="15.5",
+        DBInstanceClass="db.r6g.xlarge", AllocatedStorage=500, MultiAZ=True,
+        MasterUsername="pratiko", MasterUserPassword="sandbox-only-password",
+        DBName="pratiko_mcp_production", BackupRetentionPeriod=7,
+        Tags=[{"Key": "Environment", "Value": "production"}],
+    )["DBInstance"]
+    aws.client("rds", DR_REGION).create_db_instance_read_replica(
+        DBInstanceIdentifier=RDS_DR_REPLICA, SourceDBInstanceIdentifier=primary["DBInstanceArn"],
+        DBInstanceClass="db.r6g.xlarge",
+        Tags=[{"Key": "Environment", "Value": "production-dr"}],
+    )
+
+
+def _seed_route53(aws: SandboxAws) -> None:
+    r53 = aws.client("route53")
+    zone = r53.create_hosted_zone(Name=f"{ZONE}.", CallerReference="mcp-ops-sandbox",
+                                  HostedZoneConfig={"Comment": "PratikoAI public zone"})
+    aws.zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    records = {RECORD: "mcp-prod-lb.eu-west-1.elb.amazonaws.com",
+               DR_TARGET: "mcp-dr-lb.eu-central-1.elb.amazonaws.com",
+               STAGING_TARGET: "mcp-staging-lb.eu-west-1.elb.amazonaws.com"}
+    r53.change_resource_record_sets(HostedZoneId=aws.zone_id, ChangeBatch={
+        "Comment": "sandbox seed",
+        "Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": target}]}}
+            for name, target in records.items()],
+    })
+
+
+def _seed_ec2(aws: SandboxAws) -> None:
+    ec2 = aws.client("ec2", REGION)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    for environment, count in (("production", 3), ("staging", 1)):
+        ec2.run_instances(
+            ImageId=image, InstanceType="m6i.xlarge", MinCount=count, MaxCount=count,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "Environment", "Value": environment},
+                {"Key": "Name", "Value": f"eks-{environment}-node"},
+                {"Key": f"kubernetes.io/cluster/pratiko-{environment}", "Value": "owned"},
+            ]}],
+        )

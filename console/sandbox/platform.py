@@ -1,0 +1,232 @@
+"""The whole platform on one machine: start it, switch scenarios, stop it without a trace.
+
+:class:`Sandbox` starts, each on 127.0.0.1 and a port of its own: PostgreSQL (the local
+server or an embedded one) with the seeded ``pratiko_mcp_production``; a private Redis
+with maxmemory and live traffic; two Kubernetes emulators (production and DR) seeded with
+the runbook's world, their database pods running real psql/pg_dump/pg_restore; moto with
+the backup bucket (real pg_dump archives), RDS, Route53 and EC2; and the MCP-server
+simulator for each region. It writes a config for all of it (environments ``sandbox`` and
+``sandbox-dr``) and a small control API through which the console's sandbox menu, the
+tests and scripts switch scenarios.
+
+Everything lives in one temporary directory and in child processes of this one; :meth:`stop`
+undoes the scenario, stops every server (children are killed if they do not stop in time)
+and removes the directory, and it runs on SIGTERM, SIGINT and when the parent that asked
+for the sandbox goes away, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import scenarios
+from .aws import SandboxAws, seed_backups, start_aws
+from .cache import SandboxCache, start_cache
+from .clusters import SandboxClusters, start_clusters, wire_exec
+from .control import ControlServer
+from .database import SandboxDatabase, start_database
+from .sandbox_config import Addresses, write_config
+from .simulator import Simulator
+
+log = logging.getLogger(__name__)
+PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
+
+
+class Sandbox:
+    """One running sandbox. ``async with Sandbox(...) as sb`` or start()/stop()."""
+
+    def __init__(self, *, scenario: str = "healthy", extra_pods: int = 0,
+                 config_out: Path | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        scenarios.get(scenario)  # an unknown name fails before anything starts
+        self.initial_scenario = scenario
+        self.scenario = "healthy"
+        self.extra_pods = extra_pods
+        self.config_out = config_out
+        self.progress = progress or (lambda message: None)
+        self.id = uuid.uuid4().hex[:8]
+        self.workdir: Path | None = None
+        self.db: SandboxDatabase | None = None
+        self.cache: SandboxCache | None = None
+        self.clusters: SandboxClusters | None = None
+        self.aws: SandboxAws | None = None
+        self.simulator: Simulator | None = None
+        self.dr_simulator: Simulator | None = None
+        self.control: ControlServer | None = None
+        self.config_path: Path | None = None
+        self.scenario_state: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self._switch_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # ---- start -------------------------------------------------------------------------
+    async def start(self) -> None:
+        started = time.monotonic()
+        self.workdir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-"))
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self.stop()
+            raise
+        self.timings["total"] = time.monotonic() - started
+        self.progress(f"sandbox ready in {self.timings['total']:.1f} s")
+
+    async def _timed(self, name: str, coro):
+        began = time.monotonic()
+        try:
+            return await coro
+        finally:
+            self.timings[name] = round(time.monotonic() - began, 3)
+
+    async def _start_parts(self) -> None:
+        workdir = self.workdir
+        self.progress("starting PostgreSQL, Redis, the Kubernetes emulators and moto")
+        results = await asyncio.gather(
+            self._timed("postgres", start_database(workdir, self.id)),
+            self._timed("redis", start_cache(workdir, self.id)),
+            self._timed("kubernetes", start_clusters(workdir, extra_pods=self.extra_pods)),
+            self._timed("moto", start_aws()),
+            return_exceptions=True)
+        self.db, self.cache, self.clusters, self.aws = (
+            None if isinstance(r, BaseException) else r for r in results)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port}, "
+                      f"Redis {self.cache.mode} on port {self.cache.port}")
+        podfs = workdir / "podfs"
+        wire_exec(self.clusters, db=self.db, cache=self.cache, podfs=podfs)
+        self.cache.start_traffic()
+        self.progress("dumping the database into the S3 backup bucket")
+        dump = await self._timed("pg_dump", self._pg_dump())
+        (podfs / "backup").mkdir(parents=True, exist_ok=True)
+        (podfs / "backup" / "latest-backup.sql").write_bytes(dump)
+        await self._timed("s3", seed_backups(self.aws, dump))
+        self.simulator = self._simulator(seed=1)
+        self.dr_simulator = self._simulator(seed=2)
+        await self._timed("simulator", asyncio.gather(self.simulator.start(),
+                                                      self.dr_simulator.start()))
+        self.config_path = self.config_out or workdir / "config.yaml"
+        write_config(self.config_path, Addresses(
+            kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
+            redis_url=self.cache.url, service_url=self.simulator.base_url,
+            dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
+            route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario))
+        self.control = ControlServer(self)
+        await self.control.start()
+        if self.initial_scenario != "healthy":
+            await self.switch(self.initial_scenario)
+        self._write_sidecar()
+
+    def _simulator(self, seed: int) -> Simulator:
+        from .aws import BUCKET
+
+        return Simulator(database_dsn=self.db.dsn(), redis_url=self.cache.url,
+                         s3_url=f"{self.aws.endpoint_url}/{BUCKET}", seed=seed)
+
+    async def _pg_dump(self) -> bytes:
+        db = self.db
+        proc = await asyncio.create_subprocess_exec(
+            db.program("pg_dump"), "-Fc", "-h", db.host, "-p", str(db.port), "-U", db.user,
+            "-d", db.database, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"pg_dump failed: {err.decode(errors='replace').strip()}")
+        return out
+
+    # ---- scenarios ---------------------------------------------------------------------
+    async def switch(self, name: str) -> None:
+        """Undo the current scenario and apply ``name`` (one switch at a time)."""
+        target = scenarios.get(name)
+        async with self._switch_lock:
+            current = scenarios.get(self.scenario)
+            self.progress(f"scenario: {current.name} -> {target.name}")
+            await current.revert(self)
+            self.scenario = "healthy"
+            try:
+                await target.apply(self)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await target.revert(self)
+                raise
+            self.scenario = target.name
+
+    # ---- information -------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What a caller needs: the config, the control API, ports, modes, timings."""
+        return {
+            "event": "ready", "id": self.id, "pid": os.getpid(),
+            "config": str(self.config_path), "workdir": str(self.workdir),
+            "control_url": self.control.url if self.control else None,
+            "control_token": self.control.token if self.control else None,
+            "scenario": self.scenario,
+            "postgres": {"mode": self.db.mode, "port": self.db.port, "dsn": self.db.dsn()},
+            "redis": {"mode": self.cache.mode, "port": self.cache.port, "url": self.cache.url},
+            "kubernetes": {ctx: s.url for ctx, s in self.clusters.servers.items()},
+            "service": {"sandbox": self.simulator.base_url,
+                        "sandbox-dr": self.dr_simulator.base_url},
+            "aws": self.aws.endpoint_url, "timings": self.timings,
+        }
+
+    def sidecar_path(self) -> Path | None:
+        return self.config_path.with_name(self.config_path.name + ".sandbox.json") \
+            if self.config_path else None
+
+    def _write_sidecar(self) -> None:
+        path = self.sidecar_path()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.describe(), fh, indent=2)
+
+    # ---- stop --------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Stop everything that was started, in reverse order; never raises."""
+        steps = [
+            ("control", self.control and self.control.stop),
+            ("scenario", self._revert_scenario),
+            ("simulator", self.simulator and self.simulator.stop),
+            ("dr simulator", self.dr_simulator and self.dr_simulator.stop),
+            ("kubernetes", self.clusters and self.clusters.stop),
+            ("redis", self.cache and self.cache.stop),
+            ("postgres", self.db and self.db.stop),
+        ]
+        for name, step in steps:
+            if step:
+                try:
+                    await asyncio.wait_for(step(), 30)
+                except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                    log.warning("stopping %s failed: %s", name, exc)
+        if self.aws is not None:
+            await asyncio.to_thread(self.aws.stop)
+        self.control = self.simulator = self.dr_simulator = self.clusters = None
+        self.cache = self.db = self.aws = None
+        sidecar = self.sidecar_path()
+        if sidecar is not None:
+            with contextlib.suppress(FileNotFoundError):
+                sidecar.unlink()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def _revert_scenario(self) -> None:
+        if self.db is None:
+            return
+        with contextlib.suppress(Exception):
+            await scenarios.get(self.scenario).revert(self)
+        self.scenario = "healthy"

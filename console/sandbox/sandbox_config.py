@@ -1,0 +1,119 @@
+"""The configuration a sandbox writes for itself: environments ``sandbox`` and
+``sandbox-dr``, every address pointing at the local servers it started.
+
+It is an ordinary mcp-ops configuration file (the schema of ``config.example.yaml``), so
+``mcp-ops check``, ``mcp-ops run`` and the console use it exactly as they would a real
+one; it is validated by loading it back before anyone is told it exists. Names the runbook
+uses (namespace, deployment, bucket, record, RDS identifiers) are kept; only addresses
+differ. The moto credentials are named by ``*_env`` keys like any other secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from console.config import Config, load_file
+
+from . import aws as sandbox_aws
+
+AWS_KEY_ENV = "MCP_OPS_SANDBOX_AWS_ACCESS_KEY_ID"
+AWS_SECRET_ENV = "MCP_OPS_SANDBOX_AWS_SECRET_ACCESS_KEY"
+
+
+def aws_environment() -> dict[str, str]:
+    """The variables the written config names for moto's (dummy) credentials."""
+    return {AWS_KEY_ENV: sandbox_aws.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            AWS_SECRET_ENV: sandbox_aws.CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """Where each part of one sandbox listens."""
+
+    kubeconfig: str
+    postgres_dsn: str
+    redis_url: str
+    service_url: str
+    dr_service_url: str
+    aws_endpoint: str
+    route53_zone_id: str
+    scenario: str = "healthy"
+
+
+def _aws(a: Addresses, region: str, rds_primary: str) -> dict:
+    return {
+        "region": region,
+        "endpoint_url": a.aws_endpoint,
+        "s3_backup_bucket": sandbox_aws.BUCKET,
+        "s3_backup_prefix": sandbox_aws.PREFIX,
+        "route53_zone_id": a.route53_zone_id,
+        "route53_record": sandbox_aws.RECORD,
+        "route53_dr_target": sandbox_aws.DR_TARGET,
+        "route53_staging_target": sandbox_aws.STAGING_TARGET,
+        "rds_primary_id": rds_primary,
+        "rds_dr_replica_id": sandbox_aws.RDS_DR_REPLICA,
+        "ec2_environment_tag": "production",
+        "access_key_id_env": AWS_KEY_ENV,
+        "secret_access_key_env": AWS_SECRET_ENV,
+    }
+
+
+def _environment(a: Addresses, *, dr: bool) -> dict:
+    return {
+        "description": ("Sandbox DR region (eu-central-1), warm standby" if dr else
+                        f"Local sandbox of production (started with scenario {a.scenario})"),
+        "read_only": False,  # a rehearsal must be able to act, in DR too
+        "protected": False,
+        "kubernetes": {
+            "context": "sandbox-dr" if dr else "sandbox",
+            "kubeconfig": a.kubeconfig,
+            "namespace": "mcp-production",
+            "deployment": "mcp-server-production",
+            "normal_replicas": 6,
+            "request_timeout": 5,
+        },
+        "postgres": {"dsn": a.postgres_dsn, "database": "pratiko_mcp_production",
+                     "statement_timeout_ms": 2000},
+        "redis": {"url": a.redis_url},
+        "service": {"base_url": a.dr_service_url if dr else a.service_url,
+                    "prometheus_url": None, "prometheus_job": "mcp-server-production",
+                    "timeout": 3},
+        "aws": _aws(a, sandbox_aws.DR_REGION if dr else sandbox_aws.REGION,
+                    sandbox_aws.RDS_DR_REPLICA if dr else sandbox_aws.RDS_PRIMARY),
+        "disaster_recovery": {"environment": None if dr else "sandbox-dr"},
+    }
+
+
+def config_dict(a: Addresses) -> dict:
+    return {
+        "version": 1,
+        "default_environment": "sandbox",
+        "ui": {"refresh_seconds": 2, "source_timeout_seconds": 3},
+        "environments": {"sandbox": _environment(a, dr=False),
+                         "sandbox-dr": _environment(a, dr=True)},
+    }
+
+
+HEADER = """\
+# Written by `mcp-ops sandbox` for the sandbox running now; its addresses die with it.
+# Moto's placeholder credentials are read from {key} and {secret}
+# (`mcp-ops sandbox` sets them; for a separate shell: export {key}={key_value}
+# {secret}={secret_value}).
+"""
+
+
+def write_config(path: Path, addresses: Addresses) -> Config:
+    """Write the sandbox's config to ``path`` (mode 0600) and return it as loaded back."""
+    env = aws_environment()
+    text = HEADER.format(key=AWS_KEY_ENV, secret=AWS_SECRET_ENV, key_value=env[AWS_KEY_ENV],
+                         secret_value=env[AWS_SECRET_ENV])
+    text += yaml.safe_dump(config_dict(addresses), sort_keys=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return load_file(path)

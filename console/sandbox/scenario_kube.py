@@ -1,0 +1,157 @@
+"""Scenarios acting on the emulated clusters (through their chaos hooks), the backups in
+S3 and the production region as a whole.
+
+Reverts undo exactly what their ``apply`` did, the way an operator would have fixed it:
+the crashing pod is replaced, the rollout is rolled back to the image it came from, the
+failed backup is removed and tonight's dump put back, the certificate is renewed with the
+runbook's annotation, the region answers again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from .kube.controllers import chaos
+from .kube.controllers.certificates import TRIGGER
+
+if TYPE_CHECKING:
+    from .platform import Sandbox
+
+NAMESPACE = "mcp-production"
+DEPLOYMENT = "mcp-server-production"
+APP_LABELS = {"app": "mcp-server"}
+VELERO_NAMESPACE = "velero"
+CERTIFICATE = "production-tls"
+BAD_TAG = "2.5.0-rc1"
+CERT_DAYS = 12
+
+
+def _production(sandbox: Sandbox):
+    return sandbox.clusters.production.cluster
+
+
+def _app_pods(cluster) -> list[dict]:
+    pods = [p for p in cluster.store.iter("pods", NAMESPACE)
+            if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in APP_LABELS.items())
+            and not p["metadata"].get("deletionTimestamp")]
+    return sorted(pods, key=lambda p: p["metadata"]["name"])
+
+
+# ---- crashloop -------------------------------------------------------------------------
+async def crashloop_apply(sandbox: Sandbox) -> None:
+    cluster = _production(sandbox)
+    pods = _app_pods(cluster)
+    if not pods:
+        raise RuntimeError(f"no {DEPLOYMENT} pod to crash")
+    name = pods[0]["metadata"]["name"]
+    chaos.crashloop(cluster, NAMESPACE, pod=name)
+    sandbox.scenario_state["crashloop"] = name
+
+
+async def crashloop_revert(sandbox: Sandbox) -> None:
+    name = sandbox.scenario_state.pop("crashloop", None)
+    if name is None:
+        return
+    cluster = _production(sandbox)
+    state = chaos.state(cluster)
+    state.crashes = [t for t in state.crashes if t.pod != name]
+    if cluster.store.peek("pods", NAMESPACE, name) is not None:
+        cluster.store.delete("pods", NAMESPACE, name)  # its ReplicaSet makes a healthy one
+
+
+# ---- bad rollout -----------------------------------------------------------------------
+def _set_image(cluster, image: str, cause: str) -> str:
+    previous: list[str] = []
+
+    def edit(deployment: dict) -> None:
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        previous.append(container["image"])
+        container["image"] = image
+        annotations = deployment["metadata"].setdefault("annotations", {})
+        annotations["kubernetes.io/change-cause"] = cause
+
+    cluster.store.mutate("deployments.apps", NAMESPACE, DEPLOYMENT, edit)
+    return previous[0]
+
+
+async def bad_rollout_apply(sandbox: Sandbox) -> None:
+    cluster = _production(sandbox)
+    deployment = cluster.store.get("deployments.apps", NAMESPACE, DEPLOYMENT)
+    current = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    bad = current.rsplit(":", 1)[0] + ":" + BAD_TAG
+    chaos.mark_image_bad(cluster, bad)
+    _set_image(cluster, bad, f"kubectl set image deployment/{DEPLOYMENT} mcp-server={bad}")
+    sandbox.scenario_state["bad-rollout"] = (current, bad)
+
+
+async def bad_rollout_revert(sandbox: Sandbox) -> None:
+    images = sandbox.scenario_state.pop("bad-rollout", None)
+    if images is None:
+        return
+    good, bad = images
+    cluster = _production(sandbox)
+    _set_image(cluster, good, f"kubectl rollout undo deployment/{DEPLOYMENT}")
+    chaos.state(cluster).bad_images.discard(bad)
+
+
+# ---- backups ---------------------------------------------------------------------------
+async def backup_failed_apply(sandbox: Sandbox) -> None:
+    cluster = _production(sandbox)
+    chaos.set_velero_outcome(cluster, "Failed", kind="backups")
+    name = f"daily-backup-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    cluster.store.create("backups.velero.io", {
+        "apiVersion": "velero.io/v1", "kind": "Backup",
+        "metadata": {"name": name, "namespace": VELERO_NAMESPACE,
+                     "labels": {"velero.io/schedule-name": "daily-backup",
+                                "velero.io/storage-location": "default"}},
+        "spec": {"includedNamespaces": [NAMESPACE], "storageLocation": "default",
+                 "ttl": "720h0m0s"},
+    })
+    sandbox.scenario_state["backup-failed"] = name
+    await sandbox.aws.set_latest_dump_broken(True)
+
+
+async def backup_failed_revert(sandbox: Sandbox) -> None:
+    name = sandbox.scenario_state.pop("backup-failed", None)
+    cluster = _production(sandbox)
+    chaos.set_velero_outcome(cluster, None)
+    if name and cluster.store.peek("backups.velero.io", VELERO_NAMESPACE, name) is not None:
+        cluster.store.delete("backups.velero.io", VELERO_NAMESPACE, name)
+    await sandbox.aws.set_latest_dump_broken(False)
+
+
+# ---- region failure --------------------------------------------------------------------
+async def region_failure_apply(sandbox: Sandbox) -> None:
+    """Every request to the production API server hangs (as to a region that is gone),
+    open watches are cut, and the production service refuses connections."""
+    server = sandbox.clusters.production
+    fault = server.faults.add("/", hang=True, message="region unavailable")
+    server.cluster.store.close_watches()
+    sandbox.scenario_state["region-failure"] = fault.id
+    await sandbox.simulator.set_down(True)
+
+
+async def region_failure_revert(sandbox: Sandbox) -> None:
+    fault_id = sandbox.scenario_state.pop("region-failure", None)
+    if fault_id is not None:
+        sandbox.clusters.production.faults.remove(fault_id)
+    await sandbox.simulator.set_down(False)
+
+
+# ---- certificate -----------------------------------------------------------------------
+async def cert_expiring_apply(sandbox: Sandbox) -> None:
+    chaos.expire_certificate(_production(sandbox), NAMESPACE, CERTIFICATE, CERT_DAYS)
+
+
+async def cert_expiring_revert(sandbox: Sandbox) -> None:
+    """Renew as the runbook does: annotate the certificate to make cert-manager re-issue."""
+    cluster = _production(sandbox)
+    chaos.state(cluster).broken_certificates.discard((NAMESPACE, CERTIFICATE))
+    if cluster.store.peek("certificates.cert-manager.io", NAMESPACE, CERTIFICATE) is None:
+        return
+
+    def annotate(cert: dict) -> None:
+        cert["metadata"].setdefault("annotations", {})[TRIGGER] = "true"
+
+    cluster.store.mutate("certificates.cert-manager.io", NAMESPACE, CERTIFICATE, annotate)

@@ -1,0 +1,110 @@
+"""The incidents a sandbox can be put into, each one undoable, switchable while it runs.
+
+A scenario is a pair of coroutines, ``apply`` and ``revert``, acting on the running
+:class:`~console.sandbox.platform.Sandbox`. They cause the incident for real wherever the
+sandbox can: the connection-exhaustion scenario opens real PostgreSQL connections, the
+blocking one holds a real row lock, the memory one fills the real Redis until it evicts,
+the region failure stops the production API server from answering. What they do to the
+emulated cluster goes through its chaos hooks (``kube/controllers/chaos.py``), so the
+symptoms appear the way they would on a cluster (CrashLoopBackOff with rising restarts,
+ImagePullBackOff on a rollout, a Failed Velero backup, a certificate nearing expiry).
+
+``expect`` is what ``mcp-ops check sandbox`` reports once the scenario has taken hold:
+the status and the words of the reason; the tests hold the sandbox to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import scenario_data, scenario_kube
+
+if TYPE_CHECKING:
+    from .platform import Sandbox
+
+Step = Callable[["Sandbox"], Awaitable[None]]
+
+
+async def _nothing(sandbox: Sandbox) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    description: str  # what happens, and what to rehearse against it
+    expect_status: str  # HEALTHY / WARNING / CRITICAL / UNREACHABLE, from mcp-ops check
+    expect_reason: str  # words that appear in one of the check's reasons
+    apply: Step = _nothing
+    revert: Step = _nothing
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("healthy", "Healthy platform",
+             "Everything as in a quiet morning: all pods ready, low error rate, backups fresh.",
+             "HEALTHY", "pods ready"),
+    Scenario("crashloop", "A pod in CrashLoopBackOff",
+             "One MCP-server pod exits a few seconds after every start. Practise the "
+             "service-down / pod troubleshooting wizard: logs --previous, describe, restart.",
+             "CRITICAL", "CrashLoopBackOff",
+             scenario_kube.crashloop_apply, scenario_kube.crashloop_revert),
+    Scenario("bad-rollout", "A rollout to an image that cannot be pulled",
+             "The deployment was updated to an image tag that does not exist; new pods sit in "
+             "ImagePullBackOff while the old ones serve. Practise rollout status and undo.",
+             "CRITICAL", "ImagePull",
+             scenario_kube.bad_rollout_apply, scenario_kube.bad_rollout_revert),
+    Scenario("high-error-rate", "Error rate above 5 %",
+             "12 % of MCP requests fail with 5xx and the pods log errors. Practise the "
+             "high-error-rate alert wizard.",
+             "CRITICAL", "error rate",
+             scenario_data.high_error_rate_apply, scenario_data.service_revert),
+    Scenario("slow-responses", "P95 response time above 2 s",
+             "Requests take seconds instead of milliseconds. Practise the slow-responses "
+             "alert wizard (database, cache and resource checks).",
+             "CRITICAL", "P95 response time",
+             scenario_data.slow_responses_apply, scenario_data.service_revert),
+    Scenario("db-connection-exhaustion", "Database connections at 90 % of max_connections",
+             "Real connections are held open until 90 % of max_connections are in use. "
+             "Practise the connection-pool troubleshooting wizard.",
+             "WARNING", "DB connections",
+             scenario_data.connections_apply, scenario_data.connections_revert),
+    Scenario("blocking-queries", "A transaction holding a lock others wait for",
+             "A batch job's open transaction holds a row lock on critical_table and two "
+             "updates queue behind it. Practise finding and ending the blocking session.",
+             "CRITICAL", "blocking chain",
+             scenario_data.blocking_apply, scenario_data.blocking_revert),
+    Scenario("redis-memory-pressure", "Redis full, evicting keys",
+             "The cache is filled to maxmemory and keeps evicting; the hit rate falls. "
+             "Practise the Redis troubleshooting wizard.",
+             "CRITICAL", "Redis memory",
+             scenario_data.redis_pressure_apply, scenario_data.redis_pressure_revert),
+    Scenario("backup-failed", "Last night's backups failed",
+             "The latest Velero backup ended Failed and tonight's database dump in S3 is an "
+             "empty file. Practise the daily backup verification wizard.",
+             "CRITICAL", "Failed",
+             scenario_kube.backup_failed_apply, scenario_kube.backup_failed_revert),
+    Scenario("region-failure", "Production region down",
+             "The production API server and service stop answering; the DR region is fine. "
+             "Practise the DR failover wizard (Velero restore, Route53, RDS promotion).",
+             "UNREACHABLE", "unreachable",
+             scenario_kube.region_failure_apply, scenario_kube.region_failure_revert),
+    Scenario("cert-expiring", "TLS certificate expiring in 12 days",
+             "production-tls expires in 12 days and automatic renewal is failing. Practise "
+             "the certificate wizard (renew by annotation).",
+             "WARNING", "certificate",
+             scenario_kube.cert_expiring_apply, scenario_kube.cert_expiring_revert),
+)}
+
+
+def names() -> list[str]:
+    return list(SCENARIOS)
+
+
+def get(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise KeyError(f"no scenario {name!r}; one of: {', '.join(SCENARIOS)}") from None
