@@ -20,7 +20,9 @@ def add_columns(table: DataTable, columns: Sequence[tuple[str, str]]) -> None:
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],
               sort_key: Callable[[Any], Any] | None = None, sort_column: str | None = None,
               reverse: bool = False) -> None:
-    """Make ``table`` hold exactly ``rows`` ((row key, cells) in column order)."""
+    """Make ``table`` hold exactly ``rows`` ((row key, cells) in column order). The cursor
+    stays on the same row (by key) when rows above it come or go."""
+    selected = _cursor_key(table)
     wanted = {key: cells for key, cells in rows}
     for row_key in list(table.rows):
         if row_key.value not in wanted:
@@ -35,6 +37,19 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],
             table.add_row(*cells, key=key)
     if sort_column is not None:
         table.sort(sort_column, key=sort_key, reverse=reverse)
+    if selected is not None and selected in table.rows:
+        index = table.get_row_index(selected)
+        if index != table.cursor_row:
+            table.move_cursor(row=index, animate=False)
+
+
+def _cursor_key(table: DataTable) -> str | None:
+    if not table.row_count or table.cursor_row < 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+    except Exception:  # noqa: BLE001 - cursor outside the rows
+        return None
 
 
 def row_keys(table: DataTable) -> list[str]:

@@ -148,3 +148,52 @@ def live_environment(service_url: str, moto_url: str, kubeconfig, **overrides) -
     for key, value in overrides.items():
         env[key] = {**env.get(key, {}), **value}
     return env
+
+
+class HangingProxy:
+    """A TCP proxy to ``target_port`` that can be told to hang: from then on it accepts and
+    holds connections but forwards nothing either way, like a database whose host froze."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.hang = False
+        self.port = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> HangingProxy:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _client(self, reader, writer) -> None:
+        self._writers.append(writer)
+        if self.hang:
+            with contextlib.suppress(Exception):
+                await reader.read()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers.append(up_writer)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
+                             return_exceptions=True)
+
+    async def _pipe(self, reader, writer) -> None:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            while self.hang:  # frozen: hold the bytes, send nothing
+                await asyncio.sleep(0.05)
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def stop(self) -> None:
+        for w in self._writers:
+            w.close()
+        if self._server is not None:
+            self._server.close()
