@@ -21,6 +21,7 @@ class ApiContext:
     server_address: str = "127.0.0.1:0"
     stopping: bool = field(default=False)
     watchers: int = 0  # open watch streams (tests wait on it before writing)
+    evictions: list = field(default_factory=list)  # (namespace, pod, allowed) per attempt
 
     @property
     def store(self):

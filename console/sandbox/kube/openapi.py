@@ -7,7 +7,8 @@ a document listing its operations with that parameter and the
 ``x-kubernetes-group-version-kind`` extension kubectl matches on — and no schemas: without
 them kubectl computes strategic merge patches from its compiled-in types (built-in kinds)
 or JSON merge patches (custom resources), as it does against a real server for CRDs.
-``/openapi/v2`` stays 404, which kubectl tolerates.
+kubectl 1.27/1.28 read only ``/openapi/v2``, as protobuf: :func:`v2_document` encodes
+the same operations in gnostic's Document message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from . import protowire as pw
 from .resources import REGISTRY, ResourceType
 
 _QUERY_PARAMS = ["fieldValidation", "fieldManager", "dryRun", "pretty"]
@@ -80,3 +82,36 @@ def lookup(tail: str, minor: int) -> dict | None:
     if parts[0] == "apis" and len(parts) == 3:
         return group_version_document(parts[1], parts[2], minor)
     return None
+
+
+# ---- OpenAPI v2, protobuf (kubectl 1.27 / 1.28) ------------------------------------------
+
+V2_CONTENT_TYPE = "application/octet-stream"  # what kube-openapi serves the protobuf as
+
+
+def _v2_operation(rt: ResourceType) -> bytes:
+    gvk = f'group: "{rt.group}"\nkind: {rt.kind}\nversion: {rt.version}\n'
+    extension = pw.field_bytes(1, "x-kubernetes-group-version-kind") + pw.field_bytes(
+        2, pw.field_bytes(2, gvk))
+    params = b"".join(
+        pw.field_bytes(8, pw.field_bytes(1, pw.field_bytes(2, pw.field_bytes(3, (
+            pw.field_bytes(2, "query") + pw.field_bytes(4, name) + pw.field_bytes(6, "string"))))))
+        for name in _QUERY_PARAMS
+    )
+    return pw.field_bytes(5, f"patch{rt.kind}") + params + pw.field_bytes(13, extension)
+
+
+def v2_document(minor: int) -> bytes:
+    """A gnostic OpenAPI v2 Document with, per type, a PATCH operation carrying the GVK
+    extension and the ``fieldValidation`` parameter — no definitions (see module doc)."""
+    paths = b""
+    for rt in REGISTRY.types:
+        if "patch" not in rt.verbs:
+            continue
+        base = "/" + _gv_path(rt.group, rt.version)
+        if rt.namespaced:
+            base += "/namespaces/{namespace}"
+        item = pw.field_bytes(8, _v2_operation(rt))
+        paths += pw.field_bytes(2, pw.field_bytes(1, f"{base}/{rt.plural}/{{name}}") + pw.field_bytes(2, item))
+    info = pw.field_bytes(1, "Kubernetes") + pw.field_bytes(2, f"v1.{minor}.0")
+    return pw.field_bytes(1, "2.0") + pw.field_bytes(2, info) + pw.field_bytes(8, paths)

@@ -174,7 +174,9 @@ async def _openapi_v3(request: web.Request) -> web.Response:
 
 
 async def _openapi_v2(request: web.Request) -> web.Response:
-    raise not_found_path()  # kubectl falls back to its compiled-in types
+    _require_path(request.app[CTX], request[USER], request.path)
+    body = openapi.v2_document(request.app[CTX].minor)
+    return web.Response(body=body, headers={"Content-Type": openapi.V2_CONTENT_TYPE})
 
 
 def build_app(ctx: ApiContext) -> web.Application:
@@ -184,7 +186,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     for path in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(path, _health)
     app.router.add_get("/openapi/v3{tail:.*}", _openapi_v3)
-    app.router.add_route("*", "/openapi/v2", _openapi_v2)
+    app.router.add_get("/openapi/v2", _openapi_v2)
     admin_routes(app, CTX)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app

@@ -133,7 +133,12 @@ async def evict(ctx: ApiContext, request: web.Request, info: RequestInfo) -> web
     pod = ctx.store.get("pods", info.namespace, info.name)
     phase = (pod.get("status") or {}).get("phase")
     if phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp"):
-        check_disruption_budget(ctx, pod)
+        try:
+            check_disruption_budget(ctx, pod)
+        except ApiError:
+            ctx.evictions.append((info.namespace, info.name, False))
+            raise
+    ctx.evictions.append((info.namespace, info.name, True))
     dry_run = "All" in ((body.get("deleteOptions") or {}).get("dryRun") or []) or \
         "All" in request.query.getall("dryRun", [])
     if not dry_run:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from . import protowire
 from .store import ApiError
 
 JSON = "application/json"
@@ -49,6 +50,8 @@ async def read_body(request: web.Request, required: bool = True) -> Any:
             raise ApiError(400, "BadRequest", "the request body is empty")
         return None
     ctype = (request.content_type or "").lower()
+    if ctype == protowire.PROTOBUF:
+        return protowire.decode_object(raw)
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw)
