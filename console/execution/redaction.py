@@ -41,12 +41,20 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# every pattern above needs one of these in the text; one search skips the rest for the
+# (vast) majority of output lines, which contain none of them
+TRIGGER = re.compile(r"(?i)AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|secret|session|token|hook|"
+                     r"://|bearer|basic|passw|api[_-]?key|auth")
+CACHE_LIMIT = 4096
+
+
 class Redactor:
     """Masks known secret values and secret-looking patterns in text and in nested data."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._short: dict[str, str] = {}  # memo for short strings (keys, stream names)
         self.add(*secrets)
 
     def add(self, *values: str | None) -> None:
@@ -55,6 +63,7 @@ class Redactor:
         if not new:
             return
         self._secrets |= new
+        self._short.clear()
         # longest first, so a secret containing another is masked whole
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
@@ -64,10 +73,17 @@ class Redactor:
         return frozenset(self._secrets)
 
     def text(self, value: str) -> str:
+        short = len(value) <= 40
+        if short and value in self._short:
+            return self._short[value]
+        original = value
         if self._pattern is not None:
             value = self._pattern.sub(MASK, value)
-        for pattern, replacement in PATTERNS:
-            value = pattern.sub(replacement, value)
+        if TRIGGER.search(value):
+            for pattern, replacement in PATTERNS:
+                value = pattern.sub(replacement, value)
+        if short and len(self._short) < CACHE_LIMIT:
+            self._short[original] = value
         return value
 
     def data(self, value: Any) -> Any:

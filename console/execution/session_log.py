@@ -81,6 +81,7 @@ class SessionLog:
         self._head_fd = head_fd
         self.env = env
         self.operator = operator
+        self._operator = operator.as_dict()
         self.redactor = redactor
         self.seq = seq
         self.last_hash = last_hash
@@ -120,7 +121,7 @@ class SessionLog:
         record: dict[str, Any] = {
             "seq": self.seq + 1,
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "operator": self.operator.as_dict(),
+            "operator": dict(self._operator),
             "env": self.env,
             "event": event,
             "data": self.redactor.data(data or {}),
