@@ -17,6 +17,7 @@ with creation times in the past, so the world is healthy from the first request.
 from __future__ import annotations
 
 import copy
+import gc
 
 from . import seed_platform as platform
 from . import seed_workloads as workloads
@@ -202,6 +203,11 @@ def seed_world(cluster, extra_pods: int = 0) -> None:
     if extra_pods > 0:
         _extra(store, clock, placer, extra_pods)
     _recent_events(cluster)
+    if extra_pods > 0:
+        # Ten thousand pods are millions of small objects: a full cyclic-GC pass over them
+        # stalls the event loop for ~0.4 s. They hold no reference cycles (reference
+        # counting frees them), so take them out of the collector's sight.
+        gc.freeze()
 
 
 def _backup_job(store, clock, placer) -> None:

@@ -93,8 +93,10 @@ def deployment(store: Store, clock: Clock, placer: Placer, *, namespace: str, na
     })
     for i in range(replicas):
         node = nodes[i % len(nodes)] if nodes else placer.next_node()
-        pod = podspec.pod_from_template(rs_template, name=f"{rs['metadata']['name']}-"
-                                        f"{podspec.random_suffix()}", namespace=namespace, owner=rs)
+        pod_name = f"{rs['metadata']['name']}-{podspec.random_suffix()}"
+        while store.peek("pods", namespace, pod_name) is not None:  # 27^5 names: rare, not never
+            pod_name = f"{rs['metadata']['name']}-{podspec.random_suffix()}"
+        pod = podspec.pod_from_template(rs_template, name=pod_name, namespace=namespace, owner=rs)
         store.create("pods", _running_pod(pod, node, placer, rolled))
     counts = {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}
     store.mutate("replicasets.apps", namespace, rs["metadata"]["name"], lambda o: o.__setitem__(

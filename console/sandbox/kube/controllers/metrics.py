@@ -111,7 +111,8 @@ class MetricsWriter:
             started = time.monotonic()
             await self.scrape()
             elapsed = time.monotonic() - started
-            wait = max(INTERVAL / clock.speed, MIN_INTERVAL_REAL) - elapsed
+            # a big cluster's scrape is costly: never spend more than a fifth of the time on it
+            wait = max(INTERVAL / clock.speed, MIN_INTERVAL_REAL, 5 * elapsed) - elapsed
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.05))

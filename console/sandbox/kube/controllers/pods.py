@@ -47,9 +47,14 @@ class Kubelet(Controller):
         super().__init__(manager)
         self._ips: dict[str, int] = self.cluster.extras.setdefault("pod_ip_next", {})
         self._killing: set[str] = set()
+        self._node_ready: dict[str, bool] = {}
 
     def keys_for(self, event: WatchEvent):
         if event.resource == "nodes":
+            ready = event.type != "DELETED" and node_ready(event.object)
+            if self._node_ready.get(event.name) == ready:
+                return ()  # a heartbeat or a cordon: nothing for the pods on it
+            self._node_ready[event.name] = ready
             return self.index.pods_on_node(event.name)
         if event.type == "DELETED":
             self._killing.discard(event.object["metadata"].get("uid"))

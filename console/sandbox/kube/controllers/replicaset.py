@@ -48,6 +48,8 @@ def _deletion_rank(pod: Obj) -> tuple:
 
 
 def available(pod: Obj, min_ready: int, now: float) -> bool:
+    if min_ready <= 0:
+        return podspec.is_ready(pod)
     ready = podspec.condition(pod, "Ready")
     if not ready or ready.get("status") != "True":
         return False
@@ -75,8 +77,7 @@ class ReplicaSetController(Controller):
         if rs is None or podspec.is_terminating(rs):
             return
         desired = rs["spec"].get("replicas", 1)
-        pods = [p for p in self.index.owned_objects("pods", rs["metadata"]["uid"])
-                if podspec.is_active(p)]
+        pods = self._active_pods(rs)
         diff = len(pods) - desired
         if diff < 0:
             for _ in range(min(-diff, BURST)):
@@ -89,7 +90,13 @@ class ReplicaSetController(Controller):
                 begin_pod_deletion(self, key_of(pod))
                 self.event(rs, "Normal", "SuccessfulDelete",
                            f"Deleted pod: {pod['metadata']['name']}")
-        self._write_status(key)
+        if diff:
+            pods = self._active_pods(rs)
+        self._write_status(key, rs, pods)
+
+    def _active_pods(self, rs: Obj) -> list[Obj]:
+        return [p for p in self.index.owned_objects("pods", rs["metadata"]["uid"])
+                if podspec.is_active(p)]
 
     def _create_pod(self, rs: Obj) -> None:
         ns, rs_name = key_of(rs)
@@ -106,28 +113,32 @@ class ReplicaSetController(Controller):
             self.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {name}")
             return
 
-    def _write_status(self, key: Key) -> None:
-        rs = self.store.peek(self.primary, *key)
-        if rs is None:
-            return
+    def _write_status(self, key: Key, rs: Obj, pods: list[Obj]) -> None:
+        """One pass over the pods (a ReplicaSet may own ten thousand of them)."""
         now = self.clock.now()
         min_ready = rs["spec"].get("minReadySeconds", 0)
-        pods = [p for p in self.index.owned_objects("pods", rs["metadata"]["uid"])
-                if podspec.is_active(p)]
         template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get(
             "labels") or {}
-        ready = [p for p in pods if podspec.is_ready(p)]
-        avail = [p for p in ready if available(p, min_ready, now)]
+        labeled = ready = avail = 0
+        for p in pods:
+            labels = p["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in template_labels.items()):
+                labeled += 1
+            for cond in p.get("status", {}).get("conditions") or ():
+                if cond.get("type") == "Ready":
+                    if cond.get("status") == "True":
+                        ready += 1
+                        if available(p, min_ready, now):
+                            avail += 1
+                    break
         status: Obj = {"replicas": len(pods)}
-        labeled = sum(1 for p in pods if all(
-            (p["metadata"].get("labels") or {}).get(k) == v for k, v in template_labels.items()))
         if labeled:
             status["fullyLabeledReplicas"] = labeled
         if ready:
-            status["readyReplicas"] = len(ready)
+            status["readyReplicas"] = ready
         if avail:
-            status["availableReplicas"] = len(avail)
+            status["availableReplicas"] = avail
         status["observedGeneration"] = rs["metadata"].get("generation", 1)
         self.write_status(self.primary, key, status)
-        if len(avail) < len(ready):
+        if avail < ready:
             self.requeue(key, 1.0)  # a pod will become available when minReadySeconds pass
