@@ -162,6 +162,7 @@ FIELDS: dict[str, dict[str, Callable[[Obj], str]]] = {
     "secrets": {"type": _path("type")},
     "namespaces": {"status.phase": _path("status", "phase")},
     "replicasets.apps": {"status.replicas": _path("status", "replicas")},
+    "jobs.batch": {"status.successful": _path("status", "succeeded")},
 }
 
 FieldRequirement = tuple[Callable[[Obj], str], str, str]  # getter, op, value
