@@ -21,6 +21,8 @@ from typing import Any
 
 from .local_process import LOCALHOST
 
+log = logging.getLogger(__name__)
+
 REGION = "eu-west-1"
 DR_REGION = "eu-central-1"
 BUCKET = "pratiko-backups"
@@ -41,11 +43,34 @@ def dump_key(day: datetime) -> str:
     return f"{PREFIX}pratiko_mcp_production_{day:%Y%m%d}_0200.dump"
 
 
+def nightly_dump_times(now: datetime, days: int = DUMP_DAYS) -> list[datetime]:
+    """When the last ``days`` nightly dumps finished (02:04 UTC each night), oldest first."""
+    last = now.replace(hour=2, minute=4, second=0, microsecond=0)
+    if last > now:
+        last -= timedelta(days=1)
+    return [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def _backdate(key: str, when: datetime) -> None:
+    """Give an object the LastModified of the night it was dumped. S3 has no API for that,
+    so the in-process moto backend is told directly; should moto's internals change, the
+    dumps merely look freshly written (still healthy)."""
+    try:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_bucket(BUCKET)
+        bucket.keys[key].last_modified = when.replace(tzinfo=None)
+    except Exception:  # noqa: BLE001 - cosmetic: ages of the seeded dumps
+        log.debug("could not backdate %s", key, exc_info=True)
+
+
 @dataclass
 class SandboxAws:
     endpoint_url: str
     zone_id: str = ""
     dump_keys: list[str] = field(default_factory=list)
+    dump_times: list[datetime] = field(default_factory=list)
     _server: Any = field(default=None, repr=False)
     _good_dump: bytes = field(default=b"", repr=False)
 
@@ -64,6 +89,8 @@ class SandboxAws:
         body = b"" if broken else self._good_dump
         await asyncio.to_thread(self.client("s3").put_object, Bucket=BUCKET,
                                 Key=self.dump_keys[-1], Body=body)
+        if not broken:
+            _backdate(self.dump_keys[-1], self.dump_times[-1])
 
     def stop(self) -> None:
         if self._server is not None:
@@ -99,12 +126,13 @@ async def seed_backups(aws: SandboxAws, dump: bytes) -> None:
 def _seed_s3(aws: SandboxAws, dump: bytes) -> None:
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    today = datetime.now(UTC)
-    for days_ago in range(DUMP_DAYS - 1, -1, -1):  # oldest first: the newest is written last
-        key = dump_key(today - timedelta(days=days_ago))
+    for when in nightly_dump_times(datetime.now(UTC)):
+        key = dump_key(when)
         s3.put_object(Bucket=BUCKET, Key=key, Body=dump,
                       Metadata={"database": "pratiko_mcp_production", "format": "custom"})
+        _backdate(key, when)
         aws.dump_keys.append(key)
+        aws.dump_times.append(when)
 
 
 def _seed_rds(aws: SandboxAws) -> None:

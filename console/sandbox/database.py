@@ -100,6 +100,7 @@ class SandboxDatabase:
     bin_dir: Path | None  # psql, pg_dump, pg_restore matching the server
     max_connections: int = 100
     server: ChildProcess | None = None
+    note: str = ""  # why this server was chosen (shown in the sandbox's progress)
 
     @property
     def recovery_database(self) -> str:
@@ -143,15 +144,26 @@ def pgserver_bin_dir() -> Path | None:
     return path if (path / "postgres").exists() else None
 
 
-async def start_database(workdir: Path, sandbox_id: str) -> SandboxDatabase:
-    """A seeded sandbox database, on the local server or an embedded one."""
+Found = tuple["SandboxDatabase | None", str]
+
+
+async def find_local(sandbox_id: str) -> Found:
+    """The local server (with a fresh database for this sandbox) when one answers and lets
+    us in, else (None, why not). Quick; the platform asks before it starts anything that
+    keeps the event loop busy, so a slow start-up cannot time the probe out."""
     choice = os.environ.get(MODE_ENV, "auto").strip() or "auto"
-    db = None
-    if choice != "embedded":
-        host, port = parse_host_port("" if choice == "auto" else choice, 5432)
-        db = await _try_local(host, port, f"{RUNBOOK_DATABASE}_{sandbox_id}")
+    if choice == "embedded":
+        return None, f"{MODE_ENV}=embedded"
+    host, port = parse_host_port("" if choice == "auto" else choice, 5432)
+    return await _try_local(host, port, f"{RUNBOOK_DATABASE}_{sandbox_id}")
+
+
+async def start_database(workdir: Path, sandbox_id: str, found: Found | None = None) -> SandboxDatabase:
+    """A seeded sandbox database, on the local server or an embedded one."""
+    db, why = found if found is not None else await find_local(sandbox_id)
     if db is None:
         db = await _start_embedded(workdir)
+        db.note = why
     try:
         await _seed(db)
     except BaseException:
@@ -160,14 +172,16 @@ async def start_database(workdir: Path, sandbox_id: str) -> SandboxDatabase:
     return db
 
 
-async def _try_local(host: str, port: int, name: str) -> SandboxDatabase | None:
-    if not await port_answers(host, port):
-        return None
+async def _try_local(host: str, port: int, name: str) -> tuple[SandboxDatabase | None, str]:
+    """The local server at host:port with a fresh database ``name``, or (None, why not)."""
+    if not await port_answers(host, port, timeout=2):
+        return None, f"nothing answers on {host}:{port}"
     user = os.environ.get("PGUSER") or "postgres"
     try:
-        conn = await asyncpg.connect(f"postgresql://{user}@{host}:{port}/postgres", timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return None  # answers but will not let us in: not ours to use
+        conn = await asyncpg.connect(f"postgresql://{user}@{host}:{port}/postgres", timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        # answers but will not let us in (password, no such role, full): not ours to use
+        return None, f"{host}:{port} refused us ({type(exc).__name__}: {exc})"
     try:
         max_connections = int(await conn.fetchval("SELECT current_setting('max_connections')"))
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -177,7 +191,8 @@ async def _try_local(host: str, port: int, name: str) -> SandboxDatabase | None:
     local_bin = shutil.which("pg_dump")
     return SandboxDatabase("local", host, port, user, name,
                            Path(local_bin).parent if local_bin else pgserver_bin_dir(),
-                           max_connections=max_connections)
+                           max_connections=max_connections,
+                           note=f"the server on {host}:{port}, database {name}"), ""
 
 
 async def _start_embedded(workdir: Path) -> SandboxDatabase:

@@ -32,10 +32,10 @@ from typing import Any
 
 from . import scenarios
 from .aws import SandboxAws, seed_backups, start_aws
-from .cache import SandboxCache, start_cache
+from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
-from .database import SandboxDatabase, start_database
+from .database import SandboxDatabase, find_local, start_database
 from .sandbox_config import Addresses, write_config
 from .simulator import Simulator
 
@@ -97,10 +97,12 @@ class Sandbox:
 
     async def _start_parts(self) -> None:
         workdir = self.workdir
+        # which servers to use is asked first, while nothing else keeps the loop busy
+        found_db, found_cache = await asyncio.gather(find_local(self.id), find_external(self.id))
         self.progress("starting PostgreSQL, Redis, the Kubernetes emulators and moto")
         results = await asyncio.gather(
-            self._timed("postgres", start_database(workdir, self.id)),
-            self._timed("redis", start_cache(workdir, self.id)),
+            self._timed("postgres", start_database(workdir, self.id, found_db)),
+            self._timed("redis", start_cache(workdir, self.id, found_cache)),
             self._timed("kubernetes", start_clusters(workdir, extra_pods=self.extra_pods)),
             self._timed("moto", start_aws()),
             return_exceptions=True)
@@ -109,7 +111,7 @@ class Sandbox:
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port}, "
+        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
                       f"Redis {self.cache.mode} on port {self.cache.port}")
         podfs = workdir / "podfs"
         wire_exec(self.clusters, db=self.db, cache=self.cache, podfs=podfs)

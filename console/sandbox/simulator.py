@@ -109,6 +109,7 @@ class Simulator:
         self.started_at = time.time()
         self._rng = random.Random(seed)
         self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
         self._redis = None
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -123,9 +124,6 @@ class Simulator:
     async def start(self, port: int = 0) -> None:
         import redis.asyncio as aioredis
 
-        self._pool = await asyncpg.create_pool(self.database_dsn, min_size=1, max_size=4,
-                                               timeout=5, command_timeout=3,
-                                               server_settings={"application_name": "mcp-server"})
         self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=2,
                                               socket_connect_timeout=2, client_name="mcp-server")
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
@@ -134,11 +132,12 @@ class Simulator:
                         web.get("/health/database", self.health_database),
                         web.get("/health/dependencies", self.health_dependencies),
                         web.get("/metrics", self.metrics_page)])
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, LOCALHOST, port)
         await self._site.start()
-        self.port = self._site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+        self.port = self._runner.addresses[0][1]
         self.reset_metrics()
         self._traffic = asyncio.create_task(self._traffic_loop(), name="simulator-traffic")
 
@@ -226,12 +225,23 @@ class Simulator:
         entry.update(extra or {})
         return entry
 
+    async def _database_pool(self) -> asyncpg.Pool:
+        """The connection pool, made on first use (and again after it failed), so the
+        simulator starts and reports "unhealthy" even while the database is down."""
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self.database_dsn, min_size=2, max_size=2, timeout=2, command_timeout=2,
+                    server_settings={"application_name": "mcp-server"})
+            return self._pool
+
     async def _check_database(self) -> dict[str, Any]:
         async def probe():
-            await self._pool.fetchval("SELECT 1")
-            size, idle = self._pool.get_size(), self._pool.get_idle_size()
-            return {"pool": {"size": self._pool.get_max_size(), "in_use": size - idle,
-                             "available": self._pool.get_max_size() - (size - idle)}}
+            pool = await self._database_pool()
+            await pool.fetchval("SELECT 1")
+            size, idle = pool.get_size(), pool.get_idle_size()
+            return {"pool": {"size": pool.get_max_size(), "in_use": size - idle,
+                             "available": pool.get_max_size() - (size - idle)}}
         return await self._timed(probe)
 
     async def _check_redis(self) -> dict[str, Any]:

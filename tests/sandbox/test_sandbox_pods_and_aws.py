@@ -1,0 +1,147 @@
+"""What a rehearsal touches in a running sandbox is real: the runbook's commands through
+the real kubectl reach the sandbox's PostgreSQL and Redis, and moto holds the runbook's
+AWS account with real database dumps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+import yaml
+from sandbox_support import kubectl
+
+from console.sandbox import aws as sandbox_aws
+from console.sandbox.control import switch_scenario
+from console.sandbox.database import pgserver_bin_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.kubectl, pytest.mark.timeout(180)]
+
+NS = "mcp-production"
+RECOVERY_POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: postgres-recovery
+  namespace: mcp-production
+spec:
+  containers:
+  - name: postgres
+    image: postgres:15-alpine
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox(embedded_sandbox, control):
+    switch_scenario(control, "healthy")  # a region failure left on would hang kubectl
+    return embedded_sandbox
+
+
+def kubeconfig(sandbox) -> str:
+    config = yaml.safe_load(sandbox.config.read_text())
+    return config["environments"]["sandbox"]["kubernetes"]["kubeconfig"]
+
+
+def run(sandbox, tmp_path, *args, **kw) -> subprocess.CompletedProcess:
+    return kubectl(kubeconfig(sandbox), *args, tmp=tmp_path, **kw)
+
+
+def test_runbook_psql_counts_real_rows(sandbox, tmp_path):
+    out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary", "--",
+              "psql", "-tA", "-c", "SELECT count(*) FROM critical_table;")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1000"
+
+
+def test_runbook_pg_dump_streams_a_real_dump(sandbox, tmp_path):
+    out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary", "--",
+              "pg_dump", "pratiko_mcp_production")
+    assert out.returncode == 0, out.stderr
+    assert "PostgreSQL database dump" in out.stdout
+    assert "CREATE TABLE public.critical_table" in out.stdout
+
+
+def test_point_in_time_recovery_restores_real_data_into_the_recovery_pod(sandbox, tmp_path):
+    """The runbook's steps 2-4: create postgres-recovery, pg_restore the backup, count."""
+    created = run(sandbox, tmp_path, "apply", "-f", "-", stdin=RECOVERY_POD)
+    assert created.returncode == 0, created.stderr
+    try:
+        ready = run(sandbox, tmp_path, "wait", "-n", NS, "--for=condition=Ready",
+                    "pod/postgres-recovery", "--timeout=60s")
+        assert ready.returncode == 0, ready.stderr
+        empty = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "psql", "-d",
+                    "pratiko_mcp_production", "-tAc", "SELECT to_regclass('critical_table')")
+        assert empty.stdout.strip() == ""  # a fresh instance: nothing there yet
+        restore = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "pg_restore",
+                      "-d", "pratiko_mcp_production", "/backup/latest-backup.sql")
+        assert restore.returncode == 0, restore.stderr
+        count = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "psql", "-d",
+                    "pratiko_mcp_production", "-c", "SELECT count(*) FROM critical_table;")
+        assert count.returncode == 0, count.stderr
+        assert " 1000" in count.stdout
+    finally:
+        run(sandbox, tmp_path, "delete", "-n", NS, "pod/postgres-recovery", "--wait=false")
+
+
+def test_runbook_redis_cli_reads_the_live_sandbox_redis(sandbox, tmp_path):
+    out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/redis-production-master", "--",
+              "redis-cli", "info", "stats")
+    assert out.returncode == 0, out.stderr
+    stats = dict(line.split(":", 1) for line in out.stdout.splitlines() if ":" in line)
+    assert int(stats["keyspace_hits"]) > 0  # the traffic loop is reading
+    port = sandbox.info["redis"]["port"]
+    info = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/redis-production-master", "--",
+               "redis-cli", "info", "server")
+    assert f"tcp_port:{port}" in info.stdout  # the sandbox's own server, not a canned answer
+
+
+def test_dr_context_is_a_second_seeded_cluster(sandbox, tmp_path):
+    out = run(sandbox, tmp_path, "get", "deployment", "mcp-server-production", "-n", NS,
+              "-o", "jsonpath={.status.readyReplicas}", context="sandbox-dr")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "6"
+    servers = sandbox.info["kubernetes"]
+    assert servers["sandbox"] != servers["sandbox-dr"]
+
+
+def aws_client(sandbox, service: str, region: str = sandbox_aws.REGION):
+    return boto3.client(service, region_name=region, endpoint_url=sandbox.info["aws"],
+                        aws_access_key_id="anything", aws_secret_access_key="anything")
+
+
+def test_backup_bucket_holds_a_week_of_real_dated_dumps(sandbox, tmp_path):
+    s3 = aws_client(sandbox, "s3")
+    objects = s3.list_objects_v2(Bucket="pratiko-backups",
+                                 Prefix="production/postgres/")["Contents"]
+    assert len(objects) == 7
+    newest = max(objects, key=lambda o: o["LastModified"])
+    age_hours = (datetime.now(UTC) - newest["LastModified"]).total_seconds() / 3600
+    assert age_hours < 24.1
+    assert newest["Key"] == max(o["Key"] for o in objects)  # dated names sort with dates
+    oldest = min(objects, key=lambda o: o["LastModified"])
+    assert (newest["LastModified"] - oldest["LastModified"]).days == 6
+    archive = tmp_path / "latest.dump"
+    s3.download_file("pratiko-backups", newest["Key"], str(archive))
+    # the embedded server is PostgreSQL 16: read its archive with its own pg_restore
+    pg_restore = str(pgserver_bin_dir() / "pg_restore")
+    listing = subprocess.run([pg_restore, "--list", str(archive)], capture_output=True,
+                             text=True, timeout=30)
+    assert listing.returncode == 0, listing.stderr
+    assert "TABLE DATA public critical_table" in listing.stdout
+
+
+def test_rds_route53_and_ec2_are_seeded_as_the_runbook_expects(sandbox):
+    replica = aws_client(sandbox, "rds", sandbox_aws.DR_REGION).describe_db_instances(
+        DBInstanceIdentifier="pratiko-mcp-dr-replica")["DBInstances"][0]
+    assert "pratiko-mcp-primary" in replica["ReadReplicaSourceDBInstanceIdentifier"]
+    r53 = aws_client(sandbox, "route53")
+    zone = r53.list_hosted_zones_by_name(DNSName="pratiko.ai.")["HostedZones"][0]
+    records = r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    assert {r["Name"] for r in records} >= {"mcp.pratiko.ai.", "mcp-dr.pratiko.ai."}
+    config = yaml.safe_load(sandbox.config.read_text())
+    assert zone["Id"].endswith(config["environments"]["sandbox"]["aws"]["route53_zone_id"])
+    reservations = aws_client(sandbox, "ec2").describe_instances(
+        Filters=[{"Name": "tag:Environment", "Values": ["production"]}])["Reservations"]
+    assert sum(len(r["Instances"]) for r in reservations) == 3
