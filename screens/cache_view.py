@@ -11,6 +11,7 @@ from console.collectors.redis import RedisSnapshot
 
 from .drilldown import DrillDown
 from .tables import add_columns, sync_rows
+from .widgets import set_text
 
 
 class CacheView(DrillDown):
@@ -41,7 +42,7 @@ class CacheView(DrillDown):
     def show(self, snap: RedisSnapshot) -> None:
         pct = f"{snap.memory_pct:.0f}% of maxmemory" if snap.memory_pct is not None else "no maxmemory"
         hit = snap.recent_hit_rate_pct if snap.recent_hit_rate_pct is not None else snap.hit_rate_pct
-        self.query_one("#cache-title", Static).update(
+        set_text(self.query_one("#cache-title", Static),
             f"Cache — Redis {snap.version} {snap.role}, {pct}, hit rate "
             f"{f'{hit:.1f}%' if hit is not None else '–'} (total "
             f"{f'{snap.hit_rate_pct:.1f}%' if snap.hit_rate_pct is not None else '–'})")
@@ -53,7 +54,7 @@ class CacheView(DrillDown):
             ("ops per second", f"{snap.ops_per_sec:.0f}" if snap.ops_per_sec is not None else "–"),
         ]
         sync_rows(self.query_one("#cache-info", DataTable), [(k, [k, v]) for k, v in figures])
-        self.query_one("#cache-slowlog-note", Static).update(
+        set_text(self.query_one("#cache-slowlog-note", Static),
             f"{snap.slowlog_len} entries in the slow log; the latest {len(snap.slowlog)}:")
         sync_rows(self.query_one("#cache-slowlog", DataTable), [
             (str(e.id), [str(e.id), datetime.fromtimestamp(e.started).strftime("%H:%M:%S"),

@@ -12,6 +12,7 @@ from console.collectors.postgres_model import PostgresSnapshot
 
 from .drilldown import DrillDown
 from .tables import add_columns, sync_rows
+from .widgets import set_text
 
 ACTIVITY = [("pid", "pid"), ("user", "user"), ("application", "app"), ("client", "client"),
             ("state", "state"), ("secs", "secs"), ("wait", "wait"), ("query", "query")]
@@ -61,12 +62,12 @@ class DatabaseView(DrillDown):
 
     def show(self, snap: PostgresSnapshot) -> None:
         pct = snap.connections_pct or 0
-        self.query_one("#db-title", Static).update(
+        set_text(self.query_one("#db-title", Static),
             f"Database {snap.database} (PostgreSQL {snap.server_version}"
             f"{', replica' if snap.is_replica else ''}) — {snap.connections}/"
             f"{snap.max_connections} connections ({pct:.0f}%)")
         groups = ", ".join(f"{g.count} {g.state} {g.application}" for g in snap.groups)
-        self.query_one("#db-groups", Static).update(f"by state and application: {groups or 'none'}")
+        set_text(self.query_one("#db-groups", Static), f"by state and application: {groups or 'none'}")
         sync_rows(self.query_one("#db-activity", DataTable), [
             (str(s.pid), [str(s.pid), s.user, s.application, s.client, s.state,
                           _secs(s.state_seconds if s.state.startswith("idle") else s.query_seconds),
@@ -79,7 +80,7 @@ class DatabaseView(DrillDown):
                         f"{', '.join(map(str, snap.blocking_pids)) or '-'}", "bold red")
         else:
             note.append("no session is waiting for a lock held by another", "green")
-        self.query_one("#db-blocking-note", Static).update(note)
+        set_text(self.query_one("#db-blocking-note", Static), note)
         sync_rows(self.query_one("#db-blocking", DataTable), [
             (f"{e.blocked_pid}-{e.blocking_pid}",
              [str(e.blocked_pid), _secs(e.blocked_seconds), _q(e.blocked_query),
@@ -92,8 +93,8 @@ class DatabaseView(DrillDown):
                 slow.append(f"\n  pid {s.pid} {_secs(s.query_seconds)} s  {_q(s.query)[:150]}")
         else:
             slow.append("none", "green")
-        self.query_one("#db-slow-now", Static).update(slow)
-        self.query_one("#db-statements-note", Static).update(
+        set_text(self.query_one("#db-slow-now", Static), slow)
+        set_text(self.query_one("#db-statements-note", Static),
             Text(snap.statements_note, "yellow") if snap.statements_note
             else Text("pg_stat_statements, slowest by mean time:", "bold"))
         sync_rows(self.query_one("#db-statements", DataTable), [

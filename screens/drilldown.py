@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from .panels.base import ago
 from .polling import LiveData, PollUpdated, live_data
+from .widgets import set_text
 
 
 class DrillDown(Screen):
@@ -49,7 +50,7 @@ class DrillDown(Screen):
             if state.stale:
                 text = f"stale {ago(state.stale_age())}: {state.error}" if state.last_good \
                     else f"unreachable: {state.error}"
-            stale.first(Static).update(text)
+            set_text(stale.first(Static), text)
         if state.last_good is not None and state.last_good is not self.snapshot:
             self.snapshot = state.last_good
             self.show(state.last_good)

@@ -15,6 +15,7 @@ from .drilldown import DrillDown
 from .panels.base import ago
 from .panels.pods import pct, pod_status, summary
 from .tables import add_columns, sync_rows
+from .widgets import set_text
 
 COLUMNS = [("pod", "pod"), ("status", "status"), ("ready", "ready"), ("restarts", "restarts"),
            ("last exit", "last"), ("cpu", "cpu"), ("cpu m", "cpu_m"), ("mem", "mem"),
@@ -123,12 +124,12 @@ class PodsView(DrillDown):
                 f"{p.name} {pod_status(p).plain} {p.node} {p.last_termination}".lower()]
 
     def show(self, snap: KubeSnapshot) -> None:
-        self.query_one("#pods-view-summary", Static).update(summary(snap))
+        set_text(self.query_one("#pods-view-summary", Static), summary(snap))
         pods = self.visible_pods(snap)
         title = f"Pods in {snap.namespace} — {len(pods)}/{len(snap.pods)} shown, sorted by {self.sort_name}"
         if self.filter_text:
             title += f", filter '{self.filter_text}'"
-        self.query_one("#pods-title", Static).update(title)
+        set_text(self.query_one("#pods-title", Static), title)
         column, key, reverse = SORTS[self.sort_name]
         sync_rows(self.query_one(DataTable), [(p.name, cells(p)) for p in pods],
                   sort_column=column, sort_key=key, reverse=reverse)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label, Sparkline, Static
 
 HISTORY = 60  # points kept per sparkline (2 minutes at the default 2 s refresh)
 
@@ -31,8 +32,22 @@ class Trend(Horizontal):
         yield Sparkline([], summary_function=max)
 
     def push(self, value: float | None, text: str) -> None:
-        self.query_one(".trend-label", Label).update(f"{self.label} {text}")
+        set_text(self.query_one(".trend-label", Label), f"{self.label} {text}")
         if value is not None:
             self.history.append(value)
             if len(self.history) > 1:  # one point is no trend (and draws as a full bar)
                 self.query_one(Sparkline).data = list(self.history)
+
+
+def set_text(widget: Static | Label, content: Text | str) -> None:
+    """Update a Static only when its content changed, and without a layout pass when the
+    number of lines is the same: most refreshes change a figure, not the shape, and a
+    layout pass of the whole screen is the most expensive thing a poll can cause."""
+    text = content if isinstance(content, Text) else Text(content)
+    previous = getattr(widget, "_mcp_text", None)
+    if previous is not None and previous == text:
+        return
+    same_shape = previous is not None and previous.plain.count("\n") == text.plain.count("\n") \
+        and len(previous.plain) == len(text.plain)
+    widget._mcp_text = text
+    widget.update(text, layout=not same_shape)

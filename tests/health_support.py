@@ -130,7 +130,10 @@ def start_moto(bucket: str = "pratiko-backups", prefix: str = "live/postgres/"):
     url = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=url, region_name="eu-west-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    try:  # moto's backends live in the process: a second server sees the first's bucket
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
     s3.put_object(Bucket=bucket, Key=f"{prefix}dump-1.sql.gz", Body=b"x" * 4096)
     return server, url
 

@@ -10,11 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
-from health_support import PG_DSN, REDIS_URL, HealthServer, free_port
-from moto.server import ThreadedMotoServer
+from health_support import PG_DSN, REDIS_URL, HealthServer, free_port, start_moto
 
 from console.config import load_file
 from console.health import Status
@@ -27,15 +25,7 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 @pytest.fixture(scope="module")
 def moto():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    s3 = boto3.client("s3", endpoint_url=url, region_name="eu-west-1", **{
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
-    s3.create_bucket(Bucket="pratiko-backups",
-                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_object(Bucket="pratiko-backups", Key="live/postgres/dump-1.sql.gz", Body=b"x" * 4096)
+    server, url = start_moto()
     yield url
     server.stop()
 

@@ -16,6 +16,7 @@ from textual.widgets import Static
 from console.health.evaluate import HealthReport
 from console.health.status import Status
 
+from ..widgets import set_text
 from .base import Panel
 
 BADGE = {Status.UNKNOWN: ("UNRE", "bold white on magenta"),
@@ -58,5 +59,5 @@ class AlertsPanel(Panel):
         text = render_alerts(report)
         if getattr(self, "_shown", None) != text.plain:
             self._shown = text.plain
-            self.query_one("#alerts-list", Static).update(text)
+            set_text(self.query_one("#alerts-list", Static), text)
         self._status_class(report.status if report.alerts else Status.HEALTHY)

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 from console.collectors.backups_model import BackupsSnapshot, VeleroBackup
 
 from ..tables import add_columns, sync_rows
+from ..widgets import set_text
 from .base import Panel
 from .database import size
 
@@ -54,5 +55,5 @@ class BackupsPanel(Panel):
             line.append(f"{d.key.rsplit('/', 1)[-1]} {size(d.size_bytes)} {hours(d.age_hours)} ago")
         if snap.velero_error:
             line.append(f"\nVelero unreadable: {snap.velero_error}", "yellow")
-        self.query_one("#backups-s3", Static).update(line)
+        set_text(self.query_one("#backups-s3", Static), line)
         sync_rows(self.query_one(DataTable), [(b.name, backup_cells(b)) for b in snap.velero])

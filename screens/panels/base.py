@@ -21,6 +21,7 @@ from console.health.status import Status
 from console.polling import PollState
 
 from ..polling import HEALTH, HealthUpdated, LiveData, PollUpdated, live_data
+from ..widgets import set_text
 
 
 def ago(seconds: float | None) -> str:
@@ -86,7 +87,7 @@ class Panel(Vertical, can_focus=True):
         self._reveal(False)
         self.hub = live_data(self)
         if self.hub is not None:
-            self.query_one(".panel-placeholder", Static).update(f"connecting…\n[dim]{self.HINT}[/dim]")
+            set_text(self.query_one(".panel-placeholder", Static), f"connecting…\n[dim]{self.HINT}[/dim]")
             self.hub.subscribe(self, *self.subscriptions())
             self.set_interval(1.0, self._tick_stale)
 
@@ -110,7 +111,7 @@ class Panel(Vertical, can_focus=True):
                 self._reveal(True)
             self.show(good)
         elif good is None:
-            self.query_one(".panel-placeholder", Static).update(
+            set_text(self.query_one(".panel-placeholder", Static),
                 Text.assemble(("unreachable", "bold"), f"\n{state.error}"))
         self._tick_stale()
 

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from console.collectors.redis import RedisSnapshot
 
-from ..widgets import Trend
+from ..widgets import Trend, set_text
 from .base import Panel
 
 
@@ -51,7 +51,7 @@ class CachePanel(Panel):
         line.append(f"\n{role} · slowlog {snap.slowlog_len}")
         if snap.slowlog:
             line.append(f" (max {snap.slowest_us / 1000:.0f}ms)")
-        self.query_one("#cache-summary", Static).update(line)
+        set_text(self.query_one("#cache-summary", Static), line)
 
     def drill_down(self):
         from ..cache_view import CacheView

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 from console.collectors.postgres_model import PostgresSnapshot, Session
 
 from ..tables import add_columns, sync_rows
-from ..widgets import Trend
+from ..widgets import Trend, set_text
 from .base import Panel
 
 COLUMNS = [("pid", "pid"), ("state", "state"), ("secs", "secs"), ("query", "query")]
@@ -79,7 +79,7 @@ class DatabasePanel(Panel):
             line.append(" · lag " + ", ".join(lags))
         else:
             line.append(" · no replicas", "dim")
-        self.query_one("#database-summary", Static).update(line)
+        set_text(self.query_one("#database-summary", Static), line)
         heads = set(snap.blocking_pids)
         sync_rows(self.query_one(DataTable),
                   [(str(s.pid), session_cells(s, heads)) for s in notable(snap)])

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 from console.collectors.kube_model import KubeSnapshot, PodInfo
 
 from ..tables import add_columns, sync_rows
+from ..widgets import set_text
 from .base import Panel, ago
 
 COLUMNS = [("pod", "pod"), ("status", "status"), ("ready", "ready"), ("rst", "restarts"),
@@ -81,7 +82,7 @@ class PodsPanel(Panel):
         super().on_mount()
 
     def show(self, snap: KubeSnapshot) -> None:
-        self.query_one("#pods-summary", Static).update(summary(snap))
+        set_text(self.query_one("#pods-summary", Static), summary(snap))
         deployment = snap.deployment.name if snap.deployment else ""
         sync_rows(self.query_one(DataTable), [(p.name, pod_cells(p, deployment)) for p in snap.pods])
 

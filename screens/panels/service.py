@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from console.collectors.service_model import ServiceSnapshot
 
-from ..widgets import Trend
+from ..widgets import Trend, set_text
 from .base import Panel
 
 
@@ -43,7 +43,7 @@ class ServicePanel(Panel):
             else:
                 style = "green" if (e.latency_ms or 0) < 500 else "yellow"
                 line.append(f"{name} ", "bold").append(f"{e.latency_ms:.0f}ms", style)
-        self.query_one("#service-endpoints", Static).update(line)
+        set_text(self.query_one("#service-endpoints", Static), line)
         r = snap.requests
         self.query_one("#trend-rate", Trend).push(r.request_rate, _fmt(r.request_rate, "{:.1f}"))
         self.query_one("#trend-errors", Trend).push(r.error_rate_pct, _fmt(r.error_rate_pct, "{:.2f}%"))

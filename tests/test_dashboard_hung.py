@@ -1,0 +1,91 @@
+"""A hung source greys only its own panel after the timeout, while keys keep being handled.
+
+The database is reached through a proxy that, on command, stops forwarding anything (a
+frozen host: connections accepted, no answer ever). A Pilot keeps pressing keys the whole
+time and checks each one is handled; the per-key latency is printed, not asserted
+(timings belong in benchmarks).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from health_support import HangingProxy, HealthServer, emulator, live_environment, start_moto
+
+from console.config.model import Config
+from console.identity import Operator
+from screens.app import McpOpsApp
+from screens.panels import DatabasePanel, Panel
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
+
+
+@pytest.fixture
+async def world(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    moto, moto_url = start_moto()
+    service = await HealthServer().start()
+    proxy = await HangingProxy(5432).start()
+    kubeconfig = tmp_path / "kubeconfig"
+    async with emulator(kubeconfig, speed=10):
+        config = Config.model_validate({
+            "ui": {"refresh_seconds": 0.3, "source_timeout_seconds": 0.8, "max_backoff_seconds": 2},
+            "environments": {"live": live_environment(
+                service.url, moto_url, kubeconfig,
+                postgres={"dsn": f"postgresql://postgres@127.0.0.1:{proxy.port}/test"})},
+        })
+        yield config, proxy
+    await proxy.stop()
+    await service.stop()
+    moto.stop()
+
+
+async def test_hung_database_greys_only_its_panel_and_keys_stay_handled(world):
+    config, proxy = world
+    app = McpOpsApp(config, "live", operator=Operator("oncall", "ops-1"))
+    latencies: list[float] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        db = app.query_one(DatabasePanel)
+        deadline = time.monotonic() + 15
+        while not all(p.snapshot is not None for p in app.query(Panel) if p.COMPONENT):
+            assert time.monotonic() < deadline, "no live data"
+            await pilot.pause(0.1)
+        good = db.snapshot
+        proxy.hang = True
+        hung_at = time.monotonic()
+        panels = list(app.query(Panel))
+        presses = 0
+        while time.monotonic() - hung_at < 4.0:  # timeouts and backoffs happen meanwhile
+            before = app.focused
+            started = time.perf_counter()
+            await pilot.press("tab")
+            latencies.append(time.perf_counter() - started)
+            presses += 1
+            assert app.focused is not before, f"key {presses} not handled"
+            assert isinstance(app.focused, Panel) or app.focused.parent in panels \
+                or any(app.focused in p.walk_children() for p in panels)
+            await pilot.pause(0.05)
+        assert db.has_class("-stale")
+        assert db.border_subtitle.startswith("stale ")
+        assert db.border_subtitle.endswith(": timed out after 0.8 s")
+        assert db.snapshot is good  # the last data stays on screen
+        others = [p for p in app.query(Panel) if p is not db]
+        assert not any(p.has_class("-stale") for p in others), [(p.TITLE, p.border_subtitle) for p in others]
+        assert all(p.border_subtitle == "" for p in others)
+        hub = app._live_data["live"]
+        assert hub.pollers["database"].failures >= 2
+        assert hub.pollers["database"].max_in_flight == 1
+        assert hub.pollers["cache"].state.latest.error is None
+        assert hub.report.component("database").status.label == "UNREACHABLE"
+        proxy.hang = False  # the host comes back: the panel recovers by itself
+        deadline = time.monotonic() + 10
+        while db.has_class("-stale"):
+            assert time.monotonic() < deadline, "database panel did not recover"
+            await pilot.pause(0.1)
+        assert db.snapshot is not good and db.border_subtitle == ""
+    latencies.sort()
+    print(f"\nkeys pressed while the database hung: {len(latencies)}; handled in "
+          f"median {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+          f"max {latencies[-1] * 1000:.1f} ms")
