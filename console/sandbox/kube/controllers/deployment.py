@@ -35,6 +35,13 @@ def revision(rs: Obj) -> int:
         return 0
 
 
+def _controller_ref(obj: Obj, kind: str) -> str | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == kind:
+            return ref.get("name")
+    return None
+
+
 def surge_and_unavailable(d: Obj) -> tuple[int, int]:
     replicas = d["spec"].get("replicas", 1)
     ru = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
@@ -48,16 +55,23 @@ def surge_and_unavailable(d: Obj) -> tuple[int, int]:
 
 class DeploymentController(Controller):
     primary = "deployments.apps"
-    watches = ("replicasets.apps",)
+    watches = ("replicasets.apps", "pods")
     component = "deployment-controller"
 
     def keys_for(self, event: WatchEvent):
         if event.resource == self.primary:
             return (key_of(event.object),)
-        for ref in event.object.get("metadata", {}).get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == "Deployment":
-                return ((event.namespace, ref["name"]),)
-        return ()
+        obj = event.object
+        if event.resource == "pods":
+            # only a pod going away matters here: a Recreate rollout waits for that
+            if event.type != "DELETED":
+                return ()
+            rs_ref = _controller_ref(obj, "ReplicaSet")
+            obj = self.store.peek("replicasets.apps", event.namespace, rs_ref) if rs_ref else None
+            if obj is None:
+                return ()
+        owner = _controller_ref(obj, "Deployment")
+        return ((event.namespace, owner),) if owner else ()
 
     def sync(self, key: Key) -> None:
         d = self.store.peek(self.primary, *key)
@@ -187,9 +201,9 @@ class DeploymentController(Controller):
                 for rs in active_olds:
                     self._scale(rs, 0, d)
                 return
-            if any(podspec.is_active(p) for rs in olds
-                   for p in self.index.owned_objects("pods", rs["metadata"]["uid"])):
-                return  # wait for old pods to be gone before starting new ones
+            if any(p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+                   for rs in olds for p in self.index.owned_objects("pods", rs["metadata"]["uid"])):
+                return  # wait until old pods are gone, terminating ones included
             self._scale(new, desired, d)
             return
         new_replicas = new["spec"].get("replicas", 0)
