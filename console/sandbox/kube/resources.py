@@ -115,7 +115,6 @@ RESOURCES: tuple[ResourceType, ...] = (
     # ---- batch/v1 (the runbook's nightly postgres-backup Job) ----
     _rt("batch", "v1", "Job", "jobs", categories=_ALL, status=True),
     _rt("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=_ALL, status=True),
-    _rt("batch", "v1", "Job", "jobs", categories=_ALL, status=True),
     # ---- autoscaling: v2 is preferred; v1 is the same objects, converted ----
     _rt("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", **_HPA),
     _rt("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", **_HPA),
