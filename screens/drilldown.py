@@ -36,9 +36,9 @@ class DrillDown(Screen):
         if self.hub is not None:
             self.hub.subscribe(self, self.COMPONENT)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self.hub is not None:
-            self.hub.unsubscribe(self)
+            await self.hub.unsubscribe(self)
 
     def on_poll_updated(self, message: PollUpdated) -> None:
         state = message.state

@@ -84,12 +84,15 @@ class LiveData:
                 if name in self.states:
                     widget.post_message(PollUpdated(self.states[name]))
 
-    def unsubscribe(self, widget: Widget) -> None:
+    async def unsubscribe(self, widget: Widget) -> None:
+        """Forget ``widget``; the last one out stops the pollers and closes the collectors
+        (awaited, so an app that exits leaves no connection open)."""
         for subs in self.subscribers.values():
             if widget in subs:
                 subs.remove(widget)
         if not any(self.subscribers.values()):
             self.close()
+            await self._closing
 
     def refresh(self, *components: str) -> None:
         """Poll now (the `r` key)."""

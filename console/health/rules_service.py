@@ -43,7 +43,7 @@ def _requests(snap: ServiceSnapshot, t: Thresholds) -> list[Finding]:
     if r.error:
         return [Finding(COMPONENT, "metrics", Status.WARNING,
                         f"request figures unavailable ({r.source}): {r.error}")]
-    window = f" over {r.window}" if r.window else ""
+    window = (" (since start)" if r.window == "since start" else f" over {r.window}") if r.window else ""
     out = []
     if r.error_rate_pct is not None:
         status, cmp = high_is_bad(r.error_rate_pct, t.error_rate_pct)

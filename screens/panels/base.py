@@ -91,9 +91,9 @@ class Panel(Vertical, can_focus=True):
             self.hub.subscribe(self, *self.subscriptions())
             self.set_interval(1.0, self._tick_stale)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self.hub is not None:
-            self.hub.unsubscribe(self)
+            await self.hub.unsubscribe(self)
 
     def subscriptions(self) -> tuple[str, ...]:
         return (self.COMPONENT, HEALTH) if self.COMPONENT else (HEALTH,)

@@ -81,8 +81,10 @@ class DatabasePanel(Panel):
             line.append(" · no replicas", "dim")
         set_text(self.query_one("#database-summary", Static), line)
         heads = set(snap.blocking_pids)
-        sync_rows(self.query_one(DataTable),
-                  [(str(s.pid), session_cells(s, heads)) for s in notable(snap)])
+        rows = [(str(s.pid), session_cells(s, heads)) for s in notable(snap)]
+        table = self.query_one(DataTable)
+        sync_rows(table, rows)
+        table.display = bool(rows)  # an empty header says nothing
 
     def drill_down(self):
         from ..database_view import DatabaseView
