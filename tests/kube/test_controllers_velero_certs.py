@@ -119,6 +119,18 @@ async def test_the_daily_schedule_creates_todays_backup_at_two(world):
     await until(lambda: phase(store, "backups.velero.io", expected) == "Completed")
     created = store.get("backups.velero.io", "velero", expected)["metadata"]["creationTimestamp"]
     assert created.endswith("T02:00:00Z")
+    schedule = store.get("schedules.velero.io", "velero", "daily-backup")
+    assert schedule["status"]["lastBackup"] == created
+
+
+async def test_a_paused_schedule_makes_no_backup(world):
+    store, clock = world.store, world.clock
+    store.mutate("schedules.velero.io", "velero", "daily-backup",
+                 lambda o: o["spec"].__setitem__("paused", True))
+    before = {b["metadata"]["name"] for b in store.iter("backups.velero.io", "velero")}
+    clock.advance(DAY + 5)
+    await asyncio.sleep(0.5)
+    assert {b["metadata"]["name"] for b in store.iter("backups.velero.io", "velero")} == before
 
 
 async def test_annotating_the_certificate_renews_it(world):

@@ -196,6 +196,10 @@ def seed_world(cluster, extra_pods: int = 0) -> None:
     platform.certificate(store, clock)
     _backup_job(store, clock, placer)
     names = platform.backups(store, clock)
+    daily = sorted(n for n in names if n.startswith("daily-backup-"))
+    platform.velero_config(store, clock, store.peek("backups.velero.io", "velero", daily[-1])[
+        "metadata"]["creationTimestamp"])
+    platform.issuer(store, clock)
     contents = cluster.extras.setdefault("velero_contents", {})
     for name in names:
         spec = store.peek("backups.velero.io", "velero", name)["spec"]

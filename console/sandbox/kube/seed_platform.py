@@ -299,3 +299,42 @@ def _completed(clock: Clock, at: float, items: int, ttl_days: int) -> Obj:
         "progress": {"totalItems": items, "itemsBackedUp": items},
         "volumeSnapshotsAttempted": 2, "volumeSnapshotsCompleted": 2,
     }
+
+
+def velero_config(store: Store, clock: Clock, newest_backup: str) -> None:
+    """The storage locations the backups name, and the schedule behind the daily ones."""
+    for name, region, default in (("default", "eu-south-1", True),
+                                  ("dr-eu-central-1", "eu-central-1", False)):
+        store.create("backupstoragelocations.velero.io", {
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": name, "namespace": "velero", "creationTimestamp": _ago(clock, 300)},
+            "spec": {"provider": "aws", "default": default, "accessMode": "ReadWrite",
+                     "objectStorage": {"bucket": f"pratiko-velero-{region}", "prefix": "production"},
+                     "config": {"region": region}},
+            "status": {"phase": "Available", "lastValidationTime": _ago(clock, 0.0003),
+                       "lastSyncedTime": _ago(clock, 0.0003)},
+        })
+    store.create("schedules.velero.io", {
+        "apiVersion": "velero.io/v1", "kind": "Schedule",
+        "metadata": {"name": "daily-backup", "namespace": "velero",
+                     "creationTimestamp": _ago(clock, 300)},
+        "spec": {"schedule": "0 2 * * *", "useOwnerReferencesInBackup": False,
+                 "template": {"includedNamespaces": ["mcp-production"], "storageLocation": "default",
+                              "ttl": "720h0m0s", "snapshotVolumes": True}},
+        "status": {"phase": "Enabled", "lastBackup": newest_backup},
+    })
+
+
+def issuer(store: Store, clock: Clock) -> None:
+    store.create("clusterissuers.cert-manager.io", {
+        "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": "letsencrypt-prod", "creationTimestamp": _ago(clock, 300)},
+        "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
+                          "email": "ops@pratiko.ai",
+                          "privateKeySecretRef": {"name": "letsencrypt-prod-account-key"},
+                          "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}]}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ACMEAccountRegistered",
+                                   "message": "The ACME account was registered with the ACME server",
+                                   "lastTransitionTime": _ago(clock, 300), "observedGeneration": 1}],
+                   "acme": {"uri": "https://acme-v02.api.letsencrypt.org/acme/acct/123456789"}},
+    })

@@ -108,15 +108,22 @@ class BackupController(_Phased):
             self._finish(key, backup, status, now)
 
     def _daily_schedule(self) -> None:
-        """Create today's ``daily-backup-YYYYMMDD`` once 02:00 (emulated, UTC) has passed,
-        like the production Velero schedule, and look again at the next 02:00."""
+        """While the ``daily-backup`` Schedule exists and is not paused, create today's
+        ``daily-backup-YYYYMMDD`` once 02:00 (emulated, UTC) has passed, as the production
+        schedule does, record it as the schedule's ``lastBackup``, and look again at the
+        next 02:00. (Only this one schedule is emulated, at its fixed time.)"""
         now = self.clock.now()
         day = self.clock.datetime().replace(hour=2, minute=0, second=0, microsecond=0)
         due = day.timestamp()
-        if now >= due and self.store.peek("namespaces", "", "velero") is not None:
+        schedule = self.store.peek("schedules.velero.io", "velero", "daily-backup")
+        if now >= due and schedule is not None and not schedule.get("spec", {}).get("paused"):
             name = f"daily-backup-{day:%Y%m%d}"
             if self.store.peek(self.primary, "velero", name) is None:
-                self.store.create(self.primary, daily_backup(name, self.clock.timestamp(due)))
+                created = self.clock.timestamp(due)
+                self.store.create(self.primary, daily_backup(name, created))
+                self.mutate("schedules.velero.io", ("velero", "daily-backup"),
+                            lambda o: o.setdefault("status", {}).update(
+                                phase="Enabled", lastBackup=created))
             due += 86400
         self.requeue(SCHEDULE_KEY, max(1.0, due - now))
 
