@@ -85,8 +85,10 @@ CATALOGUE_IDS: tuple[str, ...] = tuple(entry[0] for entry in PLANNED)
 
 def _built() -> dict[str, Wizard]:
     from . import morning_health_check, scaling
+    from .backups import backup_verification, db_pitr, velero_restore
 
-    wizards = [morning_health_check.WIZARD, scaling.WIZARD]
+    wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
+               db_pitr.WIZARD, velero_restore.WIZARD]
     return {w.id: w for w in wizards}
 
 

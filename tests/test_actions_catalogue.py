@@ -35,10 +35,10 @@ def test_every_entry_has_a_title_section_and_risk():
 
 
 def test_planned_entries_refuse_with_their_section():
-    wizard = get("db-pitr")
+    wizard = get("dr-failover")
     assert not wizard.built and wizard.highest_risk == Risk.DESTRUCTIVE
     message = wizard.not_built_message()
-    assert "not built yet" in message and "Point-in-Time Recovery" in message
+    assert "not built yet" in message and "Disaster Recovery Scenarios" in message
 
 
 def test_step_ids_are_unique_and_inputs_named_once():

@@ -1,0 +1,153 @@
+"""The ``db-pitr`` wizard — the guide's "Database Point-in-Time Recovery".
+
+1. look (deployment, HPA, earlier attempts); 2. stop traffic, remembering the replica count;
+3. create the ``postgres-recovery`` pod and its claim as the guide's manifest does; 4. stream
+the chosen S3 dump (default: the newest) into ``pg_restore`` in that pod; 5. verify with
+read-only queries; 6. accept the results and switch the credentials secret to the recovered
+database; 7. scale back and follow the rollout; 8. health check.
+
+The recovered database is a *new* instance and the old one is left exactly as it was: the
+damaged data stays there for the post-mortem, and the way back is always "scale the
+application up again on the old database". A failure at any step stops the wizard there and
+its message gives that way back; taking it (``way_back=yes``, in a resumed run or a fresh
+one) skips the recovery steps, puts the old host back into the secret if it had been
+switched, and scales the application to the remembered count.
+
+In the sandbox the recovery pod's PostgreSQL programs reach an empty database of their own
+on the sandbox server, so the rehearsal restores real rows into a fresh instance while the
+damaged primary stays damaged, as in production.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..inputs import BoolInput, LiveChoiceInput
+from ..model import Plan, Risk, Step, StepOutput, Wizard
+from . import pitr_recovery, pitr_traffic, pitr_verify
+from .cluster import ClusterReads
+from .health import health_check_step
+from .pitr_common import (
+    HOST_KEY,
+    RECOVERY_POD,
+    offers_way_back,
+    recovery_host,
+    remembered_replicas,
+)
+from .s3_dumps import dump_keys, newest_key
+
+WAY_BACK = BoolInput(
+    "way_back", "Take the way back instead (scale the application up on the old database)",
+    default=False, help="no: recover the database. yes: skip the recovery; undo the switch "
+                        "if it happened and scale the application back to its remembered count.")
+
+
+async def _dump_choices(ctx: Any) -> list[str]:
+    try:
+        return await dump_keys(ctx)
+    except Exception:  # noqa: BLE001 - an unreadable bucket must not block the way back
+        return []
+
+
+async def _newest_dump(ctx: Any) -> str | None:
+    try:
+        return await newest_key(ctx)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+DUMP = LiveChoiceInput("dump", "Database dump to restore (S3 key)", source=_dump_choices,
+                       default=_newest_dump, required=False,
+                       help="The dumps under the configured prefix, newest first; the default "
+                            "is the newest.")
+
+
+def _recovering(values: Any) -> bool:
+    return not values.get("way_back")
+
+
+# ---- 1. look ---------------------------------------------------------------------------
+def plan_look(ctx: Any) -> Plan:
+    k = ctx.env.kubernetes
+    return Plan(f"Show deployment/{k.deployment}, its HPA, the credentials' host (masked) and "
+                "what an earlier recovery attempt left (remembered replicas, recovery pod)",
+                (Plan.command("kubectl", "get", f"deployment/{k.deployment}", f"hpa/{k.hpa}",
+                              "-n", k.namespace),
+                 Plan.command("kubectl", "get", f"pod/{RECOVERY_POD}", "-n", k.namespace)))
+
+
+async def run_look(ctx: Any) -> AsyncIterator[StepOutput]:
+    k = ctx.env.kubernetes
+    reader = await ctx.kube()
+    reads = ClusterReads(reader)
+    deployment = await reader.deployment()
+    replicas = deployment["spec"].get("replicas")
+    yield f"deployment/{k.deployment}: spec.replicas {replicas}"
+    remembered = remembered_replicas(deployment)
+    if remembered is not None:
+        yield f"an earlier recovery remembered {remembered} replicas (it did not finish)"
+    try:
+        hpa = await reader.hpa()
+        spec = hpa.get("spec", {})
+        yield (f"hpa/{k.hpa}: min {spec.get('minReplicas')}, max {spec.get('maxReplicas')}; "
+               "at 0 replicas Kubernetes disables it (ScalingDisabled) until replicas return")
+    except Exception:  # noqa: BLE001 - no HPA is fine
+        yield f"hpa/{k.hpa}: not found"
+    secret = await reads.secret(k.database_secret)
+    host = base64.b64decode(((secret or {}).get("data") or {}).get(HOST_KEY, "")).decode()
+    where = "the recovery database" if host == recovery_host(ctx) else "the old database"
+    yield f"secret/{k.database_secret}: host points at {where}"
+    pod = await reads.pod(RECOVERY_POD)
+    yield (f"pod/{RECOVERY_POD}: {(pod.get('status') or {}).get('phase', '?')}" if pod
+           else f"pod/{RECOVERY_POD}: not there yet")
+    if ctx.values.get("way_back"):
+        yield "way back chosen: the recovery steps will be skipped"
+
+
+WIZARD = Wizard(
+    id="db-pitr", title="Database point-in-time recovery",
+    section="Backup and Recovery › Database Point-in-Time Recovery",
+    when="Data was lost or corrupted: restore the database from a backup.",
+    steps=(
+        Step("look", "Before stopping anything", "Look first: how many replicas run now (they "
+             "come back at that count), the HPA, and whether an earlier recovery attempt left "
+             "something behind.", Risk.READ, plan_look, run_look, inputs=(WAY_BACK,),
+             timeout=60),
+        Step("stop-traffic", "1. Stop application traffic", "No writes may reach the database "
+             "while it is recovered: scale the MCP server to 0, remembering its replica count.",
+             Risk.DESTRUCTIVE, pitr_traffic.plan_stop, offers_way_back(pitr_traffic.run_stop),
+             verify=pitr_traffic.verify_stopped, applies=_recovering, timeout=300),
+        Step("recovery-instance", "2. Create the recovery instance", "A fresh PostgreSQL pod "
+             "(postgres:15-alpine) on its own volume; the old database is left untouched.",
+             Risk.CHANGE, pitr_recovery.plan_instance,
+             offers_way_back(pitr_recovery.run_instance), verify=pitr_recovery.verify_instance,
+             applies=_recovering, timeout=360),
+        Step("restore", "3. Restore from backup", "pg_restore of the chosen dump into the "
+             "recovery instance, streamed from S3, all or nothing.", Risk.DESTRUCTIVE,
+             pitr_recovery.plan_restore, offers_way_back(pitr_recovery.run_restore),
+             inputs=(DUMP,), applies=_recovering, timeout=3600),
+        Step("verify-data", "4. Verify data integrity", "The guide counts critical_table; "
+             "any read-only queries can be given. Look at the results: the next step asks you "
+             "to accept them.", Risk.READ, pitr_verify.plan_verify,
+             offers_way_back(pitr_verify.run_verify), inputs=(pitr_verify.QUERIES,),
+             applies=_recovering, timeout=300),
+        Step("switch-database", "5. Accept and switch to the recovered database", "Confirming "
+             "accepts the verification results; the credentials secret then points the "
+             "application at the recovery instance. Declining stops here (way back below).",
+             Risk.DESTRUCTIVE, pitr_verify.plan_switch, offers_way_back(pitr_verify.run_switch),
+             verify=pitr_verify.verify_switch, applies=_recovering, timeout=60),
+        Step("restart-application", "6. Restart the application", "Scale back to the "
+             "remembered replica count and follow the rollout.", Risk.CHANGE,
+             pitr_traffic.plan_restart, offers_way_back(pitr_traffic.scale_back),
+             verify=pitr_traffic.verify_running, applies=_recovering, timeout=600),
+        Step("way-back", "The way back: old database", "Undo: put the old database host back "
+             "if it was switched, and scale the application up again on the old database.",
+             Risk.CHANGE, pitr_traffic.plan_way_back, pitr_traffic.run_way_back,
+             verify=pitr_traffic.verify_running, applies=lambda v: bool(v.get("way_back")),
+             timeout=600),
+        health_check_step("./scripts/health-check.sh: the application answers on its database "
+                          "and its pods are Ready."),
+    ),
+)

@@ -1,0 +1,187 @@
+"""Stopping and restoring the application's traffic around a database recovery.
+
+Stop: the replica count is remembered (annotation ``mcp-ops.pratiko.ai/pitr-replicas-before``
+on the Deployment, written *before* scaling, kept as it is when a retry finds the
+deployment already at 0), then the deployment goes to 0 and the step waits until no pod is
+left. The HPA is not touched: Kubernetes disables an autoscaler whose target is at 0
+replicas ("scaling is disabled since the replica count of the target is zero") and
+re-enables it when replicas come back; the step still watches that nothing scales the
+deployment up while it waits.
+
+Back: scale to the remembered count, follow the rollout, and drop the annotation. The way
+back does the same after putting the previous database host back into the credentials
+secret, if the switch had happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..model import Plan, Progress, StepFailed, StepOutput
+from ..rollout import follow_rollout, rollout_state
+from .cluster import ClusterReads, ClusterWrites
+from .pitr_common import (
+    HOST_KEY,
+    REMEMBERED,
+    previous_host_secret,
+    recovery_host,
+    remembered_replicas,
+)
+
+POLL_SECONDS = 0.5
+
+
+def _k(ctx: Any) -> Any:
+    return ctx.env.kubernetes
+
+
+# ---- stop ------------------------------------------------------------------------------
+def plan_stop(ctx: Any) -> Plan:
+    k = _k(ctx)
+    return Plan(f"Remember the replica count of deployment/{k.deployment} (annotation "
+                f"{REMEMBERED}), scale it to 0 and wait until no pod ({k.app_selector}) is "
+                "left; the HPA is disabled while the target is at 0",
+                (Plan.command("kubectl", "annotate", f"deployment/{k.deployment}", "-n",
+                              k.namespace, f"{REMEMBERED}=<current replicas>"),
+                 Plan.command("kubectl", "scale", f"deployment/{k.deployment}", "--replicas=0",
+                              "-n", k.namespace),
+                 Plan.command("kubectl", "wait", "--for=delete", "pod", "-l", k.app_selector,
+                              "-n", k.namespace, "--timeout=300s")))
+
+
+async def run_stop(ctx: Any) -> AsyncIterator[StepOutput]:
+    k = _k(ctx)
+    reader = await ctx.kube()
+    deployment = await reader.deployment()
+    current = int(deployment["spec"].get("replicas") or 0)
+    remembered = remembered_replicas(deployment)
+    writes = ClusterWrites(await ctx.mutations.kube())
+    if remembered is None:
+        remembered = current
+        if current == 0:
+            remembered = k.normal_replicas
+            yield (f"deployment/{k.deployment} is already at 0 with nothing remembered; it will "
+                   f"come back at the configured normal count, {remembered}")
+        await writes.annotate_deployment({REMEMBERED: str(remembered)})
+        yield f"remembered: deployment/{k.deployment} had {remembered} replicas"
+    else:
+        yield f"already remembered from an earlier attempt: {remembered} replicas"
+    if current != 0:
+        await writes.scale(0)
+        yield f"deployment/{k.deployment} scaled to 0 (was {current})"
+    async for item in wait_for_no_pods(ctx, timeout=240):
+        yield item
+
+
+async def wait_for_no_pods(ctx: Any, *, timeout: float) -> AsyncIterator[StepOutput]:
+    reader = await ctx.kube()
+    first: int | None = None
+    last = None
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = await reader.pods()
+        first = len(pods) if first is None else first
+        yield Progress(first - len(pods), first or 1, "pods stopped")
+        if len(pods) != last:
+            yield f"pods left: {len(pods)}"
+            last = len(pods)
+        desired = int((await reader.deployment())["spec"].get("replicas") or 0)
+        if desired != 0:
+            raise StepFailed(f"spec.replicas went back to {desired} while waiting: something "
+                             "(an HPA with minReplicas 0 enabled, or another operator) scales "
+                             "the deployment; stop it before recovering")
+        if not pods:
+            yield "no application pod left: traffic is stopped"
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(f"{len(pods)} pods still there after {timeout:.0f}s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def verify_stopped(ctx: Any) -> str:
+    reader = await ctx.kube()
+    deployment = await reader.deployment()
+    if deployment["spec"].get("replicas") != 0 or await reader.pods():
+        raise StepFailed("the application is not at 0 replicas")
+    return f"0 replicas, {remembered_replicas(deployment)} remembered"
+
+
+# ---- back up again ---------------------------------------------------------------------
+async def _target(ctx: Any) -> tuple[int, str]:
+    deployment = await (await ctx.kube()).deployment()
+    remembered = remembered_replicas(deployment)
+    if remembered is not None:
+        return remembered, f"the remembered count ({REMEMBERED})"
+    return _k(ctx).normal_replicas, "the configured normal count (nothing was remembered)"
+
+
+def plan_restart(ctx: Any) -> Plan:
+    k = _k(ctx)
+    return Plan(f"Scale deployment/{k.deployment} back to the replica count remembered before "
+                "traffic was stopped, follow the rollout until every replica is ready, and "
+                "forget the remembered count",
+                (Plan.command("kubectl", "scale", f"deployment/{k.deployment}",
+                              "--replicas=<remembered>", "-n", k.namespace),
+                 Plan.command("kubectl", "rollout", "status", f"deployment/{k.deployment}",
+                              "-n", k.namespace),
+                 Plan.command("kubectl", "annotate", f"deployment/{k.deployment}", "-n",
+                              k.namespace, f"{REMEMBERED}-")))
+
+
+async def scale_back(ctx: Any) -> AsyncIterator[StepOutput]:
+    k = _k(ctx)
+    replicas, why = await _target(ctx)
+    writes = ClusterWrites(await ctx.mutations.kube())
+    await writes.scale(replicas)
+    yield f"deployment/{k.deployment} scaled to {replicas}: {why}"
+    async for item in follow_rollout(ctx, timeout=int(k.request_timeout * 30), replicas=replicas):
+        yield item
+    await writes.annotate_deployment({REMEMBERED: None})
+    yield f"{REMEMBERED} removed: the recovery's replica count is no longer needed"
+
+
+async def verify_running(ctx: Any) -> str:
+    deployment = await (await ctx.kube()).deployment()
+    settled, ready, desired, text = rollout_state(deployment)
+    if not settled or desired == 0:
+        raise StepFailed(f"deployment not back: {text}")
+    return f"{ready}/{desired} replicas ready"
+
+
+# ---- the way back ----------------------------------------------------------------------
+def plan_way_back(ctx: Any) -> Plan:
+    k = _k(ctx)
+    return Plan(f"Go back to the old database: if secret/{k.database_secret} was switched to "
+                f"{recovery_host(ctx)}, put the previous host back (kept in secret/"
+                f"{previous_host_secret(ctx)}); then scale deployment/{k.deployment} to the "
+                "remembered count and follow the rollout. The recovery pod is left for "
+                "inspection.",
+                (Plan.command("kubectl", "patch", "secret", k.database_secret, "-n",
+                              k.namespace, "--type", "merge", "-p",
+                              '{"data":{"host":"<previous host, base64>"}}'),
+                 *plan_restart(ctx).commands))
+
+
+async def run_way_back(ctx: Any) -> AsyncIterator[StepOutput]:
+    k = _k(ctx)
+    reads = ClusterReads(await ctx.kube())
+    secret = await reads.secret(k.database_secret) or {}
+    host = base64.b64decode((secret.get("data") or {}).get(HOST_KEY, "")).decode()
+    kept = await reads.secret(previous_host_secret(ctx))
+    if host == recovery_host(ctx):
+        if kept is None or HOST_KEY not in (kept.get("data") or {}):
+            raise StepFailed(f"secret/{k.database_secret} points at the recovery database "
+                             f"but secret/{previous_host_secret(ctx)} with the previous host "
+                             "is missing: set the host by hand")
+        writes = ClusterWrites(await ctx.mutations.kube())
+        await writes.patch_secret(k.database_secret, {HOST_KEY: kept["data"][HOST_KEY]})
+        yield (f"secret/{k.database_secret}: host switched back to the previous database "
+               "(value masked)")
+    else:
+        yield f"secret/{k.database_secret} still points at the old database: left untouched"
+    async for item in scale_back(ctx):
+        yield item

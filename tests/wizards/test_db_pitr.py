@@ -1,0 +1,170 @@
+"""``db-pitr`` on the Kubernetes emulator, the real PostgreSQL and moto.
+
+The recovery pod's pg_restore/psql/pg_isready run for real against an empty database (the
+fresh recovery instance); the dump comes out of moto over HTTP and goes into the pod over
+the exec WebSocket's stdin. What changed is read back from the emulator's store and from
+PostgreSQL, never from the wizard's own report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from conftest import ROWS, drive
+
+from actions.backups.pitr_common import REMEMBERED, recovery_host
+from actions.backups.pitr_verify import QUERIES, diff_lines, split_queries
+from actions.inputs import InputError
+from console.execution.confirmation import ConfirmationAnswer
+from console.execution.log_store import verify
+
+pytestmark = pytest.mark.timeout(120)
+
+OLD_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
+SECRET_PASSWORD = "sandbox-postgres-password"
+
+
+def host_of(secret: dict) -> str:
+    return base64.b64decode(secret["data"]["host"]).decode()
+
+
+async def damage(world) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(world.pg.dsn(world.pg.production), timeout=5)
+    try:
+        await conn.execute("DELETE FROM critical_table WHERE id % 3 = 0")
+    finally:
+        await conn.close()
+
+
+async def test_recovery_restores_the_newest_dump_and_brings_the_application_back(world):
+    await damage(world)
+    damaged = await world.pg.count(world.pg.production)
+    assert damaged < ROWS
+    before = world.secret()
+
+    driven = await drive(world, "db-pitr")
+
+    assert driven.statuses == {
+        "look": "ok", "stop-traffic": "ok", "recovery-instance": "ok", "restore": "ok",
+        "verify-data": "ok", "switch-database": "ok", "restart-application": "ok",
+        "way-back": "skipped", "health-check": "ok"}, driven.text()
+    # the recovered instance holds every row of the dump; the damaged primary is untouched
+    assert await world.pg.count(world.pg.recovery) == ROWS
+    assert await world.pg.count(world.pg.production) == damaged
+    assert f"SELECT count(*) FROM critical_table → {ROWS}" in driven.text()
+    # the application is back at its count, on the recovery Service; nothing else changed
+    deployment = world.deployment()
+    assert deployment["spec"]["replicas"] == 6 and deployment["status"]["readyReplicas"] == 6
+    assert REMEMBERED not in (deployment["metadata"].get("annotations") or {})
+    secret = world.secret()
+    assert host_of(secret) == "postgres-recovery.mcp-production.svc.cluster.local"
+    assert {k: v for k, v in secret["data"].items() if k != "host"} == \
+        {k: v for k, v in before["data"].items() if k != "host"}
+    assert host_of(world.secret("postgres-credentials-before-pitr")) == OLD_HOST
+    pod = world.store.peek("pods", "mcp-production", "postgres-recovery")
+    assert pod["spec"]["containers"][0]["image"] == "postgres:15-alpine"
+    assert pod["metadata"]["labels"]["app"] == "postgresql"
+    assert {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "postgres-credentials", "key": "password"}}} in pod["spec"]["containers"][0]["env"]
+    hpa = world.store.peek("horizontalpodautoscalers.autoscaling", "mcp-production",
+                           "mcp-server-hpa")
+    assert hpa["spec"]["minReplicas"] == 6  # not touched: at 0 replicas it is disabled
+    # the dump went over in pieces with progress up to its size
+    sent = [p for p in driven.progress if p.label == "bytes sent"]
+    assert sent and sent[-1].done == sent[-1].total == len(world.pg.dump)
+    # the session log: every step that ran, with its plan and the guide's equivalent command
+    plans = {r["data"]["id"]: r["data"]["commands"] for r in driven.records("step_plan")}
+    assert set(plans) == set(driven.statuses) - {"way-back"}
+    commands = "\n".join(c for cs in plans.values() for c in cs)
+    for expected in ("kubectl scale deployment/mcp-server-production --replicas=0 -n mcp-production",
+                     "image: postgres:15-alpine", "pg_restore -d pratiko_mcp_production",
+                     "psql -d pratiko_mcp_production -c 'SELECT count(*) FROM critical_table'",
+                     "kubectl patch secret postgres-credentials -n mcp-production --type merge",
+                     "kubectl rollout status deployment/mcp-server-production"):
+        assert expected in commands, expected
+    log_text = driven.path.read_text()
+    assert SECRET_PASSWORD not in log_text and "~ host" in log_text
+    assert verify(driven.path).ok
+
+
+async def test_corrupt_dump_stops_at_the_restore_and_the_way_back_restores_traffic(world):
+    world.moto.put(world.moto.keys[-1], world.pg.dump[: len(world.pg.dump) // 2])
+
+    failed = await drive(world, "db-pitr")
+
+    assert list(failed.statuses.items())[-1] == ("restore", "failed")
+    error = failed.outcomes["restore"].error
+    assert "pg_restore exited 1" in error and "way_back=yes" in error
+    assert any("pg_restore: error" in line for line in failed.lines), failed.text()
+    assert await world.pg.count(world.pg.recovery) is None  # one transaction: nothing half done
+    assert world.deployment()["spec"]["replicas"] == 0 and not world.app_pods()
+    assert world.deployment()["metadata"]["annotations"][REMEMBERED] == "6"
+    await asyncio.sleep(1.5)  # 30 emulated seconds: two HPA periods, and it must not scale up
+    assert world.deployment()["spec"]["replicas"] == 0
+
+    back = await drive(world, "db-pitr", {"way_back": "yes"}, resume=failed.path)
+
+    assert back.statuses == {"restore": "skipped", "verify-data": "skipped",
+                             "switch-database": "skipped", "restart-application": "skipped",
+                             "way-back": "ok", "health-check": "ok"}, back.text()
+    assert "still points at the old database" in back.text()
+    deployment = world.deployment()
+    assert deployment["spec"]["replicas"] == 6 and deployment["status"]["readyReplicas"] == 6
+    assert REMEMBERED not in (deployment["metadata"].get("annotations") or {})
+    assert host_of(world.secret()) == OLD_HOST
+    assert verify(failed.path).ok
+
+
+async def test_declined_restart_after_the_switch_the_way_back_puts_the_old_host_back(world):
+    async def decline_restart(request):
+        return ConfirmationAnswer(request.step_title != "6. Restart the application", "sandbox")
+
+    stopped = await drive(world, "db-pitr", confirmer=decline_restart)
+    assert list(stopped.statuses.items())[-1] == ("restart-application", "declined")
+    assert host_of(world.secret()) == recovery_host(stopped.run.ctx)
+
+    back = await drive(world, "db-pitr", {"way_back": "yes"})  # a fresh run: state is on the cluster
+
+    assert back.statuses["way-back"] == "ok" and back.statuses["health-check"] == "ok"
+    assert "host switched back to the previous database" in back.text()
+    assert host_of(world.secret()) == OLD_HOST
+    assert world.deployment()["spec"]["replicas"] == 6
+    assert await world.pg.count(world.pg.recovery) == ROWS  # left for inspection
+
+
+async def test_failing_verification_query_stops_before_the_switch(world):
+    driven = await drive(world, "db-pitr", {"verify_queries": "SELECT count(*) FROM missing_table"})
+    assert list(driven.statuses.items())[-1] == ("verify-data", "failed")
+    assert 'relation "missing_table" does not exist' in driven.outcomes["verify-data"].error
+    assert host_of(world.secret()) == OLD_HOST
+    assert world.deployment()["spec"]["replicas"] == 0
+
+
+async def test_read_only_refuses_the_first_change_and_changes_nothing(world):
+    driven = await drive(world, "db-pitr", read_only=True, confirm=None)
+    assert driven.statuses == {"look": "ok", "stop-traffic": "refused"}
+    assert world.deployment()["spec"]["replicas"] == 6
+    assert REMEMBERED not in (world.deployment()["metadata"].get("annotations") or {})
+    assert world.store.peek("pods", "mcp-production", "postgres-recovery") is None
+    (refusal,) = driven.records("refusal")
+    assert refusal["data"]["id"] == "stop-traffic"
+
+
+async def test_queries_input_accepts_reads_only_and_diff_masks_values():
+    assert split_queries("SELECT 1; SELECT ';' ; ") == ["SELECT 1", "SELECT ';'"]
+    assert await QUERIES.parse("select count(*) from t; with x as (select 1) select * from x",
+                               None) == "select count(*) from t; with x as (select 1) select * from x"
+    for bad in ("SET default_transaction_read_only = off; DROP TABLE t", "DELETE FROM t", ";"):
+        with pytest.raises(InputError):
+            await QUERIES.parse(bad, None)
+    data = {"host": base64.b64encode(b"old-host").decode(),
+            "password": base64.b64encode(b"hunter2-secret").decode()}
+    lines = diff_lines("creds", data, {"host": b"new-host"})
+    text = "\n".join(lines)
+    assert "old-host" not in text and "new-host" not in text and "hunter2" not in text
+    assert any(line.startswith("  ~ host") for line in lines)
+    assert any("password" in line and "unchanged" in line for line in lines)
