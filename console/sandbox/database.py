@@ -18,8 +18,11 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import pwd
 import shutil
 import signal
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +104,7 @@ class SandboxDatabase:
     max_connections: int = 100
     server: ChildProcess | None = None
     note: str = ""  # why this server was chosen (shown in the sandbox's progress)
+    own_dir: Path | None = None  # data kept outside the sandbox's directory, removed on stop
 
     @property
     def recovery_database(self) -> str:
@@ -132,6 +136,8 @@ class SandboxDatabase:
                     await conn.close()
         if self.server is not None:
             await self.server.stop(grace=10)
+        if self.own_dir is not None:
+            shutil.rmtree(self.own_dir, ignore_errors=True)
 
 
 def pgserver_bin_dir() -> Path | None:
@@ -195,16 +201,44 @@ async def _try_local(host: str, port: int, name: str) -> tuple[SandboxDatabase |
                            note=f"the server on {host}:{port}, database {name}"), ""
 
 
+def reachable_by(path: Path, user: str) -> bool:
+    """Whether ``user`` may enter every directory above ``path`` (PostgreSQL needs to reach
+    its data directory, which we then hand over to it)."""
+    entry = pwd.getpwnam(user)
+    for parent in path.resolve().parents:
+        st = parent.stat()
+        if st.st_mode & stat.S_IXOTH:
+            continue
+        if st.st_uid == entry.pw_uid and st.st_mode & stat.S_IXUSR:
+            continue
+        if st.st_gid == entry.pw_gid and st.st_mode & stat.S_IXGRP:
+            continue
+        return False
+    return True
+
+
+def _shared_tmp() -> str:
+    for candidate in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(candidate) and os.stat(candidate).st_mode & stat.S_IXOTH:
+            return candidate
+    raise RuntimeError("no world-accessible temporary directory for the embedded PostgreSQL")
+
+
 async def _start_embedded(workdir: Path) -> SandboxDatabase:
     bin_dir = pgserver_bin_dir()
     if bin_dir is None:
         raise RuntimeError("no PostgreSQL answers and pgserver is not installed "
                            "(pip install 'mcp-ops[sandbox]')")
     user = unprivileged_user()
-    base = workdir / "postgres"
-    base.mkdir()
-    if user is not None:
-        workdir.chmod(0o711)  # the server's account must reach its directory, not list ours
+    own_dir = None
+    if user is None or reachable_by(workdir, user):
+        base = workdir / "postgres"
+        base.mkdir()
+        if user is not None:
+            workdir.chmod(0o711)  # the server's account must reach its directory, not list ours
+    else:  # e.g. TMPDIR inside root's private directory: the server's account cannot enter
+        base = own_dir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-pg-", dir=_shared_tmp()))
+        base.chmod(0o700)
     hand_over(base, user)
     data = base / "data"
     initdb = await start_child(
@@ -223,7 +257,8 @@ async def _start_embedded(workdir: Path) -> SandboxDatabase:
                          "-c", "full_page_writes=off", "-c", "shared_buffers=32MB"],
             log_path=workdir / "postgres.log", user=user, stop_signal=signal.SIGINT)
         db = SandboxDatabase("embedded", LOCALHOST, port, "postgres", RUNBOOK_DATABASE, bin_dir,
-                             max_connections=EMBEDDED_MAX_CONNECTIONS, server=server)
+                             max_connections=EMBEDDED_MAX_CONNECTIONS, server=server,
+                             own_dir=own_dir)
         try:
             await wait_until(lambda db=db, server=server: _accepts(db, server), timeout=20,
                              what="embedded PostgreSQL")

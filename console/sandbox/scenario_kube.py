@@ -44,7 +44,8 @@ async def crashloop_apply(sandbox: Sandbox) -> None:
     pods = _app_pods(cluster)
     if not pods:
         raise RuntimeError(f"no {DEPLOYMENT} pod to crash")
-    name = pods[0]["metadata"]["name"]
+    # the second pod by name: on screen without scrolling, and not under the table's cursor
+    name = pods[min(1, len(pods) - 1)]["metadata"]["name"]
     chaos.crashloop(cluster, NAMESPACE, pod=name)
     sandbox.scenario_state["crashloop"] = name
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from console.sandbox.sandbox_config import aws_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +169,37 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def footprint(serve_pid: int) -> dict:
+    """Every process of the sandbox and every port it listens on."""
+    root = psutil.Process(serve_pid)
+    procs = [root, *root.children(recursive=True)]
+    listening = []
+    for proc in procs:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            continue
+        listening += [c.laddr for c in conns if c.status == psutil.CONN_LISTEN]
+    return {"pids": [p.pid for p in procs], "listening": listening}
+
+
+def local_databases() -> set[str]:
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-Atc",
+                          "SELECT datname FROM pg_database"], capture_output=True, text=True,
+                         timeout=30)
+    return set(out.stdout.split())
+
+
+def assert_gone(info: dict, seen: dict, config: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(pid_alive(p) for p in seen["pids"]):
+        time.sleep(0.2)
+    assert [p for p in seen["pids"] if pid_alive(p)] == []
+    assert [a.port for a in seen["listening"] if port_open(a.port)] == []
+    assert not Path(info["workdir"]).exists()
+    assert not Path(str(config) + ".sandbox.json").exists()
+    if info["postgres"]["mode"] == "local":
+        database = info["postgres"]["dsn"].rsplit("/", 1)[1]
+        assert not {database, database + "_recovery"} & local_databases()

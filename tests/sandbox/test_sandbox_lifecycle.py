@@ -1,0 +1,98 @@
+"""A sandbox leaves nothing behind, binds nothing but 127.0.0.1, and two of them can run
+side by side.
+
+Each test starts real ``mcp-ops sandbox serve`` processes (on the machine's PostgreSQL and
+a private redis-server, the default), records every process, listening port, temporary
+directory and database it made, stops it the way it would be stopped in life (SIGTERM,
+Ctrl+C, or the parent console dying with SIGKILL), and checks that all of it is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sandbox_support import (
+    ROOT,
+    ServeProcess,
+    assert_gone,
+    footprint,
+    local_databases,
+    pid_alive,
+    port_open,
+    run_check,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def test_two_sandboxes_side_by_side_then_sigterm_and_ctrl_c_leave_nothing(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    first, second = ServeProcess.start(tmp_path / "a"), ServeProcess.start(tmp_path / "b")
+    try:
+        a, b = first.wait_ready(), second.wait_ready()
+        seen_a, seen_b = footprint(a["pid"]), footprint(b["pid"])
+        # nothing outside the loopback interface, and no port shared
+        for seen in (seen_a, seen_b):
+            assert seen["listening"], "a sandbox listens somewhere"
+            assert {addr.ip for addr in seen["listening"]} == {"127.0.0.1"}
+        shared = {x.port for x in seen_a["listening"]} & {x.port for x in seen_b["listening"]}
+        assert shared <= {a["postgres"]["port"]} & {b["postgres"]["port"]}  # the local server
+        assert a["postgres"]["dsn"] != b["postgres"]["dsn"]  # own database each
+        assert a["workdir"] != b["workdir"]
+        if a["postgres"]["mode"] == "local":
+            database = a["postgres"]["dsn"].rsplit("/", 1)[1]
+            assert database in local_databases()
+        # both answer, each on its own: the pods and the service of each are healthy
+        for serve in (first, second):
+            code, report = run_check(serve.config)
+            components = {c["name"]: c["status"] for c in report["environments"][0]["components"]}
+            assert components["pods"] == components["service"] == "HEALTHY", report
+        assert first.stop(signal.SIGTERM) == 0
+        assert first.next_event(5) == {"event": "stopped", "status": 0}
+        assert_gone(a, seen_a, first.config)
+        assert pid_alive(b["pid"]) and port_open(int(b["control_url"].rsplit(":", 1)[1]))
+        assert second.stop(signal.SIGINT) == 0
+        assert_gone(b, seen_b, second.config)
+    finally:
+        first.stop(signal.SIGKILL)
+        second.stop(signal.SIGKILL)
+
+
+PARENT = """
+import os, subprocess, sys, time
+child = subprocess.Popen(sys.argv[1:], env={**os.environ,
+                         "MCP_OPS_SANDBOX_PARENT_PID": str(os.getpid())}, stdout=sys.stdout)
+time.sleep(600)
+"""
+
+
+def test_sandbox_stops_by_itself_when_its_console_is_killed(tmp_path):
+    """The interactive console starts the sandbox as its child; if the console dies
+    without a word (kill -9, a crash), the sandbox notices and cleans up."""
+    config = tmp_path / "sandbox.yaml"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, sys.executable, "-m", "console", "sandbox", "serve",
+         "--config-out", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    try:
+        line = ""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not line.startswith('{"event": "ready"'):
+            line = parent.stdout.readline()
+            if not line:
+                break
+        info = json.loads(line)
+        seen = footprint(info["pid"])
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        assert_gone(info, seen, config)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
