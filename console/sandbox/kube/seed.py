@@ -20,6 +20,7 @@ import copy
 import gc
 
 from . import seed_platform as platform
+from . import seed_velero as velero
 from . import seed_workloads as workloads
 from .controllers.velero_content import snapshot
 
@@ -195,9 +196,9 @@ def seed_world(cluster, extra_pods: int = 0) -> None:
     platform.policies(store, clock)
     platform.certificate(store, clock)
     _backup_job(store, clock, placer)
-    names = platform.backups(store, clock)
+    names = velero.backups(store, clock)
     daily = sorted(n for n in names if n.startswith("daily-backup-"))
-    platform.velero_config(store, clock, store.peek("backups.velero.io", "velero", daily[-1])[
+    velero.velero_config(store, clock, store.peek("backups.velero.io", "velero", daily[-1])[
         "metadata"]["creationTimestamp"])
     platform.issuer(store, clock)
     contents = cluster.extras.setdefault("velero_contents", {})
