@@ -1,0 +1,106 @@
+"""The backups collector: Velero Backup objects from the emulator (which moves new backups
+through real phases) and dumps in S3 from a moto server over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import boto3
+import pytest
+from health_support import emulator, free_port, start_moto
+
+from console.collectors.backups import BackupsCollector
+from console.config.model import Environment, Thresholds
+from console.health import Status
+from console.health.evaluate import evaluate_component
+from console.sandbox.kube.controllers import chaos
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def aws_keys(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def environment(kubeconfig, moto_url: str, prefix: str = "live/postgres/") -> Environment:
+    return Environment.model_validate({
+        "kubernetes": {"kubeconfig": str(kubeconfig)},
+        "postgres": {"dsn": "postgresql://postgres@127.0.0.1:5432/test"},
+        "service": {"base_url": "http://127.0.0.1:1"},
+        "aws": {"endpoint_url": moto_url, "s3_backup_prefix": prefix},
+    })
+
+
+async def test_seeded_velero_backups_and_the_latest_dump(tmp_path, moto_url):
+    async with emulator(tmp_path / "kc"):
+        c = BackupsCollector(environment(tmp_path / "kc", moto_url))
+        try:
+            snap = await c.collect()
+        finally:
+            await c.close()
+    assert snap.velero_error is None and snap.s3_error is None
+    assert snap.velero and all(b.phase == "Completed" for b in snap.velero)
+    ages = [b.age_hours for b in snap.velero]
+    assert ages == sorted(ages)  # newest first
+    assert snap.s3[0].key == "live/postgres/dump-1.sql.gz" and snap.s3[0].size_bytes == 4096
+    assert snap.s3[0].age_hours < 1
+    health = evaluate_component("backups", snap, Thresholds())
+    assert health.status is Status.HEALTHY, health.reasons
+
+
+async def test_failed_backup_and_empty_dump_are_critical(tmp_path, moto_url):
+    prefix = f"t-{uuid.uuid4().hex[:6]}/"
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="eu-west-1")
+    s3.put_object(Bucket="pratiko-backups", Key=f"{prefix}old.sql.gz", Body=b"x" * 10)
+    await asyncio.sleep(1.1)  # S3 times have a one-second resolution
+    s3.put_object(Bucket="pratiko-backups", Key=f"{prefix}new.sql.gz", Body=b"")
+    async with emulator(tmp_path / "kc", speed=10) as (cluster, _):
+        chaos.set_velero_outcome(cluster, "Failed", kind="backups")
+        cluster.store.create("backups.velero.io", {
+            "apiVersion": "velero.io/v1", "kind": "Backup",
+            "metadata": {"name": "manual-check", "namespace": "velero"},
+            "spec": {"includedNamespaces": ["mcp-production"]}})
+        c = BackupsCollector(environment(tmp_path / "kc", moto_url, prefix))
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                snap = await c.collect()
+                mine = [b for b in snap.velero if b.name == "manual-check"]
+                if mine and mine[0].phase == "Failed":
+                    break
+                assert time.monotonic() < deadline, f"backup phase: {mine}"
+                await asyncio.sleep(0.2)
+        finally:
+            await c.close()
+    assert snap.velero[0].name == "manual-check"
+    assert [d.key for d in snap.s3] == [f"{prefix}new.sql.gz", f"{prefix}old.sql.gz"]
+    health = evaluate_component("backups", snap, Thresholds())
+    assert health.status is Status.CRITICAL
+    assert any(r.startswith("latest Velero backup manual-check Failed") for r in health.reasons)
+    assert any(r.endswith(": empty file") for r in health.reasons)
+
+
+async def test_unreachable_s3_does_not_hide_velero(tmp_path):
+    async with emulator(tmp_path / "kc"):
+        c = BackupsCollector(environment(tmp_path / "kc", f"http://127.0.0.1:{free_port()}"),
+                             timeout=1)
+        try:
+            snap = await c.collect()
+        finally:
+            await c.close()
+    assert snap.velero and snap.velero_error is None
+    assert snap.s3 == () and "Could not connect" in snap.s3_error
+    health = evaluate_component("backups", snap, Thresholds())
+    assert health.status is Status.UNKNOWN
+    assert any(r.startswith("S3 dumps unreadable") for r in health.reasons)
