@@ -144,3 +144,27 @@ async def test_rollout_to_an_unpullable_image_exceeds_its_progress_deadline(emu)
     assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
     table = (await kubectl(emu, "get", "pods", "-n", NS, "-l", "app=mcp-server")).stdout
     assert "ImagePullBackOff" in table or "ErrImagePull" in table
+
+
+async def test_daemonset_and_statefulset_restarts_roll_and_report_status(emu):
+    before = {p["metadata"]["name"] for p in
+              json.loads((await kubectl(emu, "get", "pods", "-n", "security", "-o", "json")).stdout)
+              ["items"]}
+    await kubectl(emu, "rollout", "restart", "daemonset/falco", "-n", "security")
+    res = await kubectl(emu, "rollout", "status", "daemonset/falco", "-n", "security",
+                        "--timeout=60s")
+    assert 'daemon set "falco" successfully rolled out' in res.stdout
+    pods = json.loads((await kubectl(emu, "get", "pods", "-n", "security", "-o", "json")).stdout)
+    live = [p for p in pods["items"] if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 4 and not {p["metadata"]["name"] for p in live} & before
+    assert sorted(p["spec"]["nodeName"] for p in live) == ["node-1", "node-2", "node-3", "node-4"]
+
+    def am_uid() -> str:
+        return emu.store.get("pods", "monitoring", "alertmanager-0")["metadata"]["uid"]
+
+    old_uid = am_uid()
+    await kubectl(emu, "rollout", "restart", "statefulset/alertmanager", "-n", "monitoring")
+    res = await kubectl(emu, "rollout", "status", "statefulset/alertmanager", "-n", "monitoring",
+                        "--timeout=60s")
+    assert "partitioned roll out complete: 1 new pods have been updated" in res.stdout
+    assert am_uid() != old_uid  # alertmanager-0 was replaced under the same name
