@@ -61,6 +61,8 @@ def write_config(tmp_path: Path, service_url: str, moto_url: str, kubeconfig: Pa
                 "redis": {"url": REDIS_URL},
                 "service": {"base_url": service_url},
                 "aws": {"endpoint_url": moto_url, "s3_backup_prefix": "live/postgres/"},
+                # a loaded CI machine must not turn a local service slow by the book
+                "thresholds": {"health_latency_ms": {"warning": 5000, "critical": 10000}},
             },
             "dead": {
                 "description": "nothing answers",

@@ -43,7 +43,7 @@ async def test_healthy_service(server):
 async def test_slow_health_endpoint_is_a_warning(server):
     server.mode = "slow"
     snap, health = await judge(server.url)
-    assert all(600 <= e.latency_ms < 2000 for e in snap.endpoints)
+    assert all(e.latency_ms >= 600 for e in snap.endpoints)
     assert health.status is Status.WARNING
     assert any("GET /health took 6" in r and "≥ 500 ms" in r for r in health.reasons)
 

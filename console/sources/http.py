@@ -6,11 +6,21 @@ timeout from ``service.timeout`` applies to connect, read and write alike.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+
 import httpx
 
 from console.config.model import ServiceSettings
 
 USER_AGENT = "mcp-ops"
+
+# httpx imports its async backend (anyio's asyncio backend) on the first request, which
+# costs tens of milliseconds -- hundreds on a busy machine -- and would be counted as the
+# first health probe's latency. Import it up front so the latency measured is the service's.
+for _module in ("anyio.lowlevel", "anyio.streams.tls", "anyio.to_thread", "anyio._backends._asyncio"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_module)
 
 
 def client(settings: ServiceSettings, *, timeout: float | None = None) -> httpx.AsyncClient:
