@@ -200,6 +200,7 @@ class WizardRunner(Screen[None]):
                                  + "; ".join(str(p) for p in problems))
                     return
             while index is not None:
+                self.index = index  # a step run on its own is the current one (retry/skip)
                 self.query_one("#progress", ProgressBar).update(total=None, progress=0)
                 self.screen.set_focus(None)
                 outcome = await self.run.run_step(index)

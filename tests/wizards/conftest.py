@@ -6,6 +6,8 @@
   production one.
 - ``moto``: moto in server mode with the backup bucket holding dated dumps (the newest is
   the real dump).
+- ``sandbox``: one ``mcp-ops sandbox serve`` child (session-wide) for the end-to-end runs
+  through ``mcp-ops run`` (``sandbox_cli``, ``sandbox_switch``).
 - ``world``: the Kubernetes emulator (seeded production world, own event loop = the
   test's) whose ``postgres-recovery`` pod runs the real pg_restore/psql/pg_isready against
   the recovery database — through the sandbox's own exec handler — and a config file for
@@ -309,3 +311,39 @@ async def cli(config: Path, *args: str, env: dict[str, str] | None = None,
         child.kill()
         out, err = await child.communicate()
     return subprocess.CompletedProcess(argv, child.returncode, out.decode(), err.decode())
+
+
+# ---- the sandbox, as an operator starts it --------------------------------------------
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """One ``mcp-ops sandbox serve`` child for the session (on the local PostgreSQL);
+    tests switch it to the scenario they need first."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
+    from sandbox_support import ServeProcess
+
+    serve = ServeProcess.start(tmp_path_factory.mktemp("sandbox"))
+    try:
+        serve.wait_ready(timeout=120)
+        yield serve
+    finally:
+        serve.stop()
+
+
+def sandbox_cli(sandbox, tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """``mcp-ops --config <sandbox config> ARGS`` with the sandbox's AWS placeholders and the
+    session logs under ``tmp``."""
+    from console.sandbox.sandbox_config import aws_environment
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, **aws_environment(), "XDG_STATE_HOME": str(tmp / "state"),
+           "KUBECACHEDIR": str(tmp / "kubecache")}
+    return subprocess.run([sys.executable, "-m", "console.cli", "--config", str(sandbox.config),
+                           *args], capture_output=True, text=True, cwd=root, env=env,
+                          timeout=timeout)
+
+
+def sandbox_switch(sandbox, scenario: str) -> None:
+    from console.sandbox.control import ControlAddress, switch_scenario
+
+    address = ControlAddress(sandbox.info["control_url"], sandbox.info["control_token"])
+    assert switch_scenario(address, scenario)["scenario"] == scenario

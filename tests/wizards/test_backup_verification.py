@@ -12,7 +12,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from conftest import cli, drive
+from conftest import cli, drive, sandbox_cli, sandbox_switch
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,3 +100,23 @@ async def test_read_only_runs_to_the_end_through_mcp_ops_run(world):
         assert f"[{n}/4]" in out.stdout
     assert out.stdout.count("-> ok") == 4 and "completed: session" in out.stdout
     assert "refused" not in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_sandbox_backup_failed_scenario_fails_velero_and_s3(sandbox, tmp_path):
+    sandbox_switch(sandbox, "backup-failed")
+    try:
+        out = sandbox_cli(sandbox, tmp_path, "run", "backup-verification", "--env", "sandbox",
+                          "--read-only")
+    finally:
+        sandbox_switch(sandbox, "healthy")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAIL  Velero backups: latest Velero backup" in out.stdout and "Failed" in out.stdout
+    assert "FAIL  S3 database dumps:" in out.stdout and "empty file" in out.stdout
+    assert "-> failed: 2 of 3 backup checks failed: Velero backups, S3 database dumps" \
+        in out.stdout
+    healthy = sandbox_cli(sandbox, tmp_path, "run", "backup-verification", "--env", "sandbox",
+                          "--read-only")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "all 3 backup checks passed" in healthy.stdout

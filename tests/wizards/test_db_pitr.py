@@ -4,21 +4,28 @@ The recovery pod's pg_restore/psql/pg_isready run for real against an empty data
 fresh recovery instance); the dump comes out of moto over HTTP and goes into the pod over
 the exec WebSocket's stdin. What changed is read back from the emulator's store and from
 PostgreSQL, never from the wizard's own report.
+
+The last test is the rehearsal end to end: ``mcp-ops sandbox serve`` as a child process,
+``mcp-ops run db-pitr --env sandbox --confirm sandbox`` as another, checked with kubectl
+and SQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import os
+import subprocess
 
 import pytest
-from conftest import ROWS, drive
+from conftest import ROWS, drive, sandbox_cli, sandbox_switch
 
 from actions.backups.pitr_common import REMEMBERED, recovery_host
 from actions.backups.pitr_verify import QUERIES, diff_lines, split_queries
 from actions.inputs import InputError
 from console.execution.confirmation import ConfirmationAnswer
-from console.execution.log_store import verify
+from console.execution.log_store import list_sessions, verify
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -168,3 +175,94 @@ async def test_queries_input_accepts_reads_only_and_diff_masks_values():
     assert "old-host" not in text and "new-host" not in text and "hunter2" not in text
     assert any(line.startswith("  ~ host") for line in lines)
     assert any("password" in line and "unchanged" in line for line in lines)
+
+
+# ---- end to end in the sandbox, through `mcp-ops run` ----------------------------------
+def sandbox_kubectl(sandbox, tmp, *args: str) -> dict:
+    env = {**os.environ, "KUBECONFIG": yaml_kubeconfig(sandbox),
+           "KUBECACHEDIR": str(tmp / "kubecache")}
+    out = subprocess.run(["kubectl", "--context", "sandbox", "--request-timeout=20s", *args,
+                          "-o", "json"], capture_output=True, text=True, env=env, timeout=60,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+def yaml_kubeconfig(sandbox) -> str:
+    import yaml
+
+    return yaml.safe_load(sandbox.config.read_text())["environments"]["sandbox"]["kubernetes"][
+        "kubeconfig"]
+
+
+def sandbox_sql(sandbox, query: str, database: str | None = None):
+    async def one():
+        import asyncpg
+
+        dsn = sandbox.info["postgres"]["dsn"]
+        if database:
+            dsn = dsn.rsplit("/", 1)[0] + "/" + database
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            return await conn.fetchval(query)
+        finally:
+            await conn.close()
+
+    return asyncio.run(one())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sandbox_rehearsal_corrupt_dump_way_back_then_full_recovery(sandbox, tmp_path):
+    database = sandbox.info["postgres"]["dsn"].rsplit("/", 1)[1]
+    rows = sandbox_sql(sandbox, "SELECT count(*) FROM critical_table")
+    sandbox_sql(sandbox, "WITH gone AS (DELETE FROM critical_table WHERE id % 4 = 0 "
+                         "RETURNING 1) SELECT count(*) FROM gone")
+    damaged = sandbox_sql(sandbox, "SELECT count(*) FROM critical_table")
+    assert 0 < damaged < rows
+
+    # 1. tonight's dump is empty (the backup-failed scenario): pg_restore fails, way back
+    sandbox_switch(sandbox, "backup-failed")
+    out = sandbox_cli(sandbox, tmp_path, "run", "db-pitr", "--env", "sandbox",
+                      "--confirm", "sandbox")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "[4/9] 3. Restore from backup (destructive)" in out.stdout
+    assert "pg_restore exited 1" in out.stdout and "way_back=yes" in out.stdout
+    assert "[5/9]" not in out.stdout
+    stopped = sandbox_kubectl(sandbox, tmp_path, "get", "deployment/mcp-server-production",
+                              "-n", "mcp-production")
+    assert stopped["spec"]["replicas"] == 0
+    (failed,) = list_sessions(tmp_path / "state" / "mcp-ops" / "sessions")
+    back = sandbox_cli(sandbox, tmp_path, "run", "db-pitr", "--resume", failed.id,
+                       "--set", "way_back=yes", "--confirm", "sandbox")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "still points at the old database" in back.stdout
+    up = sandbox_kubectl(sandbox, tmp_path, "get", "deployment/mcp-server-production",
+                         "-n", "mcp-production")
+    assert up["spec"]["replicas"] == 6 and up["status"]["readyReplicas"] == 6
+
+    # 2. the real dump back: the full recovery
+    sandbox_switch(sandbox, "healthy")
+    out = sandbox_cli(sandbox, tmp_path, "run", "db-pitr", "--env", "sandbox",
+                      "--confirm", "sandbox")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"SELECT count(*) FROM critical_table → {rows}" in out.stdout
+    assert sandbox_sql(sandbox, "SELECT count(*) FROM critical_table",
+                       f"{database}_recovery") == rows
+    assert sandbox_sql(sandbox, "SELECT count(*) FROM critical_table") == damaged  # left as found
+    deployment = sandbox_kubectl(sandbox, tmp_path, "get", "deployment/mcp-server-production",
+                                 "-n", "mcp-production")
+    assert deployment["spec"]["replicas"] == 6 and deployment["status"]["readyReplicas"] == 6
+    secret = sandbox_kubectl(sandbox, tmp_path, "get", "secret/postgres-credentials",
+                             "-n", "mcp-production")
+    assert host_of(secret) == "postgres-recovery.mcp-production.svc.cluster.local"
+    session = next(s for s in list_sessions(tmp_path / "state" / "mcp-ops" / "sessions")
+                   if s.id != failed.id)
+    records = verify(session.path).records
+    assert verify(session.path).ok and records[-1]["data"]["status"] == "completed"
+    plans = {r["data"]["id"]: r["data"]["commands"] for r in records if r["event"] == "step_plan"}
+    ends = {r["data"]["id"]: r["data"]["status"] for r in records if r["event"] == "step_end"}
+    assert ends == {"look": "ok", "stop-traffic": "ok", "recovery-instance": "ok",
+                    "restore": "ok", "verify-data": "ok", "switch-database": "ok",
+                    "restart-application": "ok", "way-back": "skipped", "health-check": "ok"}
+    assert set(plans) == set(ends) - {"way-back"} and all(plans.values())
+    assert SECRET_PASSWORD not in session.path.read_text()

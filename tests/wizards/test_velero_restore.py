@@ -123,3 +123,67 @@ async def test_pre_maintenance_backup_that_fails_stops_the_maintenance(world):
     assert driven.statuses == {"pre-maintenance-backup": "failed"}
     assert "ended Failed" in driven.outcomes["pre-maintenance-backup"].error
     assert any("failure reason: error getting backup store" in line for line in driven.lines)
+
+
+# ---- in the console --------------------------------------------------------------------
+async def wait_for(pilot, condition, what: str, timeout: float = 20.0):
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_console_partially_failed_restore_waits_for_the_operators_decision(
+        world, fixed_operator):
+    from textual.widgets import Input, Log, Static
+
+    from actions.catalogue import get
+    from console.execution.log_store import list_sessions, read_records
+    from screens.app import McpOpsApp
+    from screens.confirm_modal import ConfirmModal
+    from screens.wizard_runner import WizardRunner
+
+    set_velero_outcome(world.cluster, "PartiallyFailed", kind="restores")
+    config = world.config()
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        runner = WizardRunner(config=config, env_name="sandbox", wizard=get("velero-restore"),
+                              read_only=False, operator=fixed_operator)
+        await app.push_screen(runner)
+        status = runner.query_one("#status", Static)
+        await wait_for(pilot, lambda: runner.run is not None and not runner.busy, "the runner")
+        await pilot.press("r")  # 1. list the backups
+        await wait_for(pilot, lambda: runner.form is not None and runner.index == 1,
+                       "the backup form")
+        field = runner.query_one("#input-backup", Input)
+        assert field.value == newest_completed(world)  # the default: newest Completed
+        field.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        assert app.screen.request.step_title == "Restore from the backup"
+        await pilot.click("#yes")
+        await wait_for(pilot, lambda: runner.query_one("#steps").states[2] == "failed",
+                       "the restore to stop")
+
+        # stopped for a decision: the warnings and errors are on screen, nothing ran after
+        output = list(runner.query_one("#output", Log).lines)
+        assert any("phase PartiallyFailed" in line and "2 errors" in line for line in output)
+        assert any("Decide: skip this step to accept it" in line for line in output)
+        assert "r retry · s skip · a abort" in str(status.render())
+        assert runner.query_one("#steps").states[3] not in ("ok", "failed")
+
+        await pilot.press("s")  # the decision: accept the partial restore
+        await wait_for(pilot, lambda: runner.index == 3 and not runner.busy, "the health step")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: runner.finished == "completed", "the end")
+        assert runner.query_one("#steps").states == ["ok", "ok", "skipped", "ok"]
+
+    (session,) = list_sessions(world.tmp / "sessions")
+    ends = [(r["data"]["id"], r["data"]["status"], r["data"].get("error", ""))
+            for r in read_records(session.path) if r["event"] == "step_end"]
+    assert [e[:2] for e in ends] == [("list-backups", "ok"), ("create-restore", "ok"),
+                                     ("follow-restore", "failed"), ("follow-restore", "skipped"),
+                                     ("health-check", "ok")]
+    assert ends[3][2] == "skipped by the operator"
+    assert len(restores(world)) == 1
