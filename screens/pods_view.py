@@ -118,13 +118,33 @@ class PodsView(DrillDown):
         table.focus()
         super().on_mount()
 
+    @staticmethod
+    def overview(snap: KubeSnapshot) -> Text:
+        """Deployment and HPA, then nodes with their state and usage, then the latest
+        Warning events."""
+        text = summary(snap)
+        d = snap.deployment
+        if d is not None:
+            text.append(f"\nimage {d.image}  revision {d.revision}  rollout {d.rollout or '?'}")
+        nodes = []
+        for n in snap.nodes:
+            state = "Ready" if n.ready else "NotReady"
+            extra = [p for p in n.pressures] + (["cordoned"] if n.unschedulable else [])
+            usage = (f" cpu {n.cpu_pct:.0f}% mem {n.memory_pct:.0f}%"
+                     if n.cpu_pct is not None and n.memory_pct is not None else "")
+            nodes.append(f"{n.name} {state}{' ' + ','.join(extra) if extra else ''}{usage}")
+        text.append("\nnodes: " + ("; ".join(nodes) or "none"))
+        for e in snap.events[:3]:
+            text.append(f"\n{ago(e.age_seconds):>4} {e.object} {e.reason}: {e.message[:120]}", "yellow")
+        return text
+
     def visible_pods(self, snap: KubeSnapshot) -> list[PodInfo]:
         needle = self.filter_text.lower()
         return [p for p in snap.pods if not needle or needle in
                 f"{p.name} {pod_status(p).plain} {p.node} {p.last_termination}".lower()]
 
     def show(self, snap: KubeSnapshot) -> None:
-        set_text(self.query_one("#pods-view-summary", Static), summary(snap))
+        set_text(self.query_one("#pods-view-summary", Static), self.overview(snap))
         pods = self.visible_pods(snap)
         title = f"Pods in {snap.namespace} — {len(pods)}/{len(snap.pods)} shown, sorted by {self.sort_name}"
         if self.filter_text:
