@@ -37,6 +37,13 @@ def host_of(secret: dict) -> str:
     return base64.b64decode(secret["data"]["host"]).decode()
 
 
+def hpa_condition(world, kind: str) -> tuple[str, str]:
+    hpa = world.store.peek("horizontalpodautoscalers.autoscaling", "mcp-production",
+                           "mcp-server-hpa")
+    (cond,) = [c for c in hpa["status"]["conditions"] if c["type"] == kind]
+    return cond["status"], cond["reason"]
+
+
 async def damage(world) -> None:
     import asyncpg
 
@@ -112,6 +119,7 @@ async def test_corrupt_dump_stops_at_the_restore_and_the_way_back_restores_traff
     assert world.deployment()["metadata"]["annotations"][REMEMBERED] == "6"
     await asyncio.sleep(1.5)  # 30 emulated seconds: two HPA periods, and it must not scale up
     assert world.deployment()["spec"]["replicas"] == 0
+    assert hpa_condition(world, "ScalingActive") == ("False", "ScalingDisabled")
 
     back = await drive(world, "db-pitr", {"way_back": "yes"}, resume=failed.path)
 
@@ -124,6 +132,11 @@ async def test_corrupt_dump_stops_at_the_restore_and_the_way_back_restores_traff
     assert REMEMBERED not in (deployment["metadata"].get("annotations") or {})
     assert host_of(world.secret()) == OLD_HOST
     assert verify(failed.path).ok
+    for _ in range(100):  # with replicas again, the autoscaler is back in charge
+        if hpa_condition(world, "ScalingActive")[1] != "ScalingDisabled":
+            break
+        await asyncio.sleep(0.05)
+    assert hpa_condition(world, "ScalingActive")[1] != "ScalingDisabled"
 
 
 async def test_declined_restart_after_the_switch_the_way_back_puts_the_old_host_back(world):

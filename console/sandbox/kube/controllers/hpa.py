@@ -6,7 +6,9 @@ is ``ceil(ready * utilisation / target)``, bounded by min/max replicas, limited 
 up (double, or +4) and held on the way down by a 300 s stabilisation window so a noisy
 minute does not flap the Deployment. ``status`` carries currentMetrics and the
 AbleToScale / ScalingActive / ScalingLimited conditions ``kubectl describe hpa`` shows.
-Set ``cluster.extras["hpa_actuation"] = False`` to compute status without scaling, for
+A target at 0 replicas (minReplicas not 0) disables scaling (``ScalingActive`` False,
+``ScalingDisabled``) until it has replicas again, as upstream. Set
+``cluster.extras["hpa_actuation"] = False`` to compute status without scaling, for
 tests (and rehearsals) that scale by hand.
 """
 
@@ -61,6 +63,20 @@ class HorizontalPodAutoscalerController(Controller):
             return
         current = target["spec"].get("replicas", 1)
         lo, hi = spec.get("minReplicas", 1), spec.get("maxReplicas", current)
+        if current == 0 and lo != 0:
+            # as upstream: a target scaled to zero by hand switches the autoscaler off until
+            # someone gives it replicas again (how traffic is stopped for a recovery)
+            conds = set_condition(conds, "AbleToScale", "True", "SucceededGetScale",
+                                  "the HPA controller was able to get the target's current "
+                                  "scale", now)
+            conds = set_condition(conds, "ScalingActive", "False", "ScalingDisabled",
+                                  "scaling is disabled since the replica count of the target "
+                                  "is zero", now)
+            status = {"currentReplicas": 0, "desiredReplicas": 0, "conditions": conds}
+            if "lastScaleTime" in old:
+                status["lastScaleTime"] = old["lastScaleTime"]
+            self.write_status(self.primary, key, status)
+            return
         pods = self._target_pods(key[0], target, resource)
         proposals, metrics, failure = self._evaluate(spec, key[0], pods, current)
         status: Obj = {"currentReplicas": current}
