@@ -230,16 +230,51 @@ async def _start_embedded(workdir: Path) -> SandboxDatabase:
         raise RuntimeError("no PostgreSQL answers and pgserver is not installed "
                            "(pip install 'mcp-ops[sandbox]')")
     user = unprivileged_user()
-    own_dir = None
-    if user is None or reachable_by(workdir, user):
+    base, own_dir, bin_dir = _server_home(workdir, bin_dir, user)
+    try:
+        return await _run_embedded(workdir, base, bin_dir, user, own_dir)
+    except BaseException:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+        raise
+
+
+def _server_home(workdir: Path, bin_dir: Path, user: str | None) -> tuple[Path, Path | None, Path]:
+    """Where the embedded server keeps its data, a directory of its own to remove on stop
+    (or None), and the binaries it runs from.
+
+    Running as root, the server runs as an unprivileged account, which must be able to
+    reach both its data and its binaries. When TMPDIR or the virtual environment sit inside
+    a private directory (root's home, a test's tmp dir), they are placed in a private
+    directory under the world-reachable /tmp instead (the binaries are copied there)."""
+    if user is None or (reachable_by(workdir, user) and reachable_by(bin_dir / "postgres", user)):
         base = workdir / "postgres"
         base.mkdir()
         if user is not None:
             workdir.chmod(0o711)  # the server's account must reach its directory, not list ours
-    else:  # e.g. TMPDIR inside root's private directory: the server's account cannot enter
-        base = own_dir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-pg-", dir=_shared_tmp()))
-        base.chmod(0o700)
+        hand_over(base, user)
+        return base, None, bin_dir
+    own_dir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-pg-", dir=_shared_tmp()))
+    hand_over(own_dir, user)
+    base = own_dir / "postgres"
+    base.mkdir()
     hand_over(base, user)
+    if not reachable_by(bin_dir / "postgres", user):
+        # the same layout as in site-packages: the binaries find their libraries through
+        # the relative rpath $ORIGIN/../../../pgserver.libs
+        site = bin_dir.parents[2]
+        copy = own_dir / "site"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(bin_dir.parent / part, copy / "pgserver" / "pginstall" / part,
+                            symlinks=True)
+        if (site / "pgserver.libs").is_dir():
+            shutil.copytree(site / "pgserver.libs", copy / "pgserver.libs", symlinks=True)
+        bin_dir = copy / "pgserver" / "pginstall" / "bin"
+    return base, own_dir, bin_dir
+
+
+async def _run_embedded(workdir: Path, base: Path, bin_dir: Path, user: str | None,
+                        own_dir: Path | None) -> SandboxDatabase:
     data = base / "data"
     initdb = await start_child(
         "initdb", [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",

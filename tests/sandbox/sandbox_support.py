@@ -58,18 +58,20 @@ class ServeProcess:
 
     @classmethod
     def start(cls, base: Path, *, env: dict[str, str] | None = None, scenario: str | None = None,
-              pods: int | None = None) -> ServeProcess:
+              pods: int | None = None, python: str | None = None) -> ServeProcess:
+        """``python`` (default: ours) is the interpreter of the environment to run it from."""
         config = base / "sandbox.yaml"
-        argv = [*MCP_OPS, "sandbox", "serve", "--config-out", str(config)]
+        argv = [python or sys.executable, "-m", "console", "sandbox", "serve",
+                "--config-out", str(config)]
         if scenario:
             argv += ["--scenario", scenario]
         if pods is not None:
             argv += ["--pods", str(pods)]
         stderr_path = base / "serve.stderr"
         child_env = {**os.environ, "MCP_OPS_SANDBOX_PARENT_PID": str(os.getpid()), **(env or {})}
-        with open(stderr_path, "wb") as err:
-            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, cwd=ROOT,
-                                       env=child_env, text=True)
+        with open(stderr_path, "wb") as err:  # a foreign venv runs outside the source tree
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err,
+                                       cwd=base if python else ROOT, env=child_env, text=True)
         serve = cls(process, config, stderr_path)
         threading.Thread(target=serve._read, daemon=True).start()
         return serve
