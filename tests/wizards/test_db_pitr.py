@@ -19,13 +19,13 @@ import os
 import subprocess
 
 import pytest
-from conftest import ROWS, drive, sandbox_cli, sandbox_switch
+from conftest import ROWS, cli, drive, sandbox_cli, sandbox_switch
 
 from actions.backups.pitr_common import REMEMBERED, recovery_host
 from actions.backups.pitr_verify import QUERIES, diff_lines, split_queries
 from actions.inputs import InputError
 from console.execution.confirmation import ConfirmationAnswer
-from console.execution.log_store import list_sessions, verify
+from console.execution.log_store import list_sessions, read_records, verify
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -164,13 +164,17 @@ async def test_failing_verification_query_stops_before_the_switch(world):
     assert world.deployment()["spec"]["replicas"] == 0
 
 
-async def test_read_only_refuses_the_first_change_and_changes_nothing(world):
-    driven = await drive(world, "db-pitr", read_only=True, confirm=None)
-    assert driven.statuses == {"look": "ok", "stop-traffic": "refused"}
+async def test_read_only_through_mcp_ops_run_refuses_the_first_change(world):
+    out = await cli(world.config_path, "run", "db-pitr", "--env", "sandbox", "--read-only")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "[1/9] Before stopping anything (read)" in out.stdout
+    assert "[2/9] 1. Stop application traffic (destructive)" in out.stdout
+    assert "refused: read-only mode" in out.stdout and "[3/9]" not in out.stdout
     assert world.deployment()["spec"]["replicas"] == 6
     assert REMEMBERED not in (world.deployment()["metadata"].get("annotations") or {})
     assert world.store.peek("pods", "mcp-production", "postgres-recovery") is None
-    (refusal,) = driven.records("refusal")
+    (session,) = list_sessions(world.tmp / "sessions")
+    (refusal,) = [r for r in read_records(session.path) if r["event"] == "refusal"]
     assert refusal["data"]["id"] == "stop-traffic"
 
 

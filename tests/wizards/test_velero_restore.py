@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from conftest import drive
+from conftest import cli, drive
 
 from actions.backups.velero_backup import backup_name, pre_maintenance_backup_step
 from actions.model import Wizard
@@ -89,10 +89,13 @@ async def test_chosen_backup_must_be_restorable(world):
     assert not restores(world)
 
 
-async def test_read_only_lists_and_refuses_the_restore(world):
-    driven = await drive(world, "velero-restore", read_only=True, confirm=None)
-    assert driven.statuses == {"list-backups": "ok", "create-restore": "refused"}
-    assert "daily-backup-" in driven.text()
+async def test_read_only_through_mcp_ops_run_lists_and_refuses_the_restore(world):
+    out = await cli(world.config_path, "run", "velero-restore", "--env", "sandbox",
+                    "--read-only")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "[1/4] Available backups (read)" in out.stdout and "daily-backup-" in out.stdout
+    assert "[2/4] Restore from the backup (destructive)" in out.stdout
+    assert "refused: read-only mode" in out.stdout and "[3/4]" not in out.stdout
     assert not restores(world)
 
 
