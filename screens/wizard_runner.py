@@ -209,8 +209,11 @@ class WizardRunner(Screen[None]):
                     self._after_failure(index, outcome)
                     return
                 index = self.run.next_index(index)
-                if index is None or self.wizard.steps[index].inputs or \
-                        self.wizard.steps[index].risk > Risk.READ:
+                # stop before a step that needs an answer or a confirmation; one that does
+                # not apply with the answers given is skipped on the way (and logged so)
+                if index is None or (self.wizard.steps[index].inputs or
+                                     self.wizard.steps[index].risk > Risk.READ) \
+                        and self.run.applicable(index):
                     break
                 self._steps().set_current(index)
             await self._show(index)

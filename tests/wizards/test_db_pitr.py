@@ -283,3 +283,48 @@ def test_sandbox_rehearsal_corrupt_dump_way_back_then_full_recovery(sandbox, tmp
                     "restart-application": "ok", "way-back": "skipped", "health-check": "ok"}
     assert set(plans) == set(ends) - {"way-back"} and all(plans.values())
     assert SECRET_PASSWORD not in session.path.read_text()
+
+
+# ---- in the console --------------------------------------------------------------------
+async def test_console_way_back_after_a_failed_restore(world, fixed_operator):
+    from textual.widgets import Input
+
+    from actions.catalogue import get
+    from screens.app import McpOpsApp
+    from screens.confirm_modal import ConfirmModal
+    from screens.wizard_runner import WizardRunner
+
+    world.moto.put(world.moto.keys[-1], b"")  # tonight's dump is an empty file
+    failed = await drive(world, "db-pitr")
+    assert list(failed.statuses.items())[-1] == ("restore", "failed")
+    assert world.deployment()["spec"]["replicas"] == 0
+
+    async def wait_for(pilot, condition, what: str, timeout: float = 20.0):
+        for _ in range(int(timeout / 0.05)):
+            if condition():
+                return
+            await pilot.pause(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    config = world.config()
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        runner = WizardRunner(config=config, env_name="sandbox", wizard=get("db-pitr"),
+                              read_only=False, operator=fixed_operator)
+        await app.push_screen(runner)
+        await wait_for(pilot, lambda: runner.form is not None, "the first form")
+        field = runner.query_one("#input-way_back", Input)
+        field.value = "yes"
+        field.focus()
+        await pilot.press("enter")
+        # the recovery steps do not apply: the runner goes straight to the way back
+        await wait_for(pilot, lambda: runner.index == 7 and not runner.busy, "the way back")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        assert app.screen.request.step_title == "The way back: old database"
+        await pilot.click("#yes")
+        await wait_for(pilot, lambda: runner.finished == "completed", "the end", timeout=40)
+        assert runner.query_one("#steps").states == ["ok"] + ["skipped"] * 6 + ["ok", "ok"]
+    deployment = world.deployment()
+    assert deployment["spec"]["replicas"] == 6 and deployment["status"]["readyReplicas"] == 6
+    assert host_of(world.secret()) == OLD_HOST
