@@ -95,10 +95,13 @@ async def run_look(ctx: Any) -> AsyncIterator[StepOutput]:
                "at 0 replicas Kubernetes disables it (ScalingDisabled) until replicas return")
     except Exception:  # noqa: BLE001 - no HPA is fine
         yield f"hpa/{k.hpa}: not found"
-    secret = await reads.secret(k.database_secret)
-    host = base64.b64decode(((secret or {}).get("data") or {}).get(HOST_KEY, "")).decode()
-    where = "the recovery database" if host == recovery_host(ctx) else "the old database"
-    yield f"secret/{k.database_secret}: host points at {where}"
+    try:
+        secret = await reads.secret(k.database_secret)
+        host = base64.b64decode(((secret or {}).get("data") or {}).get(HOST_KEY, "")).decode()
+        where = "the recovery database" if host == recovery_host(ctx) else "the old database"
+        yield f"secret/{k.database_secret}: host points at {where}"
+    except Exception as exc:  # noqa: BLE001 - a reader may not see secrets; looking goes on
+        yield f"secret/{k.database_secret}: not readable with these credentials ({exc})"
     pod = await reads.pod(RECOVERY_POD)
     yield (f"pod/{RECOVERY_POD}: {(pod.get('status') or {}).get('phase', '?')}" if pod
            else f"pod/{RECOVERY_POD}: not there yet")

@@ -79,6 +79,7 @@ async def run_create(ctx: Any) -> AsyncIterator[StepOutput]:
     reads = ClusterReads(await ctx.kube())
     existing = await reads.velero("restores", name)
     if existing is not None:  # a retried step: the restore is already there
+        ctx.cache["velero.restore"] = name
         yield f"restore {name} already exists (phase {velero.phase(existing)})"
         return
     writes = ClusterWrites(await ctx.mutations.kube())

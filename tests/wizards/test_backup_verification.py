@@ -12,7 +12,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from conftest import cli, drive, sandbox_cli, sandbox_switch
+from conftest import cli, drive, sandbox_cli, sandbox_switch, write_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -92,8 +92,12 @@ async def test_missing_job_fails_and_names_the_newest(world):
 
 
 async def test_read_only_runs_to_the_end_through_mcp_ops_run(world):
-    out = await cli(world.config_path, "run", "backup-verification", "--env", "sandbox",
-                    "--read-only")
+    """--read-only, and a viewer's token that could not change anything anyway."""
+    viewer = write_config(world.tmp / "viewer.yaml",
+                          kubeconfig=world.emulator.readonly_kubeconfig,
+                          service_url="http://127.0.0.1:9", aws_endpoint=world.moto.endpoint,
+                          pg_dsn=world.pg.dsn(world.pg.production))
+    out = await cli(viewer, "run", "backup-verification", "--env", "sandbox", "--read-only")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "(read-only)" in out.stdout
     for n in range(1, 5):
