@@ -156,11 +156,12 @@ async def test_kubernetes_asyncio_watch_streams_typed_events(world):
 
     task = asyncio.create_task(churn())
     seen = []
-    async for event in watch.Watch().stream(v1.list_namespaced_pod, NS, resource_version=rv,
-                                            timeout_seconds=5):
-        seen.append((event["type"], event["object"].metadata.name))
-        if len(seen) == 2:
-            break
+    async with watch.Watch() as watcher:
+        async for event in watcher.stream(v1.list_namespaced_pod, NS, resource_version=rv,
+                                          timeout_seconds=5):
+            seen.append((event["type"], event["object"].metadata.name))
+            if len(seen) == 2:
+                break
     await task
     assert seen == [("MODIFIED", POD0), ("DELETED", POD0)]
     assert isinstance(event["object"], client.V1Pod)
