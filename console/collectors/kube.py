@@ -10,6 +10,7 @@ collection is listed once. Either way the result is a frozen :class:`KubeSnapsho
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from console.config.model import KubernetesSettings
 from console.sources.kube import KubeError, KubeSource
@@ -17,7 +18,7 @@ from console.sources.kube import KubeError, KubeSource
 from . import kube_parse as parse
 from .base import describe_error, utcnow
 from .kube_informer import Informer
-from .kube_model import KubeSnapshot
+from .kube_model import CertificateInfo, KubeSnapshot
 
 MAX_EVENTS = 20
 
@@ -48,8 +49,9 @@ class KubeCollector:
     async def collect(self) -> KubeSnapshot:
         try:
             objects = await (self._cached() if self.watch else self._listed())
-            usage, metrics_error = await self._metrics()
-            return self._snapshot(objects, usage, metrics_error)
+            (usage, metrics_error), certificate = await asyncio.gather(
+                self._metrics(), self._certificate())
+            return replace(self._snapshot(objects, usage, metrics_error), certificate=certificate)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a snapshot
@@ -94,6 +96,16 @@ class KubeCollector:
         usage = {f"pod/{m['metadata']['name']}": m for m in pods.get("items", [])}
         usage |= {f"node/{m['metadata']['name']}": m for m in nodes.get("items", [])}
         return usage, None
+
+    async def _certificate(self) -> CertificateInfo | None:
+        """The TLS certificate named in the config, when cert-manager has it (one GET)."""
+        s = self.settings
+        try:
+            obj = await self.source.get(
+                f"/apis/cert-manager.io/v1/namespaces/{s.namespace}/certificates/{s.certificate}")
+        except KubeError:
+            return None  # no cert-manager, no such certificate, or not ours to read
+        return parse.certificate(obj, utcnow())
 
     def _snapshot(self, objects: dict[str, list[dict]], usage: dict[str, dict],
                   metrics_error: str | None) -> KubeSnapshot:

@@ -92,6 +92,15 @@ class EventInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CertificateInfo:
+    """The service's cert-manager Certificate (``kubernetes.certificate``)."""
+
+    name: str
+    days_left: float | None = None  # until status.notAfter
+    ready: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class KubeSnapshot(Snapshot):
     namespace: str = ""
     deployment: DeploymentInfo | None = None  # None: not found (see deployment_note)
@@ -101,6 +110,7 @@ class KubeSnapshot(Snapshot):
     nodes: tuple[NodeInfo, ...] = ()
     events: tuple[EventInfo, ...] = ()
     metrics_error: str | None = None  # metrics.k8s.io unavailable; usage figures empty
+    certificate: CertificateInfo | None = None  # None: no cert-manager or no such certificate
 
     @property
     def ready_pods(self) -> int:

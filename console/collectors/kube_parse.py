@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .kube_model import DeploymentInfo, EventInfo, HpaInfo, NodeInfo, PodInfo
+from .kube_model import CertificateInfo, DeploymentInfo, EventInfo, HpaInfo, NodeInfo, PodInfo
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9,
@@ -162,3 +162,14 @@ def event(obj: dict, now: datetime) -> EventInfo:
 def _sum(values) -> float | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
+
+
+def certificate(obj: dict, now: datetime) -> CertificateInfo:
+    status = obj.get("status") or {}
+    not_after = parse_time(status.get("notAfter"))
+    return CertificateInfo(
+        name=obj.get("metadata", {}).get("name", ""),
+        days_left=(not_after - now).total_seconds() / 86400 if not_after else None,
+        ready=any(c.get("type") == "Ready" and c.get("status") == "True"
+                  for c in status.get("conditions") or []),
+    )

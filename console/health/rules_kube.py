@@ -6,7 +6,7 @@ from __future__ import annotations
 from console.collectors.kube_model import KubeSnapshot, PodInfo
 from console.config.model import Thresholds
 
-from .status import Finding, Status, high_is_bad
+from .status import Finding, Status, fmt_num, high_is_bad, low_is_bad
 
 C = "pods"
 CRASHING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
@@ -47,6 +47,15 @@ def evaluate_kube(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
         if problems:
             out.append(Finding(C, f"node.{n.name}", Status.WARNING,
                                f"node {n.name}: {', '.join(problems)}"))
+    cert = snap.certificate
+    if cert is not None and cert.days_left is not None:
+        if cert.days_left <= 0:
+            out.append(Finding(C, "certificate", Status.CRITICAL,
+                               f"certificate {cert.name} has expired", cert.days_left))
+        else:
+            status, cmp = low_is_bad(cert.days_left, t.certificate_days)
+            out.append(Finding(C, "certificate", status, f"certificate {cert.name} expires in "
+                               f"{fmt_num(cert.days_left, 0)} days {cmp} days", cert.days_left))
     h = snap.hpa
     if h and h.max and h.current >= h.max:
         out.append(Finding(C, "hpa", Status.WARNING,

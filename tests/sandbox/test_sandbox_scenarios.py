@@ -126,15 +126,11 @@ def test_region_failure_makes_production_unreachable_but_not_dr(embedded_sandbox
     assert component(dr, "service")["status"] == "HEALTHY", dr
 
 
-@pytest.mark.xfail(strict=True, reason="mcp-ops check has no certificate rule yet (issue 5): "
-                                       "the Certificate's notAfter is not collected")
 def test_cert_expiring_warns_about_the_certificate(embedded_sandbox, control):
-    switch_scenario(control, "cert-expiring")
-    code, env_report = wait_for_check(
-        embedded_sandbox.config,
-        lambda code, r: any("production-tls" in x for x in reasons(r)), timeout=10)
+    code, _, reason = switch_and_wait(embedded_sandbox, control, "cert-expiring", "pods",
+                                      "WARNING", r"^certificate production-tls expires in")
     assert code == EXIT["WARNING"]
-    assert any(re.search(r"production-tls .*1[12] days", r) for r in reasons(env_report))
+    assert re.search(r"expires in 1[12] days ≤ 30 days", reason), reason
 
 
 def test_unknown_scenario_is_refused_and_nothing_changes(embedded_sandbox, control):
