@@ -63,11 +63,11 @@ async def _faults(request: web.Request, handler):
     if fault.drop:
         if request.transport is not None:
             request.transport.abort()
-        raise ConnectionResetError("connection dropped by an injected fault")
+        return web.Response(status=500)  # never sent: the connection is gone
     if fault.hang:
         await ctx.faults.hang(lambda: request.transport is None or request.transport.is_closing())
         if request.transport is None or request.transport.is_closing():
-            raise ConnectionResetError("client left a hanging request")
+            return web.Response(status=500)  # the client gave up; nothing to send
     if fault.status:
         return respond(fault.status_body(), fault.status)
     return await handler(request)
