@@ -161,11 +161,16 @@ async def test_hpa_scales_out_under_load_and_holds_the_scale_down(world):
     reasons = {c["type"]: c["reason"] for c in hpa["status"]["conditions"]}
     assert reasons["ScalingActive"] == "ValidMetricFound"
     assert any(e["reason"] == "SuccessfulRescale" for e in store.iter("events", NS))
-    await until(lambda: store.get("deployments.apps", NS, "mcp-server-production")["spec"][
-        "replicas"] >= 12, timeout=15)
-    peak = store.get("deployments.apps", NS, "mcp-server-production")["spec"]["replicas"]
-    assert peak <= 20
+    # demand is shared: 2.5 x 48 % on 6 pods is ~120 %, which 11 pods carry at ~65 % < 70 %
+    def settled():
+        h = store.get("horizontalpodautoscalers.autoscaling", NS, "mcp-server-hpa")["status"]
+        util = h.get("currentMetrics", [{}])[0].get("resource", {}).get("current", {}).get(
+            "averageUtilization", 999)
+        return h.get("desiredReplicas") == h.get("currentReplicas") > 6 and util <= 77
 
+    await until(settled, timeout=20)
+    peak = store.get("deployments.apps", NS, "mcp-server-production")["spec"]["replicas"]
+    assert 9 <= peak <= 14
     chaos.set_load(world, 1.0)
 
     def stabilised():

@@ -151,3 +151,17 @@ def test_event_recorder_repeats_instead_of_duplicating():
     cluster.clock.advance(3601)
     recorder.prune()
     assert cluster.store.iter("events", "ns") == []
+
+
+def test_hpa_recommendation_is_conservative_about_unmeasured_pods():
+    from console.sandbox.kube.controllers.hpa import _recommend
+
+    # 6 pods measured at 120 % of a 70 % target: 6 * 1.2 / 0.7 -> 11
+    assert _recommend(used=6 * 1.2, counted=6, ready=6, goal=0.7, current=6) == 11
+    within = _recommend(used=6 * 0.74, counted=6, ready=6, goal=0.7, current=6)
+    assert within == 6  # inside the 10 % tolerance
+    # 12 ready, only the 6 old ones measured (at the old load): missing count as idle
+    assert _recommend(used=6 * 1.2, counted=6, ready=12, goal=0.7, current=12) == 12
+    # scaling down with unmeasured pods assumes they sit at the target
+    assert _recommend(used=4 * 0.2, counted=4, ready=8, goal=0.7, current=8) == 6
+    assert _recommend(used=8 * 0.2, counted=8, ready=8, goal=0.7, current=8) == 3

@@ -60,7 +60,7 @@ class Controllers:
                 BackupController, RestoreController, CertificateController,
             )
         ]
-        self.metrics = MetricsWriter(cluster)
+        self.metrics = MetricsWriter(cluster, self.index)
         self._routes: dict[str, list[Controller]] = {}
         for ctrl in self.controllers:
             for resource in {ctrl.primary, *ctrl.watches} - {""}:

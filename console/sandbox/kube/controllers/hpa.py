@@ -78,7 +78,13 @@ class HorizontalPodAutoscalerController(Controller):
             self.write_status(self.primary, key, status)
             return
         pods = self._target_pods(key[0], target, resource)
-        proposals, metrics, failure = self._evaluate(spec, key[0], pods, current)
+        # samples from before the last rescale describe the old replica count: acting on
+        # them would overshoot (upstream waits out pods' CPU initialisation for the same
+        # reason); until fresh ones arrive the recommendation is the current size
+        proposals, metrics, failure = self._evaluate(spec, key[0], pods, current,
+                                                     old.get("lastScaleTime"))
+        if failure and "lastScaleTime" in old and metrics == [] and "no metrics" in failure:
+            proposals, metrics, failure = [current], old.get("currentMetrics") or [], None
         status: Obj = {"currentReplicas": current}
         if metrics:
             status["currentMetrics"] = metrics
@@ -129,7 +135,8 @@ class HorizontalPodAutoscalerController(Controller):
                  if m.get("type") == "Resource"] or ["cpu"]
         return " and ".join(f"{n} resource utilization (percentage of request)" for n in names)
 
-    def _evaluate(self, spec: Obj, ns: str, pods: list[Obj], current: int):
+    def _evaluate(self, spec: Obj, ns: str, pods: list[Obj], current: int,
+                  fresh_after: str | None = None):
         metrics_out, proposals = [], []
         ready = [p for p in pods if podspec.is_ready(p)]
         for metric in spec.get("metrics") or [
@@ -143,8 +150,8 @@ class HorizontalPodAutoscalerController(Controller):
             counted = 0
             for pod in ready:
                 pm = self.store.peek("pods.metrics.k8s.io", ns, pod["metadata"]["name"])
-                if pm is None:
-                    continue
+                if pm is None or (fresh_after and (pm.get("timestamp") or "") <= fresh_after):
+                    continue  # no sample, or one taken before the last rescale
                 counted += 1
                 for c in pm.get("containers") or []:
                     used += quantity.parse(c.get("usage", {}).get(name))
@@ -163,12 +170,10 @@ class HorizontalPodAutoscalerController(Controller):
                                     f"get {name} utilization: missing request for {name}")
                 utilisation = used / requested * 100
                 current_block["averageUtilization"] = round(utilisation)
-                ratio = utilisation / float(target.get("averageUtilization", 80))
+                goal = float(target.get("averageUtilization", 80)) / 100 * requested / counted
             else:
                 goal = quantity.parse(target.get("averageValue")) or 1.0
-                ratio = average / goal
-            proposals.append(current if abs(ratio - 1) <= TOLERANCE
-                             else math.ceil(ratio * len(ready)))
+            proposals.append(_recommend(used, counted, len(ready), goal, current))
             metrics_out.append({"type": "Resource",
                                 "resource": {"name": name, "current": current_block}})
         return proposals, metrics_out, None
@@ -201,6 +206,24 @@ class HorizontalPodAutoscalerController(Controller):
             conds = set_condition(conds, "ScalingLimited", "False", "DesiredWithinRange",
                                   "the desired count is within the acceptable range", now)
         return desired, conds
+
+
+def _recommend(used: float, counted: int, ready: int, goal: float, current: int) -> int:
+    """Upstream's replica calculation for one metric: ``ceil(ratio * ready)`` outside the
+    tolerance, where ready pods without a (fresh) sample count as using nothing when
+    scaling up and their full target when scaling down, so a half-measured workload
+    never overshoots; if that reverses the direction, keep the current size."""
+    ratio = used / counted / goal
+    if abs(ratio - 1) <= TOLERANCE:
+        return current
+    missing = ready - counted
+    if missing > 0:
+        filled = used + (goal * missing if ratio < 1 else 0.0)
+        adjusted = filled / ready / goal
+        if abs(adjusted - 1) <= TOLERANCE or (adjusted - 1) * (ratio - 1) < 0:
+            return current
+        ratio = adjusted
+    return math.ceil(ratio * ready)
 
 
 def _fmt(name: str, value: float) -> str:

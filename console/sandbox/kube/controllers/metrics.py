@@ -19,11 +19,12 @@ import time
 from ..store import ApiError, Obj
 from . import quantity
 from .chaos import state as chaos_state
+from .index import controller_uid
 
 POD_METRICS = "pods.metrics.k8s.io"
 NODE_METRICS = "nodes.metrics.k8s.io"
 INTERVAL = 15.0  # emulated seconds between scrapes
-MIN_INTERVAL_REAL = 1.0  # however fast the clock runs
+MIN_INTERVAL_REAL = 0.25  # however fast the clock runs
 BUDGET = 1500  # pod metrics objects written per scrape
 CHUNK = 50  # writes between yields to the event loop (~5 ms of work)
 GiB, MiB = 2**30, 2**20
@@ -51,8 +52,10 @@ def _daily(now: float) -> float:
     return 1.0 + 0.15 * math.sin((hour - 8.0) / 24.0 * 2 * math.pi)
 
 
-def container_usage(pod: Obj, container: Obj, now: float, chaos) -> tuple[float, float]:
-    """(cpu millicores, memory bytes) one container uses right now."""
+def container_usage(pod: Obj, container: Obj, now: float, chaos,
+                    share: float = 1.0) -> tuple[float, float]:
+    """(cpu millicores, memory bytes) one container uses right now. ``share`` spreads an
+    autoscaled workload's demand: more replicas, less CPU each."""
     labels = pod["metadata"].get("labels") or {}
     app = labels.get("app") or labels.get("app.kubernetes.io/name") or ""
     requests = (container.get("resources") or {}).get("requests") or {}
@@ -64,7 +67,7 @@ def container_usage(pod: Obj, container: Obj, now: float, chaos) -> tuple[float,
         mem = 0.5 * quantity.memory_bytes(requests.get("memory")) or 48 * MiB
     cpu_factor, mem_factor = chaos.load_for(pod)
     noise = _noise(pod["metadata"].get("uid", ""), int(now // INTERVAL))
-    cpu = cpu * cpu_factor * _daily(now) * (1 + noise)
+    cpu = cpu * cpu_factor * share * _daily(now) * (1 + noise)
     mem = mem * mem_factor * (1 + noise / 4)
     if limits.get("cpu"):
         cpu = min(cpu, quantity.cpu_millis(limits["cpu"]))
@@ -82,8 +85,9 @@ def _running(pod: Obj) -> bool:
 class MetricsWriter:
     """Publishes PodMetrics/NodeMetrics on its own task (not a keyed controller)."""
 
-    def __init__(self, cluster):
+    def __init__(self, cluster, index=None):
         self.cluster = cluster
+        self.index = index
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._written: dict[tuple[str, str], float] = {}  # pod key -> emulated time written
@@ -127,11 +131,13 @@ class MetricsWriter:
         now, ts = clock.now(), clock.timestamp()
         usage: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
         node_sum: dict[str, list[float]] = {}
+        shares = self._demand_shares()
         for i, pod in enumerate(list(store.iter("pods"))):
             if not _running(pod):
                 continue
             key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
-            per = [(c["name"], *container_usage(pod, c, now, chaos))
+            share = shares.get(controller_uid(pod), 1.0) if shares else 1.0
+            per = [(c["name"], *container_usage(pod, c, now, chaos, share))
                    for c in pod["spec"].get("containers") or []]
             usage[key] = per
             total = node_sum.setdefault(pod["spec"]["nodeName"], [0.0, 0.0])
@@ -156,6 +162,34 @@ class MetricsWriter:
             name = node["metadata"]["name"]
             cpu, mem = node_sum.get(name, [0.0, 0.0])
             self._publish_node(node, cpu + NODE_OVERHEAD[0], mem + NODE_OVERHEAD[1], ts)
+
+    def _demand_shares(self) -> dict[str, float]:
+        """ReplicaSet uid -> CPU share of its pods, for Deployments under an HPA.
+
+        An autoscaled service has a demand, not a per-pod load: it is sized so that
+        ``minReplicas`` pods carry it at the modelled usage, and ``n`` running pods each
+        carry ``minReplicas / n`` of that. Scaling out (by hand or by the HPA) therefore
+        lowers every pod's CPU, and the HPA settles where a real one would."""
+        if self.index is None:
+            return {}
+        store = self.cluster.store
+        shares: dict[str, float] = {}
+        for hpa in store.iter("horizontalpodautoscalers.autoscaling"):
+            ns = hpa["metadata"].get("namespace", "")
+            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            if ref.get("kind") != "Deployment":
+                continue
+            target = store.peek("deployments.apps", ns, ref.get("name", ""))
+            if target is None:
+                continue
+            rs_uids = [rs["metadata"]["uid"] for rs in
+                       self.index.owned_objects("replicasets.apps", target["metadata"]["uid"])]
+            running = sum(1 for uid in rs_uids for p in self.index.owned_objects("pods", uid)
+                          if _running(p))
+            if running:
+                share = max(1, int(hpa["spec"].get("minReplicas", 1))) / running
+                shares.update(dict.fromkeys(rs_uids, share))
+        return shares
 
     def _publish_pod(self, pod: Obj, per: list[tuple[str, float, float]], ts: str) -> None:
         ns, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
