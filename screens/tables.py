@@ -18,7 +18,8 @@ def add_columns(table: DataTable, columns: Sequence[tuple[str, str]]) -> None:
 
 
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],
-              sort_key: Callable[[Any], Any] | None = None, sort_column: str | None = None,
+              sort_key: Callable[[Any], Any] | None = None,
+              sort_column: str | Sequence[str] | None = None,
               reverse: bool = False) -> None:
     """Make ``table`` hold exactly ``rows`` ((row key, cells) in column order). The cursor
     stays on the same row (by key) when rows above it come or go."""
@@ -36,7 +37,8 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],
         else:
             table.add_row(*cells, key=key)
     if sort_column is not None:
-        table.sort(sort_column, key=sort_key, reverse=reverse)
+        columns = (sort_column,) if isinstance(sort_column, str) else tuple(sort_column)
+        table.sort(*columns, key=sort_key, reverse=reverse)
     if selected is not None and selected in table.rows:
         index = table.get_row_index(selected)
         if index != table.cursor_row:

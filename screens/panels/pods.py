@@ -28,6 +28,16 @@ def pod_status(p: PodInfo) -> Text:
     return Text(p.phase or "?", "green" if p.phase == "Running" else "yellow")
 
 
+def trouble_first(cells: tuple) -> tuple:
+    """Sort key on (status, pod): pods in trouble (CrashLoopBackOff, OOM, image errors) on
+    top, then not-ready or terminating ones, then the running ones — so the pod to look at
+    is on screen even when the panel shows five rows of sixty."""
+    status, name = cells
+    plain = getattr(status, "plain", str(status))
+    rank = 2 if plain == "Running" else 1 if plain in ("NotReady", "Terminating", "Pending") else 0
+    return rank, str(name)
+
+
 def pct(value: float | None, warn: float = 70, crit: float = 90) -> Text:
     if value is None:
         return Text("–", "dim")
@@ -84,7 +94,8 @@ class PodsPanel(Panel):
     def show(self, snap: KubeSnapshot) -> None:
         set_text(self.query_one("#pods-summary", Static), summary(snap))
         deployment = snap.deployment.name if snap.deployment else ""
-        sync_rows(self.query_one(DataTable), [(p.name, pod_cells(p, deployment)) for p in snap.pods])
+        sync_rows(self.query_one(DataTable), [(p.name, pod_cells(p, deployment)) for p in snap.pods],
+                  sort_column=("status", "pod"), sort_key=trouble_first)
 
     def selected_pod(self) -> str | None:
         table = self.query_one(DataTable)
