@@ -30,7 +30,7 @@ async def world(tmp_path):
         yield cluster, KubernetesSettings(kubeconfig=str(kubeconfig), request_timeout=5)
 
 
-async def until(collector: KubeCollector, predicate, seconds: float = 15) -> KubeSnapshot:
+async def until(collector: KubeCollector, predicate, seconds: float = 40) -> KubeSnapshot:
     deadline = time.monotonic() + seconds
     while True:
         snap = await collector.collect()

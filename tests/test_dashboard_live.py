@@ -61,7 +61,7 @@ def make_app(config) -> McpOpsApp:
     return McpOpsApp(config, "live", operator=Operator("oncall", "ops-1"))
 
 
-async def wait_until(pilot, predicate, seconds: float = 15.0, what: str = "condition"):
+async def wait_until(pilot, predicate, seconds: float = 40.0, what: str = "condition"):
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
