@@ -245,3 +245,23 @@ def test_ctrl_c_mid_step_aborts_cleanly_and_stays_resumable(setup, emulator):
     assert [r["data"]["status"] for r in records if r["event"] == "step_end"][-1] == "aborted"
     assert records[-1]["event"] == "session_end" and summary.status == "aborted"
     assert summary.resumable
+
+
+def test_a_write_the_credentials_may_not_make_fails_the_step(setup, emulator):
+    """The console is not in read-only mode, but the kubeconfig's token is a viewer's: the
+    API answers 403, and the step must fail there and stop the wizard — never report a
+    scale that did not happen."""
+    _, env, tmp_path = setup
+    config = write_config(tmp_path, kubeconfig=str(emulator.readonly_kubeconfig), context="sandbox")
+    before = kubectl_json(emulator, "get", "deployment/mcp-server-production", "-n", "mcp-production")
+    out = mcp_ops(config, env, "run", "scaling", "--confirm", "sandbox", "--set", "replicas=11",
+                  "--set", "hpa_min=11", "--set", "hpa_max=25", "--set", "cpu_target=60",
+                  "--set", "read_replicas=0")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "403" in out.stdout + out.stderr
+    after = kubectl_json(emulator, "get", "deployment/mcp-server-production", "-n", "mcp-production")
+    assert after["spec"]["replicas"] == before["spec"]["replicas"]
+    hpa = kubectl_json(emulator, "get", "hpa/mcp-server-hpa", "-n", "mcp-production")
+    assert hpa["spec"]["maxReplicas"] != 25 or before["spec"]["replicas"] == 11
+    (summary,) = sessions(tmp_path)
+    assert summary.status != "completed"

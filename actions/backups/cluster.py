@@ -18,49 +18,19 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from console.execution.kube import response_json as _json
+from console.sources.kube import KubeError
+
 VELERO = ("velero.io", "v1")
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
-
-
-class KubeCallFailed(Exception):
-    """The API answered with an error status; ``status`` is the HTTP code."""
-
-    def __init__(self, status: int, message: str):
-        self.status = status
-        super().__init__(f"HTTP {status}: {message}")
-
-
-def checked(body: Any) -> Any:
-    """A body the API returned; a ``Status`` of failure (which the client hands back as
-    data when content is not preloaded) becomes :class:`KubeCallFailed`."""
-    if isinstance(body, dict) and body.get("kind") == "Status" and body.get("status") == "Failure":
-        raise KubeCallFailed(int(body.get("code") or 0), body.get("message") or "failure")
-    return body
-
-
-async def _json(response: Any) -> Any:
-    """The JSON (or text, for logs) of a response read without preloading: the client does
-    not raise on error statuses then, so it is done here."""
-    try:
-        raw = await response.read()
-        status = getattr(response, "status", 200)
-        if not 200 <= status <= 299:
-            try:
-                message = json.loads(raw).get("message") or raw[:200].decode("utf-8", "replace")
-            except (ValueError, AttributeError):
-                message = raw[:200].decode("utf-8", "replace")
-            raise KubeCallFailed(status, message)
-        return json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode("utf-8", "replace")
-    finally:
-        response.release()
 
 
 async def _maybe(call: Any) -> dict[str, Any] | None:
     """The object, or None on 404."""
     try:
         return await _json(await call)
-    except (ApiException, KubeCallFailed) as exc:
+    except (ApiException, KubeError) as exc:
         if exc.status == 404:
             return None
         raise
@@ -171,12 +141,12 @@ class ClusterWrites:
     async def annotate_deployment(self, annotations: dict[str, str | None],
                                   name: str | None = None) -> dict[str, Any]:
         """``kubectl annotate deployment/NAME k=v`` (None removes a key)."""
-        return checked(await self.writer.patch_deployment(
-            {"metadata": {"annotations": annotations}}, name))
+        return await self.writer.patch_deployment(
+            {"metadata": {"annotations": annotations}}, name)
 
     async def scale(self, replicas: int, name: str | None = None) -> dict[str, Any]:
         """``kubectl scale deployment/NAME --replicas=N`` (the engine's writer, checked)."""
-        return checked(await self.writer.scale_deployment(replicas, name))
+        return await self.writer.scale_deployment(replicas, name)
 
     async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Create a core/v1 Pod, PersistentVolumeClaim, Service or Secret in the namespace."""

@@ -18,7 +18,7 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio import watch as k8s_watch
 
-from console.sources.kube import kubeconfig_path
+from console.sources.kube import KubeError, kubeconfig_path, status_message
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
@@ -32,9 +32,15 @@ async def api_client(settings: Any) -> k8s.ApiClient:
     )
 
 
-async def _json(response: Any) -> dict[str, Any]:
+async def response_json(response: Any) -> Any:
+    """The JSON (or text, for logs) of a response read without preloading. The client does
+    not raise on an error status then, so it is done here: a 403 on a scale must never pass
+    for a scaled deployment. Raises :class:`KubeError` with the API's own message."""
     try:
-        return json.loads(await response.read())
+        raw = await response.read()
+        if not 200 <= response.status <= 299:
+            raise KubeError(response.status, status_message(raw.decode("utf-8", "replace")))
+        return json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode("utf-8", "replace")
     finally:
         response.release()
 
@@ -50,29 +56,29 @@ class KubeReader:
 
     async def deployment(self, name: str | None = None) -> dict[str, Any]:
         apps = k8s.AppsV1Api(self.api)
-        return await _json(await apps.read_namespaced_deployment(
+        return await response_json(await apps.read_namespaced_deployment(
             name or self.settings.deployment, self.namespace, **self._opts))
 
     async def pods(self, selector: str | None = None) -> list[dict[str, Any]]:
         core = k8s.CoreV1Api(self.api)
-        body = await _json(await core.list_namespaced_pod(
+        body = await response_json(await core.list_namespaced_pod(
             self.namespace, label_selector=selector or self.settings.app_selector, **self._opts))
         return body.get("items", [])
 
     async def hpa(self, name: str | None = None) -> dict[str, Any]:
         autoscaling = k8s.AutoscalingV2Api(self.api)
-        return await _json(await autoscaling.read_namespaced_horizontal_pod_autoscaler(
+        return await response_json(await autoscaling.read_namespaced_horizontal_pod_autoscaler(
             name or self.settings.hpa, self.namespace, **self._opts))
 
     async def events(self) -> list[dict[str, Any]]:
         core = k8s.CoreV1Api(self.api)
-        body = await _json(await core.list_namespaced_event(self.namespace, **self._opts))
+        body = await response_json(await core.list_namespaced_event(self.namespace, **self._opts))
         return body.get("items", [])
 
     async def custom_objects(self, group: str, version: str, plural: str,
                              namespace: str | None = None) -> list[dict[str, Any]]:
         custom = k8s.CustomObjectsApi(self.api)
-        body = await _json(await custom.list_namespaced_custom_object(
+        body = await response_json(await custom.list_namespaced_custom_object(
             group, version, namespace or self.namespace, plural, **self._opts))
         return body.get("items", [])
 
@@ -111,21 +117,21 @@ class KubeWriter:
     async def scale_deployment(self, replicas: int, name: str | None = None) -> dict[str, Any]:
         """``kubectl scale deployment/NAME --replicas=N``: a patch of the scale subresource."""
         apps = k8s.AppsV1Api(self.api)
-        return await _json(await apps.patch_namespaced_deployment_scale(
+        return await response_json(await apps.patch_namespaced_deployment_scale(
             name or self.settings.deployment, self.namespace, {"spec": {"replicas": replicas}},
             _content_type=MERGE, **self._opts))
 
     async def patch_hpa(self, patch: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         """``kubectl patch hpa NAME -p '...'``: a strategic merge patch, as kubectl sends."""
         autoscaling = k8s.AutoscalingV2Api(self.api)
-        return await _json(await autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+        return await response_json(await autoscaling.patch_namespaced_horizontal_pod_autoscaler(
             name or self.settings.hpa, self.namespace, patch, _content_type=STRATEGIC,
             **self._opts))
 
     async def patch_deployment(self, patch: dict[str, Any],
                                name: str | None = None) -> dict[str, Any]:
         apps = k8s.AppsV1Api(self.api)
-        return await _json(await apps.patch_namespaced_deployment(
+        return await response_json(await apps.patch_namespaced_deployment(
             name or self.settings.deployment, self.namespace, patch, _content_type=STRATEGIC,
             **self._opts))
 

@@ -85,7 +85,7 @@ class KubeSource:
         if not 200 <= response.status <= 299:
             body = await response.text()
             response.release()
-            raise KubeError(response.status, _status_message(body))
+            raise KubeError(response.status, status_message(body))
         return response
 
     async def get(self, path: str, **params: Any) -> dict:
@@ -125,7 +125,8 @@ class KubeSource:
             yield event
 
 
-def _status_message(body: str) -> str:
+def status_message(body: str) -> str:
+    """The ``message`` of a ``Status`` body, else the start of the body."""
     try:
         return json.loads(body).get("message") or body[:200]
     except (ValueError, AttributeError):
