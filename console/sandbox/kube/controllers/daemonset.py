@@ -74,9 +74,8 @@ class DaemonSetController(Controller):
         for p in pods:
             by_node.setdefault(p["spec"].get("nodeName", ""), []).append(p)
         for node in sorted(node_names - set(by_node)):
-            self.store.create("pods", daemon_pod(ds, node))
-            self.event(ds, "Normal", "SuccessfulCreate",
-                       f"Created pod: {ds['metadata']['name']} on {node}")
+            pod = self.store.create("pods", daemon_pod(ds, node))
+            self.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
         for node, group in by_node.items():
             extras = group[1:] if node in node_names else group
             for p in extras:
