@@ -52,3 +52,12 @@ def test_redactor_for_config_knows_the_configured_secrets(tmp_path, monkeypatch)
     r = redactor_for(load_config(write_config(tmp_path)))
     line = "pg-pass-from-env https://example.org/custom-hook-xyz aws-secret-from-env"
     assert r.text(line) == f"{MASK} {MASK} {MASK}"
+
+
+def test_structure_after_a_secret_looking_key_is_kept():
+    """``secretKeyRef: {name: ...}`` in a plan names where a secret lives, not the secret."""
+    from console.execution.redaction import Redactor
+
+    line = "POSTGRES_PASSWORD from secretKeyRef: {name: postgres-credentials, key: password}"
+    assert Redactor().text(line) == line
+    assert Redactor().text("secret: s3cr3t-value") == "secret: ***"

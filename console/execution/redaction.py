@@ -34,10 +34,11 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@\"']*:)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
     # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + MASK),
-    # password=xxx / "password": "xxx" / PGPASSWORD=xxx in key=value output
+    # password=xxx / "password": "xxx" / PGPASSWORD=xxx in key=value output; a value that
+    # opens a mapping or list (``secretKeyRef: {name: ...}``) is structure, not a secret
     (re.compile(r"""(?i)\b([a-z_]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token"""
                 r"""|api[_-]?token)[a-z_]*)(?<!_env)(["']?\s*[:=]\s*["']?)"""
-                r"""(?!\*\*\*)[^\s"',;&]{4,}"""), r"\1\2" + MASK),
+                r"""(?!\*\*\*)(?![{\[])[^\s"',;&]{4,}"""), r"\1\2" + MASK),
 )
 
 
