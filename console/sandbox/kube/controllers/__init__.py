@@ -7,6 +7,11 @@ speedable clock, and periodically resyncs everything, yielding to the event loop
 milliseconds so a burst of ten thousand pods never freezes the API server. Writes made by
 a sync are themselves observed and queued, which is how Deployment -> ReplicaSet -> Pod ->
 scheduler -> kubelet chains along without any controller calling another.
+
+Keys the controllers keep in ``cluster.extras``: ``controllers`` (this object),
+``hpa_actuation`` (False: the HPA reports but never scales), ``chaos`` (faults, see
+:mod:`.chaos`), ``velero_contents`` (what each backup holds), ``pod_ip_next`` and
+``node_cordon_seen`` (bookkeeping).
 """
 
 from __future__ import annotations
