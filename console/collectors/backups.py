@@ -98,7 +98,8 @@ class BackupsCollector:
             await self._drop_s3()
             return (), describe_error(exc)
         now = utcnow()
-        objects.sort(key=lambda o: o["LastModified"], reverse=True)
+        # newest first; dumps written in the same second fall back to the (dated) key name
+        objects.sort(key=lambda o: (o["LastModified"], o["Key"]), reverse=True)
         return tuple(S3Dump(key=o["Key"], size_bytes=int(o.get("Size", 0)),
                             age_hours=(now - o["LastModified"]).total_seconds() / 3600)
                      for o in objects[:KEEP]), None
