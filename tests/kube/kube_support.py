@@ -68,10 +68,13 @@ def run_kubectl(emulator: Emulator, *args: str, kubeconfig: Path | None = None,
                 input: str | None = None, check: bool = True, version: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess:
     """Run the real kubectl against the emulator (synchronously: not from the loop the
-    emulator runs in). Adds ``--request-timeout`` unless given."""
-    argv = [kubectl_binary(version), *args]
-    if not any(a.startswith("--request-timeout") for a in args):
-        argv.append(f"--request-timeout={DEFAULT_REQUEST_TIMEOUT}")
+    emulator runs in). Adds ``--request-timeout`` unless given — before a ``--``, so it
+    never becomes an argument of the command run by ``kubectl exec``."""
+    args_list = list(args)
+    if not any(a.startswith("--request-timeout") for a in args_list):
+        cut = args_list.index("--") if "--" in args_list else len(args_list)
+        args_list.insert(cut, f"--request-timeout={DEFAULT_REQUEST_TIMEOUT}")
+    argv = [kubectl_binary(version), *args_list]
     result = subprocess.run(argv, env=kubectl_env(emulator, kubeconfig), input=input,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
