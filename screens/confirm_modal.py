@@ -27,10 +27,14 @@ class ConfirmModal(ModalScreen[ConfirmationAnswer]):
     }
     ConfirmModal .plan { color: $text-muted; max-height: 8; }
     ConfirmModal #why { color: $error; height: auto; }
+    ConfirmModal .keys { color: $text-muted; }
     ConfirmModal Horizontal { height: 3; align-horizontal: right; }
     ConfirmModal Button { margin-left: 1; }
     """
-    BINDINGS = [Binding("escape", "decline", "Cancel", id="confirm.cancel")]
+    BINDINGS = [
+        Binding("escape,n", "decline", "Cancel", id="confirm.cancel"),
+        Binding("y", "confirm", "Confirm", id="confirm.yes"),
+    ]
 
     def __init__(self, request: ConfirmationRequest) -> None:
         super().__init__()
@@ -46,6 +50,10 @@ class ConfirmModal(ModalScreen[ConfirmationAnswer]):
             yield Label(req.prompt(), markup=False)
             if req.kind == TYPED:
                 yield Input(placeholder=f"type {req.env_name}", id="typed")
+                yield Label(f"Type {req.env_name!r} and Enter to confirm · Esc cancels",
+                            classes="keys", markup=False)
+            else:
+                yield Label("y confirms · n or Esc cancels", classes="keys", markup=False)
             yield Static("", id="why", markup=False)
             with Horizontal():
                 yield Button("Cancel", id="no")
@@ -75,6 +83,12 @@ class ConfirmModal(ModalScreen[ConfirmationAnswer]):
     def _yes(self) -> None:
         typed = self.query_one("#typed", Input).value if self.request.kind == TYPED else None
         self.dismiss(ConfirmationAnswer(True, typed))
+
+    def action_confirm(self) -> None:
+        """``y``: only for a yes/no confirmation — a typed one needs the name (and while
+        its input has focus the key is typed into it, not taken as a binding)."""
+        if self.request.kind != TYPED:
+            self.dismiss(ConfirmationAnswer(True, None))
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:

@@ -25,13 +25,13 @@ RISK_STYLE = {Risk.READ: "green", Risk.CHANGE: "yellow", Risk.DESTRUCTIVE: "bold
 def describe(wizard: Wizard, read_only: bool) -> Text:
     text = Text()
     risk = wizard.highest_risk
-    text.append(f"{risk.label:<11}", RISK_STYLE[risk])
+    text.append(f"{risk.label:<12}", RISK_STYLE[risk])  # "destructive" + a space
     text.append(wizard.title, "bold" if wizard.built else "dim")
     if not wizard.built:
         text.append("  planned", "dim italic")
     elif read_only and risk > Risk.READ:
         text.append("  read-only: reads only", "yellow")
-    text.append(f"\n           {wizard.section}", "dim")
+    text.append(f"\n{'':12}{wizard.section}", "dim")
     return text
 
 

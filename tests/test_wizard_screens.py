@@ -103,7 +103,7 @@ async def test_runner_validation_error_typed_confirmation_and_abort(config, tmp_
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "yes/no modal")
         assert app.screen.request.kind == "yes/no"
-        await pilot.click("#yes")
+        await pilot.press("y")  # keyboard only, as over SSH
         await wait_for(pilot, lambda: "started" in output_lines(runner), "step 2 running")
         await pilot.press("a")
         await wait_for(pilot, lambda: runner.finished == "aborted", "the abort")
