@@ -109,11 +109,15 @@ def main(args) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        # the clean-up is bounded (STOP_TIMEOUT, then SIGKILL): let nothing interrupt it
+        held = {sig: signal.signal(sig, signal.SIG_IGN)
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         if child is not None:
             print("Stopping the sandbox…", file=sys.stderr, flush=True)
             child.stop()
         shutil.rmtree(base, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous_term)
+        for sig, handler in held.items():
+            signal.signal(sig, previous_term if sig == signal.SIGTERM else handler)
 
 
 def _raise_exit(signum, frame) -> None:
