@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from sandbox_support import (
@@ -22,6 +23,7 @@ from sandbox_support import (
     ServeProcess,
     assert_gone,
     footprint,
+    kubectl,
     local_databases,
     pid_alive,
     port_open,
@@ -34,7 +36,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 def test_two_sandboxes_side_by_side_then_sigterm_and_ctrl_c_leave_nothing(tmp_path):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-    first, second = ServeProcess.start(tmp_path / "a"), ServeProcess.start(tmp_path / "b")
+    first = ServeProcess.start(tmp_path / "a")
+    second = ServeProcess.start(tmp_path / "b", scenario="high-error-rate", pods=12)
     try:
         a, b = first.wait_ready(), second.wait_ready()
         seen_a, seen_b = footprint(a["pid"]), footprint(b["pid"])
@@ -52,11 +55,16 @@ def test_two_sandboxes_side_by_side_then_sigterm_and_ctrl_c_leave_nothing(tmp_pa
         # both answer, each on its own: the pods of each are healthy and the service
         # answers (its latency, measured by a check process competing for two busy CPUs,
         # may reach the 500 ms warning; that is the machine, not the sandbox)
-        for serve in (first, second):
+        # the second started straight into its scenario, with extra pods for scale
+        assert (a["scenario"], b["scenario"]) == ("healthy", "high-error-rate")
+        for serve, service in ((first, ("HEALTHY", "WARNING")), (second, ("CRITICAL",))):
             code, report = run_check(serve.config)
             components = {c["name"]: c["status"] for c in report["environments"][0]["components"]}
             assert components["pods"] == "HEALTHY", report
-            assert components["service"] in ("HEALTHY", "WARNING"), report
+            assert components["service"] in service, report
+        extra = kubectl(Path(b["workdir"]) / "kubeconfig", "get", "deployment", "mcp-load-extra",
+                        "-n", "mcp-production", "-o", "jsonpath={.spec.replicas}", tmp=tmp_path)
+        assert extra.stdout == "12", extra.stderr
         assert first.stop(signal.SIGTERM) == 0
         assert first.next_event(5) == {"event": "stopped", "status": 0}
         assert_gone(a, seen_a, first.config)
