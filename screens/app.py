@@ -49,8 +49,10 @@ class McpOpsApp(WizardActions, App[None]):
         read_only: bool = False,
         operator: Operator | None = None,
         clock: Callable[[], datetime] | None = None,
+        live: bool = True,
     ) -> None:
         super().__init__()
+        self.live = live  # False: no sources are polled or probed (layout tests)
         self.config = config
         self.env_name, self.environment = config.environment(env_name)
         self.forced_read_only = read_only  # from --read-only: holds for every environment
@@ -102,10 +104,12 @@ class McpOpsApp(WizardActions, App[None]):
         header.env_name = self.env_name
         header.read_only = self.read_only
         header.overall = "UNKNOWN"
+        header.credentials_can_write = None
         old = self.query_one(Dashboard)
         await old.remove()
         await self.mount(Dashboard(self.env_name), before=self.query_one(Footer))
         self.title = f"mcp-ops — {self.env_name}"
+        self.probe_credentials()  # another environment, other credentials
         self.notify(f"Environment: {self.env_name}" + (" (read-only)" if self.read_only else ""),
                     markup=False)
 

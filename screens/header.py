@@ -51,8 +51,14 @@ class StatusHeader(Widget):
         if self.read_only:
             left.append(" READ-ONLY ", "bold black on yellow")
             left.append(" ")
+        # what the credentials themselves may do (start-up probe); unknown until it answers.
+        # Read-only enforced by the console over credentials that can write is worth a
+        # warning colour: the protection is the console's alone.
         if self.credentials_can_write is False:
-            left.append(" creds: read ", "black on grey70")
+            left.append(" creds:ro ", "black on grey70")
+            left.append(" ")
+        elif self.credentials_can_write:
+            left.append(" creds:rw ", "black on dark_orange" if self.read_only else "grey70")
             left.append(" ")
         left.append(f" {self.overall} ", STATUS_STYLES.get(self.overall, STATUS_STYLES["UNKNOWN"]))
         right = Text(f"{self.operator}  {self._clock():%H:%M:%S} ", style="bold")

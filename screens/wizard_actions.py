@@ -77,7 +77,7 @@ class WizardActions:
         """What the credentials could write; shown in the header and as a notification."""
         from console.execution.probe import probe_environment
 
-        if not getattr(self, "live", True):  # tests of the layout run without live sources
+        if not self.live:  # tests of the layout run without live sources
             return
         report = await probe_environment(self.environment,
                                          timeout=self.config.ui.source_timeout_seconds + 2)

@@ -13,11 +13,14 @@ PANELS = ["Service", "Pods", "Database", "Cache", "Backups", "Alerts"]
 
 
 def make_app(config, env="production", **kw) -> McpOpsApp:
-    return McpOpsApp(config, env, operator=kw.pop("operator", None), **kw)
+    """The shell with no live sources: these tests are about layout and keys (live data:
+    tests/test_dashboard_*.py)."""
+    return McpOpsApp(config, env, operator=kw.pop("operator", None), live=False, **kw)
 
 
 async def test_shell_at_80x24_shows_header_panels_footer(example_config, fixed_operator, fixed_clock):
-    app = McpOpsApp(example_config, "production", operator=fixed_operator, clock=fixed_clock)
+    app = McpOpsApp(example_config, "production", operator=fixed_operator, clock=fixed_clock,
+                    live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         header = app.query_one(StatusHeader)
@@ -117,3 +120,17 @@ async def test_command_palette_offers_environment_switch(example_config, fixed_o
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, EnvironmentSwitcher)
+
+
+async def test_header_shows_what_the_credentials_may_do(example_config, fixed_operator):
+    app = make_app(example_config, "staging", read_only=True, operator=fixed_operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(StatusHeader)
+        assert "creds:" not in str(header.render())  # unknown until the probe answers
+        header.credentials_can_write = True
+        await pilot.pause()
+        line = str(header.render())
+        assert "READ-ONLY" in line and "creds:rw" in line
+        header.credentials_can_write = False
+        await pilot.pause()
+        assert "creds:ro" in str(header.render())

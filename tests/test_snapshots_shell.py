@@ -15,9 +15,8 @@ def _app() -> McpOpsApp:
     from datetime import datetime
 
     app = McpOpsApp(load_file(EXAMPLE), "production", operator=Operator("oncall", "ops-1"),
-                    clock=lambda: datetime(2026, 11, 29, 3, 0, 0))
-    app.live = False  # the shell's layout only: panels unconnected (live data: test_dashboard_*)
-    return app
+                    clock=lambda: datetime(2026, 11, 29, 3, 0, 0), live=False)
+    return app  # the shell's layout only: panels unconnected (live data: test_dashboard_*)
 
 
 def test_shell_snapshot_80x24(snap_compare):
