@@ -9,6 +9,7 @@ runbook's annotation, the region answers again.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ VELERO_NAMESPACE = "velero"
 CERTIFICATE = "production-tls"
 BAD_TAG = "2.5.0-rc1"
 CERT_DAYS = 12
+BACKUP_JOB_PREFIX = "postgres-backup-"
 
 
 def _production(sandbox: Sandbox):
@@ -97,9 +99,60 @@ async def bad_rollout_revert(sandbox: Sandbox) -> None:
 
 
 # ---- backups ---------------------------------------------------------------------------
+def _backup_job_objects(cluster) -> list[tuple[str, dict]]:
+    """Tonight's ``postgres-backup-YYYYMMDD`` Job and its pods, newest Job first."""
+    jobs = sorted((j for j in cluster.store.iter("jobs.batch", NAMESPACE)
+                   if j["metadata"]["name"].startswith(BACKUP_JOB_PREFIX)),
+                  key=lambda j: j["metadata"]["name"], reverse=True)
+    if not jobs:
+        return []
+    job = jobs[0]
+    pods = [p for p in cluster.store.iter("pods", NAMESPACE)
+            if (p["metadata"].get("labels") or {}).get("job-name") == job["metadata"]["name"]]
+    return [("jobs.batch", job), *(("pods", p) for p in pods)]
+
+
+def _fail_backup_job(cluster) -> list[tuple[str, str, dict]]:
+    """Make tonight's backup Job a failed one (its pod exited 1, its log ends in ERROR);
+    returns the statuses to put back."""
+    saved = []
+    for resource, obj in _backup_job_objects(cluster):
+        name = obj["metadata"]["name"]
+        saved.append((resource, name, copy.deepcopy(obj.get("status") or {})))
+
+        def fail(o: dict, resource: str = resource) -> None:
+            status = o.setdefault("status", {})
+            if resource == "pods":
+                status["phase"] = "Failed"
+                for cs in status.get("containerStatuses") or []:
+                    term = (cs.get("state") or {}).get("terminated") or {}
+                    term.update(exitCode=1, reason="Error")
+            else:
+                at = status.get("completionTime") or status.get("startTime")
+                status.pop("completionTime", None)
+                status.update(succeeded=0, failed=1, conditions=[
+                    {"type": t, "status": "True", "reason": "BackoffLimitExceeded",
+                     "message": "Job has reached the specified backoff limit",
+                     "lastProbeTime": at, "lastTransitionTime": at}
+                    for t in ("FailureTarget", "Failed")])
+
+        cluster.store.mutate(resource, NAMESPACE, name, fail)
+    return saved
+
+
+def _restore_statuses(cluster, saved: list[tuple[str, str, dict]]) -> None:
+    for resource, name, status in saved:
+        if cluster.store.peek(resource, NAMESPACE, name) is not None:
+            cluster.store.mutate(resource, NAMESPACE, name,
+                                 lambda o, status=status: o.__setitem__("status", status))
+
+
 async def backup_failed_apply(sandbox: Sandbox) -> None:
+    """Last night went wrong everywhere a backup is kept: the Velero backup ended Failed,
+    the database dump job failed and left an empty file in S3."""
     cluster = _production(sandbox)
     chaos.set_velero_outcome(cluster, "Failed", kind="backups")
+    sandbox.scenario_state["backup-job"] = _fail_backup_job(cluster)
     name = f"daily-backup-{datetime.now(UTC):%Y%m%d%H%M%S}"
     cluster.store.create("backups.velero.io", {
         "apiVersion": "velero.io/v1", "kind": "Backup",
@@ -119,6 +172,7 @@ async def backup_failed_revert(sandbox: Sandbox) -> None:
     chaos.set_velero_outcome(cluster, None)
     if name and cluster.store.peek("backups.velero.io", VELERO_NAMESPACE, name) is not None:
         cluster.store.delete("backups.velero.io", VELERO_NAMESPACE, name)
+    _restore_statuses(cluster, sandbox.scenario_state.pop("backup-job", []))
     await sandbox.aws.set_latest_dump_broken(False)
 
 

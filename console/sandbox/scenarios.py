@@ -82,8 +82,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "CRITICAL", "Redis memory",
              scenario_data.redis_pressure_apply, scenario_data.redis_pressure_revert),
     Scenario("backup-failed", "Last night's backups failed",
-             "The latest Velero backup ended Failed and tonight's database dump in S3 is an "
-             "empty file. Practise the daily backup verification wizard.",
+             "The latest Velero backup ended Failed, the nightly dump job failed (its log "
+             "ends in ERROR) and left an empty file in S3. Practise the daily backup "
+             "verification wizard.",
              "CRITICAL", "Failed",
              scenario_kube.backup_failed_apply, scenario_kube.backup_failed_revert),
     Scenario("region-failure", "Production region down",

@@ -9,9 +9,10 @@ what an operator would expect from that incident.
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
-from sandbox_support import reasons, run_check, wait_for_check
+from sandbox_support import MCP_OPS, ROOT, client_env, reasons, run_check, wait_for_check
 
 from console.sandbox.control import switch_scenario
 
@@ -113,6 +114,13 @@ def test_backup_failed_reports_failed_velero_backup_and_empty_dump(embedded_sand
                                           "CRITICAL", r"^latest Velero backup \S+ Failed")
     assert code == EXIT["CRITICAL"]
     assert any(r.endswith("empty file") for r in component(env_report, "backups")["reasons"])
+    # the rehearsal: the runbook's backup verification, run headless, finds all three
+    run = subprocess.run([*MCP_OPS, "run", "backup-verification", "--env", "sandbox",
+                          "--config", str(embedded_sandbox.config)], capture_output=True,
+                         text=True, env=client_env(), cwd=ROOT, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "ERROR: backup failed" in run.stdout  # the nightly job's own log
+    assert "3 of 3 backup checks failed" in run.stdout
 
 
 def test_region_failure_makes_production_unreachable_but_not_dr(embedded_sandbox, control):
