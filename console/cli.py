@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", metavar="NAME", default="healthy", help="fault scenario to start with (default: healthy)")
     sp = p.add_subparsers(dest="sandbox_command", metavar="ACTION")
     q = sp.add_parser("serve", help="run the sandbox headless until SIGTERM")
-    q.add_argument("--config-out", metavar="FILE", required=True, help="write the sandbox's config here")
+    q.add_argument("--config-out", metavar="FILE", required=True,
+                   help="write the sandbox's config here ('-': in its temporary directory)")
     q.add_argument("--pods", type=int, default=0, metavar="N", help="extra pods for scale tests")
     q.add_argument("--scenario", metavar="NAME", default=argparse.SUPPRESS,
                    help="fault scenario to start with (default: healthy)")

@@ -13,15 +13,14 @@ the sandbox menu (switch scenario) and Ctrl+C as a plain quit.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
-import shutil
+import queue
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
+import threading
 
 from console.config import load_file
 from console.sandbox.control import ControlAddress
@@ -33,44 +32,45 @@ STOP_TIMEOUT = 30.0
 
 
 class SandboxChild:
-    """The ``mcp-ops sandbox serve`` process behind the console."""
+    """The ``mcp-ops sandbox serve`` process behind the console. Its config stays inside
+    its own temporary directory (``--config-out -``), so there is nothing of ours to clean
+    up if this process is killed: the child notices and removes everything itself."""
 
-    def __init__(self, base: Path, scenario: str) -> None:
-        self.config = base / "sandbox.yaml"
-        self.log = base / "sandbox.log"
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "console", "sandbox", "serve",
-                 "--config-out", str(self.config), "--scenario", scenario],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                env={**os.environ, PARENT_ENV: str(os.getpid())}, start_new_session=True)
+    def __init__(self, scenario: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "console", "sandbox", "serve", "--config-out", "-",
+             "--scenario", scenario],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env={**os.environ, PARENT_ENV: str(os.getpid())}, start_new_session=True)
+        self.events: queue.Queue[dict | None] = queue.Queue()
+        self.echo = True  # progress to the terminal until the console takes the screen
+        self.log: collections.deque[str] = collections.deque(maxlen=200)
+        threading.Thread(target=self._read_events, daemon=True).start()
+        threading.Thread(target=self._read_progress, daemon=True).start()
+
+    def _read_events(self) -> None:
+        for line in self.process.stdout:
+            if line.startswith(b"{"):
+                self.events.put(json.loads(line))
+        self.events.put(None)
+
+    def _read_progress(self) -> None:
+        for raw in self.process.stderr:  # always drained, so the child never blocks on it
+            line = raw.decode(errors="replace")
+            self.log.append(line)
+            if self.echo:
+                sys.stderr.write(line)
+                sys.stderr.flush()
 
     def wait_ready(self) -> dict:
-        """Echo the child's progress until its ready line (or its death) arrives."""
-        shown = 0
-        deadline = time.monotonic() + START_TIMEOUT
-        os.set_blocking(self.process.stdout.fileno(), False)
-        buffer = b""
-        while time.monotonic() < deadline:
-            shown = self._echo_progress(shown)
-            buffer += self.process.stdout.read() or b""
-            *complete, buffer = buffer.split(b"\n")
-            for line in complete:
-                if line.startswith(b"{") and json.loads(line).get("event") == "ready":
-                    self._echo_progress(shown)
-                    return json.loads(line)
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self._echo_progress(shown)
-        raise RuntimeError("the sandbox did not start (see the messages above)")
-
-    def _echo_progress(self, shown: int) -> int:
-        text = self.log.read_bytes() if self.log.exists() else b""
-        if len(text) > shown:
-            sys.stderr.write(text[shown:].decode(errors="replace"))
-            sys.stderr.flush()
-        return len(text)
+        try:
+            event = self.events.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            event = None
+        if not event or event.get("event") != "ready":
+            raise RuntimeError("the sandbox did not start (see the messages above)")
+        self.echo = False
+        return event
 
     def stop(self) -> int | None:
         if self.process.poll() is None:
@@ -84,19 +84,18 @@ class SandboxChild:
 
 
 def main(args) -> int:
-    base = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-console-"))
     child = None
     previous_term = signal.signal(signal.SIGTERM, _raise_exit)
     try:
         print("Starting the sandbox: PostgreSQL, Redis, two Kubernetes emulators, moto and the "
               "MCP-server simulator…", file=sys.stderr, flush=True)
-        child = SandboxChild(base, args.scenario)
+        child = SandboxChild(args.scenario)
         try:
             info = child.wait_ready()
         except RuntimeError as err:
             print(f"mcp-ops sandbox: {err}", file=sys.stderr)
             return 1
-        config = load_file(child.config)
+        config = load_file(info["config"])
         os.environ.update(aws_environment())  # moto's placeholder keys, named by the config
         from .sandbox_app import SandboxConsoleApp  # Textual only now
 
@@ -115,7 +114,6 @@ def main(args) -> int:
         if child is not None:
             print("Stopping the sandbox…", file=sys.stderr, flush=True)
             child.stop()
-        shutil.rmtree(base, ignore_errors=True)
         for sig, handler in held.items():
             signal.signal(sig, previous_term if sig == signal.SIGTERM else handler)
 

@@ -6,7 +6,8 @@ server answers but will not let us in), the sandbox runs its own server from the
 that the ``pgserver`` wheel ships, on 127.0.0.1 and a free port, with its data in the
 sandbox's temporary directory.
 
-On a shared local server each sandbox gets its own database, ``pratiko_mcp_production_<id>``,
+On a shared local server each sandbox gets its own database,
+``pratiko_mcp_production_<host>_<pid>_<id>`` (see ``leftovers.py``),
 so two sandboxes side by side never see each other's rows; the pods' ``psql`` and
 ``pg_restore`` still say ``pratiko_mcp_production`` (the exec handlers translate, see
 ``db_exec.py``). On stop, the database is dropped (shared server) or the embedded server is
@@ -24,6 +25,7 @@ from pathlib import Path
 import asyncpg
 
 from .embedded_postgres import pgserver_bin_dir, start_embedded
+from .leftovers import database_name, orphaned_databases
 from .local_process import (
     LOCALHOST,
     ChildProcess,
@@ -142,7 +144,7 @@ async def find_local(sandbox_id: str) -> Found:
     if choice == "embedded":
         return None, f"{MODE_ENV}=embedded"
     host, port = parse_host_port("" if choice == "auto" else choice, 5432)
-    return await _try_local(host, port, f"{RUNBOOK_DATABASE}_{sandbox_id}")
+    return await _try_local(host, port, database_name(RUNBOOK_DATABASE, sandbox_id[:6]))
 
 
 async def start_database(workdir: Path, sandbox_id: str, found: Found | None = None) -> SandboxDatabase:
@@ -171,6 +173,9 @@ async def _try_local(host: str, port: int, name: str) -> tuple[SandboxDatabase |
         return None, f"{host}:{port} refused us ({type(exc).__name__}: {exc})"
     try:
         max_connections = int(await conn.fetchval("SELECT current_setting('max_connections')"))
+        existing = [r[0] for r in await conn.fetch("SELECT datname FROM pg_database")]
+        for orphan in orphaned_databases(existing):  # of sandboxes that were killed
+            await conn.execute(f'DROP DATABASE IF EXISTS "{orphan}" WITH (FORCE)')
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import asyncpg
 
+from .leftovers import mark_owner
 from .local_process import (
     LOCALHOST,
     ChildProcess,
@@ -106,6 +107,7 @@ def _server_home(workdir: Path, bin_dir: Path, user: str | None) -> tuple[Path, 
         hand_over(base, user)
         return base, None, bin_dir
     own_dir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-pg-", dir=_shared_tmp()))
+    mark_owner(own_dir)
     hand_over(own_dir, user)
     base = own_dir / "postgres"
     base.mkdir()

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import pwd
 import signal
 import socket
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +116,26 @@ class ChildProcess:
         return self.process.returncode
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int):
+    """A ``preexec_fn`` asking Linux to send ``sig`` to the child when the sandbox process
+    dies, however it dies (SIGKILL included), so no server outlives it. Elsewhere: None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:  # runs in the forked child: no locks, no imports
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+    return preexec
+
+
 async def start_child(
     name: str,
     argv: Sequence[str],
@@ -124,7 +146,8 @@ async def start_child(
     stop_signal: int = signal.SIGTERM,
 ) -> ChildProcess:
     """Start ``argv`` (an argument list, never a shell string) with output to ``log_path``,
-    in a new session so terminal signals reach the sandbox first."""
+    in a new session so terminal signals reach the sandbox first, and bound to die with the
+    sandbox process (``_die_with_parent``)."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed right after
     try:
         process = await asyncio.create_subprocess_exec(
@@ -135,6 +158,7 @@ async def start_child(
             env={**os.environ, **(env or {})},
             start_new_session=True,
             user=user,
+            preexec_fn=_die_with_parent(stop_signal),
         )
     finally:
         log.close()

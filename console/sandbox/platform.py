@@ -36,6 +36,7 @@ from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
 from .database import SandboxDatabase, find_local, start_database
+from .leftovers import mark_owner, sweep_directories
 from .sandbox_config import Addresses, write_config
 from .simulator import Simulator
 
@@ -79,8 +80,10 @@ class Sandbox:
     # ---- start -------------------------------------------------------------------------
     async def start(self) -> None:
         started = time.monotonic()
+        await asyncio.to_thread(sweep_directories, ("/tmp",))  # of killed sandboxes
         self.workdir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-"))
         try:
+            mark_owner(self.workdir)
             await self._start_parts()
         except BaseException:
             await self.stop()

@@ -4,7 +4,9 @@ Progress goes to stderr as it happens; when everything answers, one JSON line go
 stdout (``{"event": "ready", "config": ..., "control_url": ..., ...}``) so a script, a
 test or the interactive ``mcp-ops sandbox`` knows the sandbox is up and where. SIGTERM,
 SIGINT, or the death of the process named by ``MCP_OPS_SANDBOX_PARENT_PID`` stop it; the
-last line on stdout is then ``{"event": "stopped"}``.
+last line on stdout is then ``{"event": "stopped"}``. ``--config-out -`` keeps the config
+inside the sandbox's own temporary directory (the ready line says where), so that nothing
+outlives the sandbox even if whoever started it is killed.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int 
     if parent and parent.isdigit():
         watcher = asyncio.create_task(_watch_parent(int(parent), stop))
     sandbox = Sandbox(scenario=scenario, extra_pods=extra_pods,
-                      config_out=config_out.resolve(), progress=_say)
+                      config_out=None if str(config_out) == "-" else config_out.resolve(),
+                      progress=_say)
     starting = asyncio.create_task(sandbox.start())
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -52,7 +52,7 @@ def pods_panel_colored(colored_screen: str, plain_screen: str) -> list[list]:
 
 
 def find_sidecar(tmpdir) -> dict:
-    found = list(tmpdir.glob("mcp-ops-sandbox-console-*/sandbox.yaml.sandbox.json"))
+    found = list(tmpdir.glob("mcp-ops-sandbox-*/config.yaml.sandbox.json"))
     assert found, f"no sandbox started under {tmpdir}"
     return json.loads(found[0].read_text())
 
