@@ -107,3 +107,37 @@ def test_sandbox_stops_by_itself_when_its_console_is_killed(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_killed_sandbox_takes_its_servers_along_and_the_next_one_sweeps_the_rest(tmp_path):
+    """kill -9 cannot be caught: the servers must die with the sandbox by themselves, and
+    what only a clean stop removes (its directory, its database) goes at the next start."""
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "next").mkdir()
+    killed = ServeProcess.start(tmp_path / "killed")
+    try:
+        info = killed.wait_ready()
+        seen = footprint(info["pid"])
+        servers = [p for p in seen["pids"] if p != info["pid"]]
+        assert servers, "PostgreSQL or Redis runs as a child process"
+        killed.stop(signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(pid_alive(p) for p in servers):
+            time.sleep(0.2)
+        assert [p for p in servers if pid_alive(p)] == []
+        assert [a.port for a in seen["listening"] if port_open(a.port)] == []
+        assert Path(info["workdir"]).exists()  # nobody could remove it...
+        database = info["postgres"]["dsn"].rsplit("/", 1)[1]
+        local = info["postgres"]["mode"] == "local"
+        if local:
+            assert database in local_databases()
+    finally:
+        killed.stop()
+    following = ServeProcess.start(tmp_path / "next")
+    try:
+        following.wait_ready()
+        assert not Path(info["workdir"]).exists()  # ...until the next sandbox started
+        if local:
+            assert database not in local_databases()
+    finally:
+        assert following.stop() == 0
