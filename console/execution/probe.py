@@ -16,16 +16,15 @@ A system that cannot be asked is "unknown", never "read-only".
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from .redis_acl import acl_can_write
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
 # every identity may "create" these reviews of itself; they change nothing
 SELF_REVIEWS = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews",
                           "selfsubjectreviews"})
-REDIS_WRITE_COMMANDS = frozenset({"set", "del", "flushdb", "flushall", "hset", "lpush", "rpush",
-                                  "sadd", "zadd", "expire", "incr", "decr", "unlink", "config"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class ProbeReport:
 async def probe_kubernetes(env: Any) -> Capability:
     from kubernetes_asyncio import client as k8s
 
-    from .kube import api_client
+    from .kube import api_client, response_json
 
     namespace = env.kubernetes.namespace
     api = await api_client(env.kubernetes)
@@ -72,12 +71,14 @@ async def probe_kubernetes(env: Any) -> Capability:
         authz = k8s.AuthorizationV1Api(api)
         body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
                 "spec": {"namespace": namespace}}
-        response = await authz.create_self_subject_rules_review(
-            body, _preload_content=False, _request_timeout=env.kubernetes.request_timeout)
-        review = json.loads(await response.read())
+        # an error status (401, 403, 5xx) raises KubeError: its body has no rules, and an
+        # empty rule list read from it would pass for "read-only"
+        review = await response_json(await authz.create_self_subject_rules_review(
+            body, _preload_content=False, _request_timeout=env.kubernetes.request_timeout))
     finally:
         await api.close()
-    rules = (review.get("status") or {}).get("resourceRules") or []
+    status = review.get("status") or {}
+    rules = status.get("resourceRules") or []
     writable = sorted({f"{'/'.join(resources)}:{','.join(r.get('verbs') or [])}"
                        for r in rules if WRITE_VERBS & set(r.get("verbs") or [])
                        and (resources := [x for x in r.get("resources") or ["*"]
@@ -85,6 +86,11 @@ async def probe_kubernetes(env: Any) -> Capability:
     if writable:
         shown = "; ".join(writable[:3]) + (" …" if len(writable) > 3 else "")
         return Capability("kubernetes", True, f"namespace {namespace}: {shown}")
+    if status.get("incomplete"):
+        # the authorizer could not list every rule (a webhook authorizer, say): the rules
+        # missing from the answer may well allow writes
+        reason = status.get("evaluationError") or "the rules review is incomplete"
+        return Capability("kubernetes", None, f"namespace {namespace}: {reason}")
     return Capability("kubernetes", False, f"namespace {namespace}: get/list/watch only")
 
 
@@ -124,18 +130,21 @@ async def probe_postgres(env: Any) -> Capability:
     return Capability("postgres", False, f"{who}: SELECT only")
 
 
-def redis_acl_can_write(rules: str) -> bool:
-    """Replay an ACL command rule string (``+@all -@dangerous``) for write access."""
-    write = False
-    for token in rules.split():
-        t = token.lower()
-        if t in ("+@all", "allcommands", "+@write"):
-            write = True
-        elif t in ("-@all", "nocommands", "-@write"):
-            write = False
-        elif t.startswith("+") and t[1:].split("|")[0] in REDIS_WRITE_COMMANDS:
-            write = True
-    return write
+def redis_acl_can_write(rules: str, selectors: tuple[str, ...] = ()) -> bool:
+    """Replay an ACL command rule string (``+@all -@dangerous``), and any selectors', for
+    write access (see :mod:`console.execution.redis_acl`)."""
+    return acl_can_write(rules, selectors)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def _as_dict(value: Any) -> dict:
+    """RESP2 gives a flat [key, value, key, value...] list where RESP3 gives a map."""
+    if isinstance(value, list):
+        return {_text(k): v for k, v in zip(value[::2], value[1::2], strict=False)}
+    return {_text(k): v for k, v in (value or {}).items()}
 
 
 async def probe_redis(env: Any) -> Capability:
@@ -147,13 +156,14 @@ async def probe_redis(env: Any) -> Capability:
         info = await redis.execute_command("ACL", "GETUSER", user)
     finally:
         await redis.aclose()
-    if isinstance(info, list):  # RESP2: flat [key, value, key, value...]
-        info = dict(zip(info[::2], info[1::2], strict=False))
-    commands = info.get("commands", "")
-    if isinstance(commands, bytes):
-        commands = commands.decode()
-    can = redis_acl_can_write(commands)
-    return Capability("redis", can, f"user {user}: {commands or '(no commands)'}")
+    info = _as_dict(info)
+    commands = _text(info.get("commands"))
+    selectors = tuple(_text(_as_dict(sel).get("commands")) for sel in info.get("selectors") or [])
+    can = redis_acl_can_write(commands, selectors)
+    shown = commands or "(no commands)"
+    if selectors:
+        shown += "; selectors: " + " | ".join(selectors)
+    return Capability("redis", can, f"user {_text(user)}: {shown}")
 
 
 async def _guard(system: str, probe: Any, env: Any, timeout: float) -> Capability:
