@@ -68,6 +68,40 @@ def test_password_in_dsn_is_refused():
     assert "password_env" in p.message
 
 
+@pytest.mark.parametrize("dsn, where", [
+    ("postgresql://mcp_ops:pa/ss@postgres-staging", "user information"),
+    ("postgresql://mcp_ops:p@ss@postgres-staging", "user information"),
+    ("postgresql://mcp_ops@postgres-staging.mcp-staging:5432/x?password=hunter2&y=", "password"),
+    ("postgresql://mcp_ops@postgres-staging.mcp-staging:5432/x?sslmode=verify-full&"
+     "sslpassword=keypass", "sslpassword"),
+])
+def test_password_in_dsn_is_refused_wherever_it_is_written(dsn, where):
+    bad = EXAMPLE.replace("postgresql://mcp_ops@postgres-staging", dsn, 1)
+    [p] = problems(bad)
+    assert p.path == "environments.staging.postgres.dsn"
+    assert "password_env" in p.message and where in p.message
+
+
+@pytest.mark.parametrize("url", ["redis://:s3cret@redis-staging-master.mcp-staging:6379/0",
+                                 "redis://ops:pa/ss@redis-staging-master.mcp-staging:6379/0",
+                                 "redis://redis-staging-master.mcp-staging:6379/0?password=x1"])
+def test_password_in_redis_url_is_refused(url):
+    bad = EXAMPLE.replace("redis://redis-staging-master.mcp-staging:6379/0", url, 1)
+    [p] = problems(bad)
+    assert p.path == "environments.staging.redis.url"
+    assert "password_env" in p.message
+
+
+def test_urls_without_a_password_pass():
+    from console.config.urls import inline_password
+
+    for url in ("postgresql://mcp_ops@db:5432/x?sslmode=require&application_name=ops",
+                "postgresql://db:5432/x", "postgresql:///x?host=/run/postgresql",
+                "postgresql://mcp_ops:@db/x", "redis://ops@cache:6379/0",
+                "postgresql://mcp_ops@db/x?password="):
+        assert inline_password(url) is None, url
+
+
 def test_bad_reference_and_bad_yaml_and_empty_file():
     [p] = problems(EXAMPLE.replace("default_environment: staging", "default_environment: stagin"))
     assert "stagin" in p.message and "production" in p.message

@@ -18,6 +18,12 @@ from console.execution.redaction import MASK, Redactor, redactor_for
     ("posting to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
      "T000/B000/XXXXXXXXXXXXXXXX"),
     ("PGPASSWORD=topsecret99 psql", "topsecret99"),
+    ("connect postgresql://app:pa/ss-w0rd@db:5432/x", "pa/ss-w0rd"),
+    ("connect postgresql://app:p@ss-w0rd@db:5432/x", "ss-w0rd"),
+    ("redis://ops:sl/ash99@cache:6379/0", "sl/ash99"),
+    ("dsn postgresql://app@db:5432/x?sslmode=require&password=a/b9", "a/b9"),
+    ("postgresql://app@db/x?password=xyz", "=xyz"),
+    ("postgresql://app@db/x?sslpassword=keypw1&sslmode=verify-full", "keypw1"),
 ])
 def test_patterns_hide_the_secret_part(text, secret):
     out = Redactor().text(text)
@@ -28,6 +34,8 @@ def test_patterns_hide_the_secret_part(text, secret):
 def test_harmless_text_is_left_alone():
     text = "max_tokens=4096 password_env: MCP_OPS_PG_PASSWORD replicas=6 https://mcp.pratiko.ai/health"
     assert Redactor().text(text) == text
+    urls = "postgresql://app@db:5432/x?sslmode=require redis://cache:6379/0 http://h:80/a@b"
+    assert Redactor().text(urls) == urls
 
 
 def test_known_values_are_masked_everywhere_in_nested_data():

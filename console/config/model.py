@@ -14,6 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .urls import inline_password
+
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -95,8 +97,9 @@ class PostgresSettings(Strict):
         for dsn in [value] if isinstance(value, str) else value:
             if not dsn.startswith(("postgresql://", "postgres://")):
                 raise ValueError(f"{dsn!r} is not a postgresql:// URL")
-            if re.match(r"^postgres(ql)?://[^/@:]+:[^/@]+@", dsn):
-                raise ValueError("holds a password; put it in the variable named by password_env")
+            if where := inline_password(dsn):
+                raise ValueError(f"holds a password (in its {where}); "
+                                 "put it in the variable named by password_env")
         return value
 
 
@@ -111,8 +114,9 @@ class RedisSettings(Strict):
     def _scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"{value!r} is not a redis://, rediss:// or unix:// URL")
-        if re.match(r"^rediss?://[^/@]*:[^/@]+@", value):
-            raise ValueError("holds a password; put it in the variable named by password_env")
+        if where := inline_password(value):
+            raise ValueError(f"holds a password (in its {where}); "
+                             "put it in the variable named by password_env")
         return value
 
 

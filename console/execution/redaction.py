@@ -30,6 +30,12 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
      "https://<webhook>/" + MASK),
     (re.compile(r"(https?://[^\s\"'<>/]+/[^\s\"'<>]*?(?:webhook|hooks)/)[^\s\"'<>]+", re.I),
      r"\1" + MASK),
+    # database and broker URLs: the password may hold '/' or '@' (clients accept both), so
+    # it runs to the last '@' of the URL; over-masking a path there is the safe mistake
+    (re.compile(r"((?:postgres(?:ql)?|rediss?|mysql|mariadb|mongodb(?:\+srv)?|amqps?)"
+                r"://[^/\s:@\"']*:)[^\s\"']+(@)", re.I), r"\1" + MASK + r"\2"),
+    # ?password=... / &sslpassword=... in a URL's query, however short
+    (re.compile(r"(?i)([?&](?:ssl)?password=)[^&#\s\"']+"), r"\1" + MASK),
     # scheme://user:password@host  (postgresql, redis, amqp, http basic auth...)
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@\"']*:)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
     # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
