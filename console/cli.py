@@ -12,8 +12,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 DESCRIPTION = """\
 Operations console for the PratikoAI MCP server platform: a live dashboard of pods,
 database and cache, the runbook's procedures as guided wizards (preview, confirm, stream,
@@ -65,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.add_argument("target", nargs="?", default=None, metavar="ENV|all", help="environment, or 'all' (default: default environment)")
-    p.add_argument("--format", choices=("report", "json"), default="report", help="report (a table) or json (stable schema, see README)")
+    p.add_argument("--format", choices=("report", "json"), default="report", help="report (a table) or json (stable schema: docs/check-json.md)")
 
     p = sub.add_parser("wizards", help="list the wizard catalogue", formatter_class=fmt,
                        description="List every wizard: id, title, runbook section, highest risk.")
@@ -144,13 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.command = args.command or "console"
     module_name, func_name = COMMANDS[args.command].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        print(f"mcp-ops {args.command}: not built yet in this version", file=sys.stderr)
-        return EXIT_USAGE
+    module = importlib.import_module(module_name)
     try:
         return int(getattr(module, func_name)(args) or 0)
     except KeyboardInterrupt:
