@@ -12,12 +12,23 @@ async test call ``await kubectl(emulator, "get", "pods")`` (runs :func:`run_kube
 thread), never ``run_kubectl`` directly. ``run_kubectl(emulator, *args, kubeconfig=None,
 input=None, check=True)`` is the plain synchronous helper, for threads and for servers
 running elsewhere. Import them from ``kube_support``.
+
+``world`` (async) is a seeded cluster with its controllers running at 50x speed and no API
+server, for tests that drive the store; ``@pytest.mark.world(hpa_actuation=False)`` puts
+settings into ``cluster.extras`` before the controllers start. A test module may define its
+own ``world`` fixture, which then takes precedence.
 """
 
 from __future__ import annotations
 
 import pytest
-from kube_support import Emulator, kubectl, run_kubectl, start_emulator  # noqa: F401 - re-exported
+from kube_support import (  # noqa: F401 - re-exported
+    Emulator,
+    kubectl,
+    run_kubectl,
+    running_cluster,
+    start_emulator,
+)
 
 
 def pytest_configure(config):
@@ -26,6 +37,8 @@ def pytest_configure(config):
         "emulator(seeded=True, speed=1.0, pods=0, controllers=True, minor=31, "
         "bookmark_interval=10.0): how the emulator fixture builds its cluster",
     )
+    config.addinivalue_line(
+        "markers", "world(**extras): cluster.extras for the world fixture (e.g. hpa_actuation=False)")
 
 
 @pytest.fixture
@@ -47,3 +60,11 @@ async def kube_api(emulator):
                                   client_configuration=configuration)
     async with client.ApiClient(configuration) as api:
         yield api
+
+
+@pytest.fixture
+async def world(request):
+    """The seeded cluster, controllers running at 50x, no API server (see the module doc)."""
+    marker = request.node.get_closest_marker("world")
+    async with running_cluster(**(dict(marker.kwargs) if marker else {})) as cluster:
+        yield cluster

@@ -1,7 +1,9 @@
 """Helpers for driving the Kubernetes emulator from tests: the :class:`Emulator` handle,
-:func:`start_emulator`, and the real kubectl (:func:`run_kubectl`, async :func:`kubectl`).
+:func:`start_emulator`, the real kubectl (:func:`run_kubectl`, async :func:`kubectl`),
+:func:`running_cluster` for tests that drive the store with the controllers running, and
+:func:`eventually` for conditions read back through kubectl.
 
-The fixtures that use them are in ``conftest.py`` (``emulator``, ``kube_api``).
+The fixtures that use them are in ``conftest.py`` (``emulator``, ``kube_api``, ``world``).
 Import these with ``from kube_support import kubectl, run_kubectl``.
 """
 
@@ -109,3 +111,34 @@ async def start_emulator(base: Path, *, seeded: bool = True, speed: float = 1.0,
     finally:
         await server.stop()
         await cluster.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(*, seeded: bool = True, speed: float = 50.0, prepare=None, **extras):
+    """A cluster with its controllers running and no API server, for tests that drive the
+    store directly (the clock sped up ``speed`` times). ``extras`` go into
+    ``cluster.extras`` before the controllers start (e.g. ``hpa_actuation=False``);
+    ``prepare(cluster)`` may seed objects first. A controller sync that raised while the
+    test ran fails the test: the controllers swallow errors to keep running, so without
+    this check a broken sync would go unnoticed."""
+    cluster = build_cluster(seeded=seeded, speed=speed)
+    cluster.extras.update(extras)
+    if prepare is not None:
+        prepare(cluster)
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        errors = list(cluster.extras["controllers"].errors)
+        await cluster.stop()
+    assert errors == [], errors
+
+
+async def eventually(probe, timeout: float | None = None):
+    """:func:`waiting.until` (its load-tolerant deadline unless ``timeout`` is given) for
+    async probes that run kubectl: polled every 0.1 s, as each probe starts a process anyway.
+    (Imported here, not at the top: benchmarks import this module without ``tests/`` on
+    their path.)"""
+    from waiting import DEFAULT_TIMEOUT, until
+
+    return await until(probe, timeout or DEFAULT_TIMEOUT, interval=0.1)

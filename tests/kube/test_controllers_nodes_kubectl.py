@@ -5,13 +5,11 @@ produces — CrashLoopBackOff with rising restarts, OOMKilled, NotReady nodes.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 
 import pytest
-from kube_support import kubectl
+from kube_support import eventually, kubectl
 
 from console.sandbox.kube.controllers import chaos
 
@@ -22,17 +20,6 @@ NS = "mcp-production"
 
 async def get_json(emu, *args) -> dict:
     return json.loads((await kubectl(emu, "get", *args, "-o", "json")).stdout)
-
-
-async def eventually(probe, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
 
 
 def owner_kind(pod: dict) -> str | None:
@@ -132,7 +119,7 @@ async def test_crashloop_shows_backoff_and_rising_restarts(emulator):
         value = await restarts()
         return value if value and value > first else None
 
-    await eventually(rising, timeout=20)
+    await eventually(rising)
     events = (await kubectl(emulator, "get", "events", "-n", NS,
                             "--field-selector", "reason=BackOff")).stdout
     assert "Back-off restarting failed container redis" in events

@@ -8,12 +8,10 @@ counters, the Progressing condition), so these tests fail if any of it is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 import pytest
-from kube_support import kubectl
+from kube_support import eventually, kubectl
 
 from console.sandbox.kube.controllers import chaos
 
@@ -36,17 +34,6 @@ async def get_json(emu, *args) -> dict:
 async def rollout_status(emu, timeout: str = "60s"):
     return await kubectl(emu, "rollout", "status", DEPLOY, "-n", NS, f"--timeout={timeout}",
                          check=False)
-
-
-async def eventually(probe, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
 
 
 def server_pods(pods: dict) -> list[dict]:

@@ -5,13 +5,11 @@ FailedValidation) with progress counts; a restore really puts deleted objects ba
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 
 import pytest
-from kube_support import kubectl
+from kube_support import eventually, kubectl
 
 from console.sandbox.kube.controllers import chaos
 
@@ -27,17 +25,6 @@ metadata:
   backupName: {backup}
   includedNamespaces: ["mcp-production"]
 """
-
-
-async def eventually(probe, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s; last value {value!r}")
 
 
 async def get_json(emu, *args) -> dict:

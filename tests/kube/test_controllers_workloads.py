@@ -5,54 +5,32 @@ lifecycle, DaemonSets, StatefulSets and garbage collection.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
-import time
 
 import pytest
+from kube_support import running_cluster
+from waiting import until
 
 from console.sandbox.kube import seed_platform
-from console.sandbox.kube.cluster import build_cluster
 from console.sandbox.kube.controllers import podspec
 
-pytestmark = pytest.mark.timeout(60)
+# the seeded world's HPA would fight the replica counts these tests set
+pytestmark = [pytest.mark.timeout(60), pytest.mark.world(hpa_actuation=False)]
 
 NS = "mcp-production"
 
 
-@pytest.fixture
-async def world():
-    cluster = build_cluster(speed=50)
-    cluster.extras["hpa_actuation"] = False
-    await cluster.start()
-    yield cluster
-    errors = cluster.extras["controllers"].errors
-    await cluster.stop()
-    assert errors == []
+def _nodes_and_namespaces(cluster) -> None:
+    seed_platform.namespaces(cluster.store, cluster.clock)
+    seed_platform.nodes(cluster.store, cluster.clock)
 
 
 @pytest.fixture
 async def bare():
     """Nodes and namespaces only, so a test sees its own objects born."""
-    cluster = build_cluster(seeded=False, speed=50)
-    seed_platform.namespaces(cluster.store, cluster.clock)
-    seed_platform.nodes(cluster.store, cluster.clock)
-    await cluster.start()
-    yield cluster
-    errors = cluster.extras["controllers"].errors
-    await cluster.stop()
-    assert errors == []
-
-
-async def until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
+    async with running_cluster(seeded=False, prepare=_nodes_and_namespaces) as cluster:
+        yield cluster
 
 
 def owned(store, resource: str, owner: dict) -> list[dict]:
@@ -172,7 +150,13 @@ async def test_paused_deployment_holds_its_rollout_until_resumed(world):
     store.mutate("deployments.apps", NS, "redis-production-master",
                  lambda o: o["spec"].__setitem__("paused", True))
     set_image(store, "redis-production-master", "redis:7.4")
-    await asyncio.sleep(0.5)
+
+    def paused_seen():  # written by the first sync that saw both the pause and the new image
+        d = store.get("deployments.apps", NS, "redis-production-master")
+        return any(c["type"] == "Progressing" and c["reason"] == "DeploymentPaused"
+                   for c in d["status"].get("conditions") or [])
+
+    await until(paused_seen)
     d = store.get("deployments.apps", NS, "redis-production-master")
     assert len(owned(store, "replicasets.apps", d)) == 1
     progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
@@ -207,9 +191,8 @@ async def test_rollback_template_reuses_the_replicaset_with_the_next_revision(ba
     first_template["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "0"}}
     store.mutate("deployments.apps", NS, "api",
                  lambda o: o["spec"].__setitem__("template", first_template))
-    await asyncio.sleep(0.2)
     # a template that is *not* the old one (it gained a request) makes revision 3, new RS
-    assert len(owned(store, "replicasets.apps", d)) == 3
+    await until(lambda: len(owned(store, "replicasets.apps", d)) == 3)
     first_template["spec"]["containers"][0]["resources"] = {}
     store.mutate("deployments.apps", NS, "api",
                  lambda o: o["spec"].__setitem__("template", first_template))
