@@ -1,7 +1,8 @@
 """The Redis collector against the real server on 127.0.0.1:6379 (db 13).
 
 Other engineers share this server, so counters are compared with INFO read around our own
-traffic, and the server-wide maxmemory is restored after the test.
+traffic (never with a figure that assumes only our traffic happened), and the server-wide
+maxmemory is restored after the test whatever its outcome.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ async def maxmemory(r):
     used = int((await r.info("memory"))["used_memory"])
     limit = max(used * 4, 64 * 1024 * 1024)
     await r.config_set("maxmemory", limit)
-    yield limit
-    await r.config_set("maxmemory", before)
+    try:
+        yield limit
+    finally:
+        await r.config_set("maxmemory", before)
 
 
 @pytest.fixture
@@ -54,28 +57,54 @@ async def test_memory_percent_matches_info(collector, r, maxmemory):
     assert snap.memory_pct == pytest.approx(expected, rel=0.05)
 
 
+async def stats(r) -> dict[str, int]:
+    info = await r.info("stats")
+    return {k: int(info[k]) for k in ("keyspace_hits", "keyspace_misses", "evicted_keys")}
+
+
+def pct(hits: int, misses: int) -> float:
+    return 100 * hits / (hits + misses)
+
+
 async def test_hit_rate_total_and_between_polls(collector, r):
+    """The server is shared, so the collector's figures are checked against INFO read just
+    before and just after each of its readings: every counter it saw lies in that bracket,
+    and so does any rate made from them."""
     prefix = f"mcp-ops-test:{uuid.uuid4().hex[:6]}"
     await r.mset({f"{prefix}:{i}": i for i in range(10)})
+    b1 = await stats(r)
     first = await collector.collect()
+    a1 = await stats(r)
     pipe = r.pipeline(transaction=False)
     for i in range(300):
         pipe.get(f"{prefix}:{i % 10}")  # hits
     for i in range(100):
         pipe.get(f"{prefix}:missing:{i}")  # misses
     await pipe.execute()
+    b2 = await stats(r)
     second = await collector.collect()
-    info = await r.info("stats")
+    a2 = await stats(r)
     await r.delete(*[f"{prefix}:{i}" for i in range(10)])
+    assert first.error is None and second.error is None
+    # rates need two readings
+    assert first.recent_hit_rate_pct is None and first.evictions_per_sec is None
     hits = second.keyspace_hits - first.keyspace_hits
     misses = second.keyspace_misses - first.keyspace_misses
-    assert hits >= 300 and misses >= 100
-    assert second.recent_hit_rate_pct == pytest.approx(100 * hits / (hits + misses))
-    assert second.recent_hit_rate_pct == pytest.approx(75, abs=10)  # our 3:1 mix dominates
-    assert second.keyspace_hits <= int(info["keyspace_hits"])
-    total = second.keyspace_hits + second.keyspace_misses
-    assert second.hit_rate_pct == pytest.approx(100 * second.keyspace_hits / total)
-    assert second.evictions_per_sec == 0 or second.evictions_per_sec is not None
+    assert hits >= 300 and misses >= 100  # at least our own traffic, maybe others' too
+    assert b2["keyspace_hits"] <= second.keyspace_hits <= a2["keyspace_hits"]
+    assert b2["keyspace_misses"] <= second.keyspace_misses <= a2["keyspace_misses"]
+    # between the polls: at least what happened from a1 to b2, at most from b1 to a2
+    least_h, most_h = b2["keyspace_hits"] - a1["keyspace_hits"], a2["keyspace_hits"] - b1["keyspace_hits"]
+    least_m, most_m = b2["keyspace_misses"] - a1["keyspace_misses"], \
+        a2["keyspace_misses"] - b1["keyspace_misses"]
+    assert pct(least_h, most_m) - 1e-9 <= second.recent_hit_rate_pct <= pct(most_h, least_m) + 1e-9
+    # since the server started
+    assert pct(b2["keyspace_hits"], a2["keyspace_misses"]) - 1e-9 <= second.hit_rate_pct \
+        <= pct(a2["keyspace_hits"], b2["keyspace_misses"]) + 1e-9
+    if a2["evicted_keys"] == b1["evicted_keys"]:
+        assert second.evictions_per_sec == 0  # nothing evicted anywhere in between
+    else:
+        assert second.evictions_per_sec is not None and second.evictions_per_sec >= 0
     assert second.ops_per_sec and second.ops_per_sec > 0
 
 
@@ -114,5 +143,7 @@ async def test_unreachable_and_hung_redis():
         c = RedisCollector(RedisSettings(url=f"redis://127.0.0.1:{port}/0"), timeout=30)
         started = time.monotonic()
         snap = await collect_bounded("cache", c, 0.5)
-        assert time.monotonic() - started < 2 and snap.error == "timed out after 0.5 s"
+        print(f"hung Redis cut off after {time.monotonic() - started:.2f} s")
+        # the text only the bound's own timeout writes: the client (30 s) did not give up
+        assert snap.error == "timed out after 0.5 s"
         await c.close()
