@@ -26,7 +26,7 @@ def component(env_report: dict, name: str) -> dict:
 
 
 def switch_and_wait(sandbox, control, scenario: str, name: str, status: str, pattern: str,
-                    timeout: float = 45):
+                    timeout: float = 60):
     """Switch, then wait until component ``name`` has ``status`` with a reason matching
     ``pattern``; returns (exit code, environment report, the matching reason)."""
     body = switch_scenario(control, scenario)
@@ -51,7 +51,8 @@ def test_healthy_every_check_healthy_on_embedded_servers(embedded_sandbox, contr
     switch_scenario(control, "healthy")
     code, env_report = wait_for_check(
         embedded_sandbox.config,
-        lambda code, r: code == 0 and all(c["status"] == "HEALTHY" for c in r["components"]))
+        lambda code, r: code == 0 and all(c["status"] == "HEALTHY" for c in r["components"]),
+        timeout=60)
     assert code == 0, reasons(env_report)
     assert env_report["status"] == "HEALTHY"
     statuses = {c["name"]: c["status"] for c in env_report["components"]}
