@@ -19,6 +19,7 @@ from typing import Any
 from ..model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
 from .cluster import ClusterReads
 from .s3_dumps import human_age, human_size
+from .velero import describe_backup
 
 SUCCESS_OR_ERROR = re.compile(r"success|error", re.IGNORECASE)
 ERROR = re.compile(r"error", re.IGNORECASE)
@@ -67,8 +68,7 @@ async def run_velero(ctx: Any) -> AsyncIterator[StepOutput]:
         yield f"Velero backups unreadable: {snapshot.velero_error}"
     # the collector keeps the newest first; the guide's listing is oldest first
     for b in reversed(snapshot.velero):
-        yield (f"{b.name:<40} {b.phase or 'New':<16} age {human_age(b.age_hours):>6}  "
-               f"errors {b.errors}  warnings {b.warnings}")
+        yield describe_backup(b)
     passed, reason = _finding(ctx, snapshot, "velero")
     _verdicts(ctx)["Velero backups"] = (passed, reason)
     yield f"{'PASS' if passed else 'FAIL'}: {reason}"

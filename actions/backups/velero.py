@@ -4,7 +4,9 @@
 ``B-<YYYYMMDDHHMMSS>`` (the CLI's local time); ``velero backup create NAME`` a Backup. Both
 then move through phases that :func:`follow` watches (one watch stream), reporting
 ``status.progress`` as a progress bar until a final phase. The listing mirrors
-``kubectl get backups -n velero --sort-by=.metadata.creationTimestamp``.
+``kubectl get backups -n velero --sort-by=.metadata.creationTimestamp``; that order
+(:func:`by_creation`) and the listing line are the collectors' own, so "the newest
+Completed backup" here is the dashboard's "latest backup".
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from console.collectors.backups_model import VeleroBackup
+from console.collectors.velero_parse import by_creation, velero_backup
+
 from ..model import Progress, StepFailed, StepOutput
 from .cluster import ClusterReads
 from .s3_dumps import human_age
@@ -20,15 +25,6 @@ from .s3_dumps import human_age
 FINAL = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 RESTORABLE = ("Completed", "PartiallyFailed")
 PROGRESS_FIELD = {"backups": "itemsBackedUp", "restores": "itemsRestored"}
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def restore_name(backup: str, now: datetime | None = None) -> str:
@@ -59,18 +55,13 @@ def phase(obj: dict[str, Any] | None) -> str:
     return ((obj or {}).get("status") or {}).get("phase") or "New"
 
 
-def by_creation(backups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Oldest first, as ``--sort-by=.metadata.creationTimestamp`` prints them."""
-    return sorted(backups, key=lambda b: (b["metadata"].get("creationTimestamp") or "",
-                                          b["metadata"].get("name", "")))
-
-
-def describe_backup(obj: dict[str, Any], now: datetime | None = None) -> str:
-    status = obj.get("status") or {}
-    created = parse_time(obj["metadata"].get("creationTimestamp"))
-    age = ((now or datetime.now(UTC)) - created).total_seconds() / 3600 if created else None
-    return (f"{obj['metadata']['name']:<40} {phase(obj):<16} age {human_age(age):>6}  "
-            f"errors {int(status.get('errors') or 0)}  warnings {int(status.get('warnings') or 0)}")
+def describe_backup(backup: dict[str, Any] | VeleroBackup, now: datetime | None = None) -> str:
+    """One listing line (name, phase, age, errors, warnings), the same in every wizard; a
+    raw Backup object is read by the collectors' parser, so its age means the same too."""
+    if isinstance(backup, dict):
+        backup = velero_backup(backup, now or datetime.now(UTC))
+    return (f"{backup.name:<40} {backup.phase or 'New':<16} age {human_age(backup.age_hours):>6}  "
+            f"errors {backup.errors}  warnings {backup.warnings}")
 
 
 async def restorable_backups(ctx: Any) -> list[str]:

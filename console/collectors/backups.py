@@ -18,7 +18,7 @@ from console.config.model import Environment
 from console.sources import aws
 from console.sources.kube import KubeSource
 
-from . import kube_parse
+from . import velero_parse
 from .backups_model import BackupsSnapshot, S3Dump, VeleroBackup
 from .base import describe_error, utcnow
 
@@ -62,21 +62,8 @@ class BackupsCollector:
             raise
         except Exception as exc:  # noqa: BLE001
             return (), describe_error(exc)
-        now = utcnow()
-        backups = []
-        for obj in body.get("items", []):
-            meta, status = obj.get("metadata", {}), obj.get("status", {}) or {}
-            when = (kube_parse.parse_time(status.get("completionTimestamp"))
-                    or kube_parse.parse_time(status.get("startTimestamp"))
-                    or kube_parse.parse_time(meta.get("creationTimestamp")))
-            backups.append(VeleroBackup(
-                name=meta.get("name", ""), phase=status.get("phase", ""),
-                age_hours=(now - when).total_seconds() / 3600 if when else None,
-                errors=int(status.get("errors") or 0), warnings=int(status.get("warnings") or 0),
-                schedule=(meta.get("labels") or {}).get("velero.io/schedule-name", ""),
-            ))
-        backups.sort(key=lambda b: b.age_hours if b.age_hours is not None else float("inf"))
-        return tuple(backups[:KEEP]), None
+        # one order for "latest" everywhere: creation time, as the runbook lists them
+        return tuple(velero_parse.newest_first(body.get("items", []), utcnow())[:KEEP]), None
 
     async def _s3(self) -> tuple[tuple[S3Dump, ...], str | None]:
         a = self.env.aws

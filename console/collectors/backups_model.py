@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from .base import Snapshot
 
@@ -15,6 +16,7 @@ class VeleroBackup:
     errors: int = 0
     warnings: int = 0
     schedule: str = ""
+    created_at: datetime | None = None  # what "latest" is ordered by (velero_parse)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +28,7 @@ class S3Dump:
 
 @dataclass(frozen=True, kw_only=True)
 class BackupsSnapshot(Snapshot):
-    velero: tuple[VeleroBackup, ...] = ()  # newest first
+    velero: tuple[VeleroBackup, ...] = ()  # most recently created first
     velero_error: str | None = None
     s3_bucket: str = ""
     s3_prefix: str = ""
