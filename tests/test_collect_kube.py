@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import pytest
 from health_support import emulator
+from waiting import DEFAULT_TIMEOUT
+from waiting import until as wait_until
 
 from console.collectors.kube import KubeCollector
 from console.collectors.kube_model import KubeSnapshot
 from console.config.model import KubernetesSettings, Thresholds
 from console.health import Status
 from console.health.evaluate import evaluate_component
-from console.sandbox.kube.controllers import chaos
-from console.sources.kube import KubeSource
+from console.sandbox.kube.controllers import chaos, quantity
 
 pytestmark = pytest.mark.timeout(60)
 NS = "mcp-production"
@@ -30,16 +30,28 @@ async def world(tmp_path):
         yield cluster, KubernetesSettings(kubeconfig=str(kubeconfig), request_timeout=5)
 
 
-async def until(collector: KubeCollector, predicate, seconds: float = 40) -> KubeSnapshot:
-    deadline = time.monotonic() + seconds
-    while True:
+async def until(collector: KubeCollector, predicate,
+                seconds: float = DEFAULT_TIMEOUT) -> KubeSnapshot:
+    """Collect until ``predicate(snapshot)`` holds. In watch mode the first collections may
+    come before the informers' first list has arrived (empty pods), so a test that needs
+    pods waits for them here too."""
+    last: list[KubeSnapshot] = []
+
+    async def probe() -> KubeSnapshot | None:
         snap = await collector.collect()
         assert snap.error is None, snap.error
-        if predicate(snap):
-            return snap
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {seconds} s; last: {snap}")
-        await asyncio.sleep(0.2)
+        last[:] = [snap]
+        return snap if predicate(snap) else None
+
+    return await wait_until(probe, seconds, interval=0.2,
+                            what=lambda: f"condition on the snapshot (last: {last})")
+
+
+def published_cpu(cluster) -> dict[str, int]:
+    """Each pod's CPU in millicores as the emulator's metrics writer last published it."""
+    return {m["metadata"]["name"]: sum(quantity.cpu_millis(c["usage"]["cpu"])
+                                       for c in m["containers"])
+            for m in cluster.store.iter("pods.metrics.k8s.io", NS)}
 
 
 async def kubectl(settings: KubernetesSettings, tmp_path, *args: str) -> str:
@@ -55,10 +67,23 @@ async def kubectl(settings: KubernetesSettings, tmp_path, *args: str) -> str:
 async def test_seeded_world_is_healthy_with_cpu_from_metrics(world):
     cluster, settings = world
     c = KubeCollector(settings, watch=False)
+    published: dict[str, int] = {}
+
+    async def reading_within_one_scrape() -> KubeSnapshot | None:
+        # the writer publishes new figures every few seconds: keep a collection during
+        # which they did not change, so there is one right answer to compare with
+        before = published_cpu(cluster)
+        snap = await c.collect()
+        assert snap.error is None, snap.error
+        if published_cpu(cluster) != before or not snap.pods or any(
+                p.cpu_m is None for p in snap.pods):
+            return None
+        published.update(before)
+        return snap
+
     try:
-        snap = await until(c, lambda s: s.pods and all(p.cpu_m is not None for p in s.pods))
-        raw = await KubeSource(settings).get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{NS}/pods",
-                                             labelSelector=settings.app_selector)
+        snap = await wait_until(reading_within_one_scrape, interval=0.2,
+                                what="a collection within one metrics scrape")
     finally:
         await c.close()
     d = snap.deployment
@@ -67,11 +92,10 @@ async def test_seeded_world_is_healthy_with_cpu_from_metrics(world):
     assert snap.hpa is not None and snap.hpa.max >= snap.hpa.min > 0
     assert len(snap.pods) == 6 and snap.ready_pods == 6
     assert len(snap.nodes) >= 1 and all(n.ready for n in snap.nodes)
-    pod = snap.pods[0]
-    usage = next(m for m in raw["items"] if m["metadata"]["name"] == pod.name)
-    assert usage["containers"], "the emulator reports container usage"
-    assert pod.cpu_request_m and pod.cpu_pct == pytest.approx(100 * pod.cpu_m / pod.cpu_request_m)
-    assert 0 < pod.cpu_pct < 100
+    for pod in snap.pods:  # vs the published usage and the runbook's 500m CPU request
+        assert pod.cpu_m == pytest.approx(published[pod.name])
+        assert pod.cpu_pct == pytest.approx(100 * published[pod.name] / 500)
+        assert 0 < pod.cpu_pct < 100
     assert snap.avg_cpu_pct is not None
     health = evaluate_component("pods", snap, Thresholds())
     assert health.status is Status.HEALTHY, health.reasons
@@ -82,7 +106,7 @@ async def test_watch_sees_scaling_with_a_single_list(world, tmp_path):
     cluster, settings = world
     c = KubeCollector(settings, watch=True)
     try:
-        first = await c.collect()
+        first = await until(c, lambda s: s.deployment is not None and s.pods)
         assert first.deployment.desired == 6
         await kubectl(settings, tmp_path, "scale", "deployment/mcp-server-production", "--replicas=3")
         snap = await until(c, lambda s: s.deployment.desired == 3 and len(
@@ -112,10 +136,10 @@ async def test_crashlooping_pod_is_critical_with_pod_and_reason(world):
     cluster, settings = world
     c = KubeCollector(settings, watch=True)
     try:
-        victim = (await c.collect()).pods[0].name
+        victim = (await until(c, lambda s: s.pods)).pods[0].name
         chaos.crashloop(cluster, NS, pod=victim)
         snap = await until(c, lambda s: any(p.name == victim and p.waiting_reason == "CrashLoopBackOff"
-                                            for p in s.pods), seconds=30)
+                                            for p in s.pods))
     finally:
         await c.close()
     health = evaluate_component("pods", snap, Thresholds())
@@ -129,10 +153,10 @@ async def test_oomkilled_pod_is_reported(world):
     cluster, settings = world
     c = KubeCollector(settings, watch=True)
     try:
-        victim = (await c.collect()).pods[1].name
+        victim = (await until(c, lambda s: len(s.pods) >= 2)).pods[1].name
         chaos.oom_kill(cluster, NS, victim)
         snap = await until(c, lambda s: any(p.name == victim and p.last_termination == "OOMKilled"
-                                            for p in s.pods), seconds=30)
+                                            for p in s.pods))
     finally:
         await c.close()
     health = evaluate_component("pods", snap, Thresholds())
@@ -144,7 +168,7 @@ async def test_expired_resource_version_relists(world):
     cluster, settings = world
     c = KubeCollector(settings, watch=True)
     try:
-        await c.collect()
+        await until(c, lambda s: s.pods)
         pods = c.informers["pods"]
         await pods.stop()
         assert pods.lists == 1
@@ -153,9 +177,7 @@ async def test_expired_resource_version_relists(world):
         for i in range(20_050):  # roll the emulator's watch history past our version
             cluster.store.mutate("configmaps", NS, "churn", lambda o, i=i: o["data"].update(n=str(i)))
         pods.start()  # resumes the watch from the old version: 410 Expired, then a new list
-        deadline = time.monotonic() + 10
-        while pods.lists < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: pods.lists >= 2, what="a second list")
         assert pods.lists == 2
         assert pods.error is None  # 410 is a re-list, not a failure
         snap = await c.collect()
