@@ -3,6 +3,8 @@ per-environment overrides."""
 
 from __future__ import annotations
 
+import pytest
+
 from console.collectors.backups_model import BackupsSnapshot, S3Dump, VeleroBackup
 from console.collectors.kube_model import DeploymentInfo, KubeSnapshot, PodInfo
 from console.collectors.postgres_model import BlockingEdge, PostgresSnapshot, ReplicaLag
@@ -131,3 +133,83 @@ def test_overall_status_and_alerts_worst_first():
     assert [c.name for c in report.components] == ["pods", "database", "cache"]
     assert report.status is Status.UNKNOWN
     assert [a.status for a in report.alerts] == [Status.UNKNOWN, Status.CRITICAL, Status.WARNING]
+
+
+# ---- every DESIGN.md threshold, exactly at and either side of its boundaries -------------
+def _finding(component: str, snap, check: str):
+    h = evaluate_component(component, snap, T)
+    [f] = [f for f in h.findings if f.check == check]
+    return f
+
+
+def _service(**requests):
+    from console.collectors.service_model import RequestFigures, ServiceSnapshot
+
+    return ServiceSnapshot(requests=RequestFigures(**requests))
+
+
+def _endpoint(ms: float):
+    from console.collectors.service_model import Endpoint, ServiceSnapshot
+
+    return ServiceSnapshot(endpoints=(Endpoint(name="health", path="/health", status_code=200,
+                                               latency_ms=ms),))
+
+
+def _pods(cpu_pct: float | None = None, memory_pct: float | None = None, cert_days=None):
+    from console.collectors.kube_model import CertificateInfo
+
+    pod = PodInfo(name="a", phase="Running", ready=1, containers=1,
+                  cpu_m=cpu_pct * 10 if cpu_pct is not None else None, cpu_request_m=1000,
+                  memory_bytes=memory_pct * 10 if memory_pct is not None else None,
+                  memory_limit_bytes=1000)
+    cert = CertificateInfo(name="tls", days_left=cert_days) if cert_days is not None else None
+    return KubeSnapshot(deployment=DeploymentInfo(name="mcp", desired=1, updated=1, available=1),
+                        pods=(pod,), certificate=cert)
+
+
+H, W, C = Status.HEALTHY, Status.WARNING, Status.CRITICAL
+BOUNDARIES = [
+    # figure, (component, check), snapshot for a value, [(value, expected status)...]
+    ("health endpoint ms", ("service", "endpoint.health"), _endpoint,
+     [(499.9, H), (500, W), (9999, W), (10_000, C)]),
+    ("error rate %", ("service", "error_rate"), lambda v: _service(error_rate_pct=v),
+     [(0.99, H), (1, W), (5, W), (5.01, C)]),
+    ("P95 ms", ("service", "p95"), lambda v: _service(p95_ms=v),
+     [(499.9, H), (500, W), (1999.9, W), (2000, C)]),
+    ("CPU %", ("pods", "cpu"), lambda v: _pods(cpu_pct=v),
+     [(69.9, H), (70, W), (90, W), (90.1, C)]),
+    ("memory %", ("pods", "memory"), lambda v: _pods(memory_pct=v),
+     [(79.9, H), (80, W), (90, W), (90.1, C)]),
+    ("DB connections %", ("database", "connections"), lambda v: pg(connections=v * 2),
+     [(79.5, H), (80, W), (95, W), (95.5, C)]),
+    ("replication lag s", ("database", "replication.r1"),
+     lambda v: pg(connections=1, replication=(ReplicaLag(name="r1", lag_seconds=v),)),
+     [(9.9, H), (10, W), (59.9, W), (60, C)]),
+    ("Redis memory %", ("cache", "memory"),
+     lambda v: RedisSnapshot(used_memory=int(v * 10), maxmemory=1000),
+     [(79.9, H), (80, W), (90, W), (90.1, C)]),
+    ("Redis hit rate %", ("cache", "hit_rate"), lambda v: RedisSnapshot(hit_rate_pct=v),
+     [(95.1, H), (95, W), (80, W), (79.9, C)]),
+    ("backup age h", ("backups", "velero"),
+     lambda v: BackupsSnapshot(velero=(VeleroBackup(name="d", phase="Completed", age_hours=v),)),
+     [(25.9, H), (26, W)]),
+    ("dump age h", ("backups", "s3"),
+     lambda v: BackupsSnapshot(s3=(S3Dump(key="d.sql.gz", size_bytes=1, age_hours=v),)),
+     [(25.9, H), (26, W)]),
+    ("certificate days", ("pods", "certificate"), lambda v: _pods(cert_days=v),
+     [(30.1, H), (30, W), (7.1, W), (7, C), (1, C), (0, C)]),
+]
+
+
+@pytest.mark.parametrize("figure, where, make, cases", BOUNDARIES,
+                         ids=[b[0] for b in BOUNDARIES])
+def test_design_threshold_boundaries(figure, where, make, cases):
+    component, check = where
+    got = [(value, _finding(component, make(value), check).status) for value, _ in cases]
+    assert got == cases, figure
+
+
+def test_certificate_at_seven_days_reads_as_critical():
+    f = _finding("pods", _pods(cert_days=7), "certificate")
+    assert f.status is Status.CRITICAL
+    assert f.reason == "certificate tls expires in 7 days ≤ 7 days"

@@ -53,7 +53,7 @@ def evaluate_kube(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
             out.append(Finding(C, "certificate", Status.CRITICAL,
                                f"certificate {cert.name} has expired", cert.days_left))
         else:
-            status, cmp = low_is_bad(cert.days_left, t.certificate_days)
+            status, cmp = low_is_bad(cert.days_left, t.certificate_days, inclusive_critical=True)
             out.append(Finding(C, "certificate", status, f"certificate {cert.name} expires in "
                                f"{fmt_num(cert.days_left, 0)} days {cmp} days", cert.days_left))
     h = snap.hpa

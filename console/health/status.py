@@ -68,11 +68,16 @@ def high_is_bad(value: float, band: Band, *, inclusive_critical: bool = False) -
     return Status.HEALTHY, f"< {fmt_num(band.warning)}"
 
 
-def low_is_bad(value: float, band: Band) -> tuple[Status, str]:
-    """Status and comparison for a figure where less is worse (hit rate, days left):
-    "> w healthy, c–w warning, < c critical"."""
-    if value < band.critical:
-        return Status.CRITICAL, f"< {fmt_num(band.critical)}"
+def low_is_bad(value: float, band: Band, *, inclusive_critical: bool = False) -> tuple[Status, str]:
+    """Status and comparison for a figure where less is worse (hit rate, days left).
+
+    DESIGN.md's Redis hit rate reads "> w healthy, c–w warning, < c critical"; the TLS
+    certificate "> w healthy, ≤ w warning, ≤ c critical" (7 days left is already critical):
+    ``inclusive_critical`` selects the latter.
+    """
+    crit = value <= band.critical if inclusive_critical else value < band.critical
+    if crit:
+        return Status.CRITICAL, f"{'≤' if inclusive_critical else '<'} {fmt_num(band.critical)}"
     if value <= band.warning:
         return Status.WARNING, f"≤ {fmt_num(band.warning)}"
     return Status.HEALTHY, f"> {fmt_num(band.warning)}"
