@@ -10,6 +10,7 @@ import asyncio
 import sys
 
 import pytest
+from waiting import process_gone
 from wizard_support import load_config, write_config
 
 from actions.model import Plan, Progress, Risk, Step, StepFailed, Wizard
@@ -27,13 +28,17 @@ from console.execution.log_store import read_records, verify
 from console.execution.session import WizardRun
 
 
-def touch_step(marker, risk=Risk.CHANGE, *, timeout=30.0, extra_code="") -> Step:
-    """A step that writes ``marker`` with a real program, then prints what it did."""
+def touch_step(marker, risk=Risk.CHANGE, *, timeout=30.0, extra_code="",
+               started: list | None = None) -> Step:
+    """A step that writes ``marker`` with a real program, then prints what it did. The
+    program's Process is appended to ``started``, so a test can check it has ended."""
     code = f"open({str(marker)!r}, 'w').write('done'); print('wrote marker'){extra_code}"
 
     async def run(ctx):
         yield Progress(0, 1, "writing")
         process = ctx.mutations.process([sys.executable, "-c", code])
+        if started is not None:
+            started.append(process)
         async for line in process:
             yield line.text
         if not process.result.ok:
@@ -127,14 +132,21 @@ async def test_a_read_step_cannot_reach_mutations(tmp_path):
 
 
 async def test_timeout_stops_the_step_and_its_program(tmp_path):
+    started: list = []
     wizard = Wizard("t", "T", "S", "W", steps=(
-        touch_step(tmp_path / "m", timeout=0.5, extra_code="; import time; time.sleep(30)"),))
+        touch_step(tmp_path / "m", timeout=1.0, extra_code="; import time; time.sleep(30)",
+                   started=started),))
     run = await make_run(tmp_path, wizard, Answers(ConfirmationAnswer(True)))
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    began = loop.time()
     outcome = await run.run_step(0)
+    print(f"step timed out and its program was stopped after {loop.time() - began:.2f} s")
     await run.finish("failed")
-    assert outcome.status == TIMED_OUT and loop.time() - started < 8
+    assert outcome.status == TIMED_OUT
+    (process,) = started
+    # stopped before run_step returned, not left sleeping its 30 s
+    assert process.pid is not None and process_gone(process.pid)
+    assert process.result is not None and process.result.signal is not None
     end = [r for r in read_records(run.log.path) if r["event"] == "step_end"][-1]
     assert end["data"]["status"] == TIMED_OUT
 
