@@ -4,14 +4,19 @@
   endpoints can be made healthy, slow, failing (HTTP 500) or down, and whose ``/metrics`` is
   produced by prometheus-client from real counters and histograms.
 * :func:`hung_server`: a TCP server that accepts connections and never answers, the
-  "hung source" of DESIGN.md.
+  "hung source" of DESIGN.md; :func:`refused_port`: a port that refuses connections.
+
+Servers listen on port 0 and report the port they got: a port found free and then bound
+again later can be taken in between by another program on this shared machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -20,10 +25,35 @@ PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
-def free_port() -> int:
+@contextlib.contextmanager
+def refused_port():
+    """Yields a port on which connections are refused for as long as the block runs.
+
+    A socket is bound to it but never listens: the kernel answers a connection with a
+    reset, and, unlike a port that was merely free a moment ago, no other program (another
+    engineer's server on this shared machine) can start listening on it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
+
+
+def listening_ports(pid: int) -> list[int]:
+    """The TCP ports process ``pid`` listens on, from Linux's /proc: how to learn which
+    port a program picked when told to listen on port 0 (so no port is chosen here, freed,
+    and raced for)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 class HealthServer:
@@ -69,8 +99,8 @@ class HealthServer:
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        self.port = port or free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.port = self._runner.addresses[0][1]  # the one the kernel gave, for port 0
         return self
 
     async def stop(self) -> None:
@@ -124,9 +154,9 @@ def start_moto(bucket: str = "pratiko-backups", prefix: str = "live/postgres/"):
     import boto3
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    host, port = server.get_host_and_port()
+    host, port = server.get_host_and_port()  # the port the kernel gave
     url = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=url, region_name="eu-west-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing")

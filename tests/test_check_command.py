@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 import yaml
-from health_support import PG_DSN, REDIS_URL, HealthServer, free_port, start_moto
+from health_support import PG_DSN, REDIS_URL, HealthServer, refused_port, start_moto
 
 from console.config import load_file
 from console.health import Status
@@ -37,19 +38,27 @@ async def service():
     await s.stop()
 
 
-def dead_kubeconfig(tmp_path: Path) -> Path:
+@pytest.fixture
+def dead_port():
+    """A port that refuses connections for the whole test: every "dead" service is on it."""
+    with refused_port() as port:
+        yield port
+
+
+def dead_kubeconfig(tmp_path: Path, port: int) -> Path:
     path = tmp_path / "dead.kubeconfig"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "dead",
-        "clusters": [{"name": "dead", "cluster": {"server": f"http://127.0.0.1:{free_port()}"}}],
+        "clusters": [{"name": "dead", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
         "users": [{"name": "dead", "user": {"token": "x"}}],
         "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "dead"}}],
     }))
     return path
 
 
-def write_config(tmp_path: Path, service_url: str, moto_url: str, kubeconfig: Path) -> Path:
-    dead = f"127.0.0.1:{free_port()}"
+def write_config(tmp_path: Path, service_url: str, moto_url: str, kubeconfig: Path,
+                 dead_port: int) -> Path:
+    dead = f"127.0.0.1:{dead_port}"
     cfg = {
         "default_environment": "live",
         "ui": {"source_timeout_seconds": 2},
@@ -66,7 +75,7 @@ def write_config(tmp_path: Path, service_url: str, moto_url: str, kubeconfig: Pa
             },
             "dead": {
                 "description": "nothing answers",
-                "kubernetes": {"kubeconfig": str(dead_kubeconfig(tmp_path))},
+                "kubernetes": {"kubeconfig": str(dead_kubeconfig(tmp_path, dead_port))},
                 "postgres": {"dsn": f"postgresql://postgres@{dead}/test"},
                 "redis": {"url": f"redis://{dead}/0"},
                 "service": {"base_url": f"http://{dead}", "timeout": 1},
@@ -79,6 +88,22 @@ def write_config(tmp_path: Path, service_url: str, moto_url: str, kubeconfig: Pa
     return path
 
 
+STATUS_ORDER = ["HEALTHY", "WARNING", "CRITICAL", "UNREACHABLE"]
+
+
+async def redis_stats() -> dict[str, int]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        info = await client.info("stats")
+    finally:
+        await client.aclose()
+    return {k: int(info[k]) for k in ("keyspace_hits", "keyspace_misses")}
+
+
+def hit_rate(hits: int, misses: int) -> float:
+    return 100 * hits / (hits + misses)
+
+
 async def run_cli(*args: str) -> tuple[int, str, str]:
     env = os.environ | AWS_ENV
     proc = await asyncio.create_subprocess_exec(
@@ -88,9 +113,12 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_check_all_json_with_one_dead_and_one_live_environment(tmp_path, service, moto):
-    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path))
+async def test_check_all_json_with_one_dead_and_one_live_environment(tmp_path, service, moto, dead_port):
+    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path, dead_port),
+                       dead_port)
+    before = await redis_stats()
     code, out, err = await run_cli("--config", str(cfg), "check", "all", "--format", "json")
+    after = await redis_stats()
     assert code == 3, err
     doc = json.loads(out)
     assert doc["schema"] == "mcp-ops.check/v1" and doc["exit_code"] == 3
@@ -108,7 +136,16 @@ async def test_check_all_json_with_one_dead_and_one_live_environment(tmp_path, s
     assert live["database"]["status"] in ("HEALTHY", "WARNING")
     assert any(r.startswith("DB connections") for r in live["database"]["reasons"]
                + [c["reason"] for c in live["database"]["checks"]])
-    assert live["cache"]["status"] in ("HEALTHY", "WARNING", "CRITICAL")
+    # the shared Redis's hit rate since it started, as INFO had it just before and just
+    # after the check (other engineers' traffic moves it), judged by DESIGN.md's bands
+    cache = {c["check"]: c for c in live["cache"]["checks"]}
+    rate = cache["hit_rate"]["value"]
+    assert hit_rate(before["keyspace_hits"], after["keyspace_misses"]) - 1e-6 <= rate \
+        <= hit_rate(after["keyspace_hits"], before["keyspace_misses"]) + 1e-6
+    assert cache["hit_rate"]["status"] == (
+        "HEALTHY" if rate > 95 else "WARNING" if rate >= 80 else "CRITICAL")
+    assert live["cache"]["status"] == max(
+        (c["status"] for c in live["cache"]["checks"]), key=STATUS_ORDER.index)
     s3 = next(c for c in live["backups"]["checks"] if c["check"] == "s3")
     assert s3["status"] == "HEALTHY" and "live/postgres/dump-1.sql.gz" in s3["reason"]
     for env in envs.values():
@@ -118,9 +155,10 @@ async def test_check_all_json_with_one_dead_and_one_live_environment(tmp_path, s
     assert envs["dead"]["alerts"][0]["status"] == "UNREACHABLE"
 
 
-async def test_report_is_a_table_per_environment(tmp_path, service, moto):
+async def test_report_is_a_table_per_environment(tmp_path, service, moto, dead_port):
     service.mode = "error"
-    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path))
+    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path, dead_port),
+                       dead_port)
     code, out, _ = await run_cli("--config", str(cfg), "check", "live")
     lines = out.splitlines()
     assert lines[0].startswith("live: UNREACHABLE")  # the live env's kube here is dead
@@ -134,16 +172,19 @@ async def test_report_is_a_table_per_environment(tmp_path, service, moto):
     assert lines[-1] == "overall: UNREACHABLE (exit 3)" and code == 3
 
 
-async def test_unknown_environment_exits_3_naming_the_configured_ones(tmp_path, service, moto):
-    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path))
+async def test_unknown_environment_exits_3_naming_the_configured_ones(tmp_path, service, moto, dead_port):
+    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path, dead_port),
+                       dead_port)
     code, _, err = await run_cli("--config", str(cfg), "check", "nope")
     assert code == 3 and "configured: live, dead" in err
 
 
-async def test_run_checks_is_callable_in_process(tmp_path, service, moto, monkeypatch):
+async def test_run_checks_is_callable_in_process(tmp_path, service, moto, monkeypatch,
+                                                  dead_port):
     for k, v in AWS_ENV.items():
         monkeypatch.setenv(k, v)
-    config = load_file(write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path)))
+    config = load_file(write_config(tmp_path, service.url, moto,
+                                    dead_kubeconfig(tmp_path, dead_port), dead_port))
     reports = await run_checks(config, ["live"])
     assert [r.name for r in reports] == ["live"]
     live = reports[0]

@@ -9,7 +9,7 @@ import uuid
 
 import boto3
 import pytest
-from health_support import emulator, free_port, start_moto
+from health_support import emulator, refused_port, start_moto
 
 from console.collectors.backups import BackupsCollector
 from console.config.model import Environment, Thresholds
@@ -92,13 +92,14 @@ async def test_failed_backup_and_empty_dump_are_critical(tmp_path, moto_url):
 
 
 async def test_unreachable_s3_does_not_hide_velero(tmp_path):
-    async with emulator(tmp_path / "kc"):
-        c = BackupsCollector(environment(tmp_path / "kc", f"http://127.0.0.1:{free_port()}"),
-                             timeout=1)
-        try:
-            snap = await c.collect()
-        finally:
-            await c.close()
+    with refused_port() as dead_s3:
+        async with emulator(tmp_path / "kc"):
+            c = BackupsCollector(environment(tmp_path / "kc", f"http://127.0.0.1:{dead_s3}"),
+                                 timeout=1)
+            try:
+                snap = await c.collect()
+            finally:
+                await c.close()
     assert snap.velero and snap.velero_error is None
     assert snap.s3 == () and "Could not connect" in snap.s3_error
     health = evaluate_component("backups", snap, Thresholds())

@@ -4,7 +4,7 @@ healthy, slow (600 ms), HTTP 500 and down, and request figures from a real /metr
 from __future__ import annotations
 
 import pytest
-from health_support import HealthServer, free_port
+from health_support import HealthServer, refused_port
 
 from console.collectors.service import ServiceCollector
 from console.collectors.service_metrics import quantile
@@ -63,8 +63,9 @@ async def test_timeout_is_critical(server):
 
 
 async def test_down_service_is_critical_service_down():
-    url = f"http://127.0.0.1:{free_port()}"
-    snap, health = await judge(url)
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        snap, health = await judge(url)
     assert snap.down
     assert health.status is Status.CRITICAL
     assert health.reasons[0] == f"service down: no health endpoint answers at {url}"

@@ -10,7 +10,8 @@ import time
 
 import httpx
 import pytest
-from health_support import HealthServer, free_port
+from health_support import HealthServer, listening_ports
+from waiting import until
 
 from console.collectors.service import ServiceCollector
 from console.config.model import ServiceSettings
@@ -31,7 +32,6 @@ async def server():
 
 @pytest.fixture
 async def prom(tmp_path, server):
-    port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -39,20 +39,21 @@ async def prom(tmp_path, server):
         f"      - targets: ['127.0.0.1:{server.port}']\n")
     proc = await asyncio.create_subprocess_exec(
         "prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+        "--web.listen-address=127.0.0.1:0", "--log.level=warn",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     try:
+        # port 0: the kernel picks a free port as Prometheus binds it; read which from /proc
+        (port,) = await until(lambda: proc.returncode is None and listening_ports(proc.pid),
+                              what="prometheus listening")
+        url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as client:
-            deadline = time.monotonic() + 20
-            while True:
+            async def ready() -> bool:
                 try:
-                    if (await client.get(f"{url}/-/ready")).status_code == 200:
-                        break
+                    return (await client.get(f"{url}/-/ready")).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "prometheus did not start"
-                await asyncio.sleep(0.2)
+                    return False
+
+            await until(ready, interval=0.2, what="prometheus ready")
         yield url
     finally:
         proc.terminate()
