@@ -18,6 +18,7 @@ from console.config.model import KubernetesSettings, Thresholds
 from console.health import Status
 from console.health.evaluate import evaluate_component
 from console.sandbox.kube.controllers import chaos, quantity
+from console.sources.kube import KubeError, KubeSource
 
 pytestmark = pytest.mark.timeout(60)
 NS = "mcp-production"
@@ -198,3 +199,98 @@ async def test_unreachable_api_is_an_error_snapshot(tmp_path):
     assert snap.error and snap.pods == ()
     health = evaluate_component("pods", snap, Thresholds())
     assert health.status is Status.UNKNOWN and health.reasons[0].startswith("Kubernetes unreachable")
+
+
+# ---- optional parts fail alone: a slow metrics-server or cert-manager, no node access -----
+@pytest.fixture
+async def served(tmp_path):
+    """The seeded world with its API server (for faults and extra tokens)."""
+    kubeconfig = tmp_path / "kubeconfig"
+    async with emulator(kubeconfig, speed=10) as (cluster, server):
+        yield cluster, server, KubernetesSettings(kubeconfig=str(kubeconfig), request_timeout=5)
+
+
+async def test_a_hung_request_is_a_kube_error_not_a_bare_timeout(served):
+    cluster, server, settings = served
+    server.faults.add("/apis/metrics.k8s.io", hang=True)
+    source = KubeSource(settings, timeout=0.5)
+    try:
+        with pytest.raises(KubeError) as caught:
+            await source.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{NS}/pods")
+        assert caught.value.status == 0 and "no answer" in str(caught.value)
+        # a stream that goes quiet past its read timeout ends the same way
+        body = await source.get(f"/api/v1/namespaces/{NS}/configmaps")
+        version = body["metadata"]["resourceVersion"]
+        with pytest.raises(KubeError):
+            async for _ in source.lines(f"/api/v1/namespaces/{NS}/configmaps", read_timeout=0.5,
+                                        watch=True, resourceVersion=version, timeoutSeconds=30,
+                                        fieldSelector="metadata.name=no-such-map"):
+                pass
+    finally:
+        await source.close()
+
+
+@pytest.mark.parametrize("watch", [False, True], ids=["listed", "watched"])
+@pytest.mark.parametrize("slow", ["/apis/metrics.k8s.io", "/apis/cert-manager.io"])
+async def test_slow_metrics_or_certificate_keeps_the_pods_panel(served, watch, slow):
+    cluster, server, settings = served
+    c = KubeCollector(settings, watch=watch, timeout=1)
+    try:
+        await until(c, lambda s: s.certificate is not None and s.avg_cpu_pct is not None)
+        server.faults.add(slow, hang=True)
+        snap = await c.collect()
+    finally:
+        await c.close()
+    assert snap.error is None, snap.error
+    assert len(snap.pods) == 6 and snap.deployment is not None
+    if "metrics" in slow:
+        assert snap.metrics_error and "no answer" in snap.metrics_error
+        assert snap.certificate is not None
+    else:
+        assert snap.certificate is None and snap.metrics_error is None
+        assert snap.avg_cpu_pct is not None
+
+
+NS_READER = "ns-reader-token"
+
+
+@pytest.mark.parametrize("watch", [False, True], ids=["listed", "watched"])
+async def test_namespace_only_credentials_show_pods_without_nodes(served, tmp_path, watch):
+    """get/list/watch in the namespace only, as a RoleBinding grants: nodes (cluster-scoped)
+    are refused with 403, and the snapshot keeps everything else."""
+    from console.sandbox.kube.auth import EVERYONE, User
+
+    cluster, server, _ = served
+    authz = server.ctx.authorizer
+    authz.tokens[NS_READER] = User("ns-reader", (EVERYONE,))
+    authz.user_rules["ns-reader"] = [{"verbs": ["get", "list", "watch"], "apiGroups": ["*"],
+                                      "resources": ["*"], "namespace": NS}]
+    settings = KubernetesSettings(
+        kubeconfig=str(server.write_kubeconfig(tmp_path / "kc-ns", NS_READER)), request_timeout=5)
+    c = KubeCollector(settings, watch=watch, timeout=3)
+    try:
+        snap = await until(c, lambda s: s.avg_cpu_pct is not None)
+    finally:
+        await c.close()
+    assert snap.deployment is not None and len(snap.pods) == 6 and snap.hpa is not None
+    assert snap.nodes == () and snap.nodes_error.startswith("HTTP 403")
+    assert snap.hpa_error is None and snap.events_error is None
+    health = evaluate_component("pods", snap, Thresholds())
+    assert health.status is Status.HEALTHY, health.reasons
+    assert any(r.startswith("nodes not checked (these credentials may not read them)")
+               for r in health.reasons)
+
+
+async def test_unanswered_events_are_a_warning_with_the_pods_kept(served):
+    cluster, server, settings = served
+    server.faults.add(f"/api/v1/namespaces/{NS}/events", status=503)
+    c = KubeCollector(settings, watch=False, timeout=1)
+    try:
+        snap = await until(c, lambda s: s.avg_cpu_pct is not None)
+    finally:
+        await c.close()
+    assert len(snap.pods) == 6 and snap.events == ()
+    assert snap.events_error.startswith("HTTP 503")
+    health = evaluate_component("pods", snap, Thresholds())
+    assert health.status is Status.WARNING
+    assert any(r.startswith("events not checked: HTTP 503") for r in health.reasons)

@@ -1,6 +1,11 @@
 """Kubernetes collector: deployment, HPA, pods, nodes and Warning events, plus CPU and
 memory from metrics.k8s.io.
 
+Only the deployment and its pods are essential. The HPA, nodes, events, metrics and the
+certificate are read when they can be and their failures are recorded in the snapshot
+(``hpa_error``, ``nodes_error``, ``events_error``, ``metrics_error``), so credentials
+that may not list nodes, or one slow metrics-server, do not blank the Pods panel.
+
 With ``watch=True`` (the dashboard) the objects come from :class:`Informer` caches kept up
 to date by watch streams, and a refresh only reads the caches and asks metrics.k8s.io for
 usage (metrics cannot be watched). With ``watch=False`` (``mcp-ops check``, one shot) every
@@ -21,6 +26,10 @@ from .kube_informer import Informer
 from .kube_model import CertificateInfo, KubeSnapshot
 
 MAX_EVENTS = 20
+# without these there is no Pods panel; the others are shown when they can be read: nodes
+# are cluster-scoped (namespace-only read credentials get 403), an HPA may not be served
+REQUIRED = ("deployments", "pods")
+OPTIONAL = ("hpas", "nodes", "events")
 
 
 class KubeCollector:
@@ -48,21 +57,33 @@ class KubeCollector:
 
     async def collect(self) -> KubeSnapshot:
         try:
-            objects = await (self._cached() if self.watch else self._listed())
+            objects, unread = await (self._cached() if self.watch else self._listed())
             (usage, metrics_error), certificate = await asyncio.gather(
                 self._metrics(), self._certificate())
-            return replace(self._snapshot(objects, usage, metrics_error), certificate=certificate)
+            snap = self._snapshot(objects, usage, metrics_error)
+            return replace(snap, certificate=certificate, hpa_error=unread.get("hpas"),
+                           nodes_error=unread.get("nodes"), events_error=unread.get("events"))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a snapshot
             return KubeSnapshot.failed(describe_error(exc), namespace=self.settings.namespace)
 
-    async def _listed(self) -> dict[str, list[dict]]:
+    async def _listed(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         bodies = await asyncio.gather(*(self.source.get(path, **params)
-                                        for path, params in self.paths.values()))
-        return {name: body.get("items", []) for name, body in zip(self.paths, bodies, strict=True)}
+                                        for path, params in self.paths.values()),
+                                      return_exceptions=True)
+        objects: dict[str, list[dict]] = {}
+        unread: dict[str, str] = {}
+        for name, body in zip(self.paths, bodies, strict=True):
+            if isinstance(body, BaseException):
+                if name in REQUIRED or not isinstance(body, Exception):
+                    raise body
+                objects[name], unread[name] = [], describe_error(body)
+            else:
+                objects[name] = body.get("items", [])
+        return objects, unread
 
-    async def _cached(self) -> dict[str, list[dict]]:
+    async def _cached(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         if not self.informers:
             for name, (path, params) in self.paths.items():
                 self.informers[name] = Informer(self.source, path, **params)
@@ -70,31 +91,47 @@ class KubeCollector:
             informer.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        for informer in self.informers.values():
+        for name in (*REQUIRED, *OPTIONAL):  # the ones the panel cannot do without first
+            informer = self.informers[name]
             if informer.synced.is_set():
                 continue
+            # an optional collection is waited for until its first answer, even a refusal
+            awaited = informer.synced if name in REQUIRED else informer.settled
             try:
-                await asyncio.wait_for(informer.synced.wait(), max(0.0, deadline - loop.time()))
+                await asyncio.wait_for(awaited.wait(), max(0.0, deadline - loop.time()))
             except TimeoutError:
-                errors = [i.error for i in self.informers.values() if i.error]
+                if name not in REQUIRED:
+                    continue
+                errors = [self.informers[n].error for n in REQUIRED if self.informers[n].error]
                 raise KubeError(0, errors[0] if errors else "the API did not answer in time") from None
-        errors = [i.error for i in self.informers.values() if i.error]
+        errors = [self.informers[n].error for n in REQUIRED if self.informers[n].error]
         if errors:  # the caches may be stale: say so, keep the panel's last data
             raise KubeError(0, errors[0])
-        return {name: i.values() for name, i in self.informers.items()}
+        unread = {}
+        for name in OPTIONAL:
+            informer = self.informers[name]
+            if informer.error or not informer.synced.is_set():
+                unread[name] = informer.error or f"no answer within {self.timeout:g}s"
+        return {name: i.values() for name, i in self.informers.items()}, unread
 
     async def _metrics(self) -> tuple[dict[str, dict], str | None]:
+        """Pod usage, and node usage when it may be read (metrics for nodes are
+        cluster-scoped, like nodes: their failure costs only the nodes' figures)."""
         ns = self.settings.namespace
-        try:
-            pods, nodes = await asyncio.gather(
-                self.source.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
-                                labelSelector=self.settings.app_selector),
-                self.source.get("/apis/metrics.k8s.io/v1beta1/nodes"),
-            )
-        except KubeError as exc:
-            return {}, f"metrics.k8s.io: {exc}"
+        pods, nodes = await asyncio.gather(
+            self.source.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
+                            labelSelector=self.settings.app_selector),
+            self.source.get("/apis/metrics.k8s.io/v1beta1/nodes"),
+            return_exceptions=True,
+        )
+        for result in (pods, nodes):
+            if isinstance(result, BaseException) and not isinstance(result, KubeError):
+                raise result
+        if isinstance(pods, KubeError):
+            return {}, f"metrics.k8s.io: {pods}"
         usage = {f"pod/{m['metadata']['name']}": m for m in pods.get("items", [])}
-        usage |= {f"node/{m['metadata']['name']}": m for m in nodes.get("items", [])}
+        if not isinstance(nodes, KubeError):
+            usage |= {f"node/{m['metadata']['name']}": m for m in nodes.get("items", [])}
         return usage, None
 
     async def _certificate(self) -> CertificateInfo | None:
@@ -104,7 +141,7 @@ class KubeCollector:
             obj = await self.source.get(
                 f"/apis/cert-manager.io/v1/namespaces/{s.namespace}/certificates/{s.certificate}")
         except KubeError:
-            return None  # no cert-manager, no such certificate, or not ours to read
+            return None  # no cert-manager, no such certificate, not ours to read, no answer
         return parse.certificate(obj, utcnow())
 
     def _snapshot(self, objects: dict[str, list[dict]], usage: dict[str, dict],

@@ -28,6 +28,9 @@ class Informer:
         self.max_backoff = max_backoff
         self.items: dict[str, dict] = {}
         self.synced = asyncio.Event()
+        # set once the first list has succeeded or failed: an optional collection (nodes
+        # with namespace-scoped credentials) is waited for until then, never to a deadline
+        self.settled = asyncio.Event()
         self.error: str | None = None
         self.lists = 0
         self.watches = 0
@@ -66,9 +69,11 @@ class Informer:
                 if exc.status == 410:  # resourceVersion too old: list again at once
                     continue
                 self.error = str(exc)
+                self.settled.set()
             except Exception as exc:  # noqa: BLE001 - connection lost, bad JSON...
                 need_list = True
                 self.error = describe_error(exc)
+                self.settled.set()
             if need_list:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
@@ -80,6 +85,7 @@ class Informer:
         self._version = body.get("metadata", {}).get("resourceVersion", "")
         self.error = None
         self.synced.set()
+        self.settled.set()
         self.changed.set()
 
     async def _watch(self) -> None:

@@ -110,6 +110,11 @@ class KubeSnapshot(Snapshot):
     nodes: tuple[NodeInfo, ...] = ()
     events: tuple[EventInfo, ...] = ()
     metrics_error: str | None = None  # metrics.k8s.io unavailable; usage figures empty
+    # optional collections that could not be read (hpa, nodes and events are shown
+    # without them; nodes are cluster-scoped, which namespace-only credentials cannot list)
+    hpa_error: str | None = None
+    nodes_error: str | None = None
+    events_error: str | None = None
     certificate: CertificateInfo | None = None  # None: no cert-manager or no such certificate
 
     @property

@@ -56,6 +56,7 @@ def evaluate_kube(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
             status, cmp = low_is_bad(cert.days_left, t.certificate_days, inclusive_critical=True)
             out.append(Finding(C, "certificate", status, f"certificate {cert.name} expires in "
                                f"{fmt_num(cert.days_left, 0)} days {cmp} days", cert.days_left))
+    out += _unread(snap)
     h = snap.hpa
     if h and h.max and h.current >= h.max:
         out.append(Finding(C, "hpa", Status.WARNING,
@@ -96,6 +97,23 @@ def _usage(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
         if n.memory_pct is not None and n.memory_pct > t.memory_pct.critical:
             out.append(Finding(C, f"node_memory.{n.name}", Status.WARNING,
                                f"node {n.name} memory {n.memory_pct:.0f}%", n.memory_pct))
+    return out
+
+
+def _unread(snap: KubeSnapshot) -> list[Finding]:
+    """Optional collections the collector could not read. A refusal (403) is how the
+    credentials were made — namespace-only read access cannot list nodes — so it is noted
+    and not held against the pods; any other failure (a timeout, a 5xx) is a warning."""
+    out = []
+    for check, what, error in (("hpa", "HPA", snap.hpa_error), ("nodes", "nodes", snap.nodes_error),
+                               ("events", "events", snap.events_error)):
+        if not error:
+            continue
+        forbidden = error.startswith("HTTP 403")
+        out.append(Finding(C, f"unread.{check}", Status.HEALTHY if forbidden else Status.WARNING,
+                           f"{what} not checked"
+                           + (" (these credentials may not read them)" if forbidden else "")
+                           + f": {error}"))
     return out
 
 

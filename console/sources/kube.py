@@ -47,7 +47,9 @@ def kubeconfig_path(settings: KubernetesSettings) -> str:
 
 class KubeSource:
     """One cluster's API, opened lazily. ``timeout`` bounds each request; streams (watch,
-    logs) get a read timeout instead, so a quiet stream is not cut but a dead one is."""
+    logs) get a read timeout instead, so a quiet stream is not cut but a dead one is.
+    Every failure — an error status, a refused connection, a timeout — is a
+    :class:`KubeError`."""
 
     def __init__(self, settings: KubernetesSettings, *, timeout: float | None = None) -> None:
         self.settings = settings
@@ -80,8 +82,8 @@ class KubeSource:
                 path, "GET", query_params=query, header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
             )
-        except aiohttp.ClientError as exc:
-            raise KubeError(0, str(exc) or type(exc).__name__) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise unreachable(exc, path) from exc
         if not 200 <= response.status <= 299:
             body = await response.text()
             response.release()
@@ -92,9 +94,12 @@ class KubeSource:
         """GET ``path`` (e.g. ``/api/v1/namespaces/x/pods``) and return its JSON."""
         response = await self._open(path, params, self.timeout)
         try:
-            return json.loads(await response.read())
+            raw = await response.read()  # the total timeout covers the body too
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise unreachable(exc, path) from exc
         finally:
             response.release()
+        return json.loads(raw)
 
     async def lines(self, path: str, *, read_timeout: float | None = None,
                     **params: Any) -> AsyncIterator[str]:
@@ -105,6 +110,8 @@ class KubeSource:
         try:
             async for raw in response.content:
                 yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise unreachable(exc, path) from exc
         finally:
             response.release()
 
@@ -123,6 +130,16 @@ class KubeSource:
                 obj = event.get("object") or {}
                 raise KubeError(int(obj.get("code") or 500), obj.get("message", "watch error"))
             yield event
+
+
+def unreachable(exc: BaseException, path: str) -> KubeError:
+    """A transport failure as a :class:`KubeError` (status 0). aiohttp's total timeout
+    surfaces as a bare ``TimeoutError``, which callers that handle ``KubeError`` (an
+    optional GET such as metrics.k8s.io) would otherwise let escape and lose everything
+    else they read."""
+    if isinstance(exc, TimeoutError):
+        return KubeError(0, f"GET {path}: no answer in time")
+    return KubeError(0, f"GET {path}: {str(exc) or type(exc).__name__}")
 
 
 def status_message(body: str) -> str:
