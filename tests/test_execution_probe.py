@@ -4,6 +4,8 @@ privileges, Redis ACL users with and without write-capable categories and select
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
@@ -24,37 +26,50 @@ from console.sandbox.kube.server import start_server
 from console.sources.kube import KubeError
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-RO_ROLE = "wz_probe_reader"
-RO_REDIS = "wz_probe_reader"
+
+
+def unique(stem: str) -> str:
+    """Other engineers' test runs share these servers: names of our own, never reused."""
+    return f"{stem}_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
 async def pg_reader():
-    conn = await asyncpg.connect(PG_ADMIN)
+    """A database and a login role of this test's own (dropped afterwards, whatever
+    happens): in it the role may only SELECT one table, and PUBLIC has no CREATE on the
+    database or its public schema. Nothing on the shared server's other databases changes.
+    Yields (dsn, role)."""
+    db, role = unique("wz_probe_db"), unique("wz_probe_reader")
+    admin = await asyncpg.connect(PG_ADMIN)
     try:
-        await conn.execute("DROP TABLE IF EXISTS wz_probe_t; CREATE TABLE wz_probe_t (id int)")
-        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", RO_ROLE)
-        if not exists:
-            await conn.execute(f"CREATE ROLE {RO_ROLE} LOGIN")
-        await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        await conn.execute("REVOKE CREATE ON DATABASE test FROM PUBLIC")
-        await conn.execute(f"GRANT SELECT ON wz_probe_t TO {RO_ROLE}")
-        yield f"postgresql://{RO_ROLE}@127.0.0.1:5432/test"
+        await admin.execute(f'CREATE DATABASE "{db}"')
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}")
+        try:
+            await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            await conn.execute(f'REVOKE CREATE ON DATABASE "{db}" FROM PUBLIC')
+            await conn.execute("CREATE TABLE wz_probe_t (id int)")
+            await conn.execute(f'GRANT SELECT ON wz_probe_t TO "{role}"')
+        finally:
+            await conn.close()
+        yield f"postgresql://{role}@127.0.0.1:5432/{db}", role
     finally:
-        await conn.execute("DROP TABLE IF EXISTS wz_probe_t")
-        await conn.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
 
 
 @pytest.fixture
 async def redis_reader():
+    name = unique("wz_probe_reader")
     admin = aioredis.Redis(host="127.0.0.1", port=6379)
-    await admin.execute_command("ACL", "SETUSER", RO_REDIS, "reset", "on", "nopass", "~*",
+    await admin.execute_command("ACL", "SETUSER", name, "reset", "on", "nopass", "~*",
                                 "&*", "-@all", "+@read", "+acl|whoami", "+acl|getuser",
                                 "+client", "+ping")
     try:
-        yield RO_REDIS
+        yield name
     finally:
-        await admin.execute_command("ACL", "DELUSER", RO_REDIS)
+        await admin.execute_command("ACL", "DELUSER", name)
         await admin.aclose()
 
 
@@ -65,9 +80,10 @@ def env_of(tmp_path, **kw):
 async def test_postgres_superuser_can_write_and_reader_cannot(tmp_path, pg_reader):
     admin = await probe_postgres(env_of(tmp_path))
     assert admin.can_write is True and "superuser" in admin.detail
-    reader = await probe_postgres(env_of(tmp_path, pg_dsn=pg_reader))
+    dsn, role = pg_reader
+    reader = await probe_postgres(env_of(tmp_path, pg_dsn=dsn))
     assert reader.can_write is False, reader.detail
-    assert RO_ROLE in reader.detail
+    assert role in reader.detail
 
 
 async def test_redis_default_user_can_write_and_acl_reader_cannot(tmp_path, redis_reader,
@@ -110,7 +126,7 @@ async def redis_user_with():
     made: list[str] = []
 
     async def make(*rules: str) -> str:
-        name = f"wz_probe_u{len(made)}"
+        name = unique(f"wz_probe_u{len(made)}")
         await admin.execute_command("ACL", "SETUSER", name, "reset", "on", "nopass", "~*",
                                     "&*", "-@all", "+@read", "+acl|whoami", "+acl|getuser",
                                     "+client", "+ping", *rules)
