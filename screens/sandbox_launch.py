@@ -25,7 +25,6 @@ import threading
 from console.config import load_file
 from console.sandbox.control import ControlAddress
 from console.sandbox.platform import PARENT_ENV
-from console.sandbox.sandbox_config import aws_environment
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
@@ -96,7 +95,6 @@ def main(args) -> int:
             print(f"mcp-ops sandbox: {err}", file=sys.stderr)
             return 1
         config = load_file(info["config"])
-        os.environ.update(aws_environment())  # moto's placeholder keys, named by the config
         from .sandbox_app import SandboxConsoleApp  # Textual only now
 
         app = SandboxConsoleApp(config, "sandbox",

@@ -20,15 +20,6 @@ from console.config import Config, load_file
 
 from . import aws as sandbox_aws
 
-AWS_KEY_ENV = "MCP_OPS_SANDBOX_AWS_ACCESS_KEY_ID"
-AWS_SECRET_ENV = "MCP_OPS_SANDBOX_AWS_SECRET_ACCESS_KEY"
-
-
-def aws_environment() -> dict[str, str]:
-    """The variables the written config names for moto's (dummy) credentials."""
-    return {AWS_KEY_ENV: sandbox_aws.CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            AWS_SECRET_ENV: sandbox_aws.CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
-
 
 @dataclass(frozen=True)
 class Addresses:
@@ -57,8 +48,7 @@ def _aws(a: Addresses, region: str, rds_primary: str) -> dict:
         "rds_primary_id": rds_primary,
         "rds_dr_replica_id": sandbox_aws.RDS_DR_REPLICA,
         "ec2_environment_tag": "production",
-        "access_key_id_env": AWS_KEY_ENV,
-        "secret_access_key_env": AWS_SECRET_ENV,
+        # no credentials: mcp-ops uses placeholder keys for a loopback endpoint (moto)
     }
 
 
@@ -100,18 +90,13 @@ def config_dict(a: Addresses) -> dict:
 
 HEADER = """\
 # Written by `mcp-ops sandbox` for the sandbox running now; its addresses die with it.
-# Moto's placeholder credentials are read from {key} and {secret}
-# (`mcp-ops sandbox` sets them; for a separate shell: export {key}={key_value}
-# {secret}={secret_value}).
+# AWS is a local moto server: no credentials are needed (none are sent to it).
 """
 
 
 def write_config(path: Path, addresses: Addresses) -> Config:
     """Write the sandbox's config to ``path`` (mode 0600) and return it as loaded back."""
-    env = aws_environment()
-    text = HEADER.format(key=AWS_KEY_ENV, secret=AWS_SECRET_ENV, key_value=env[AWS_KEY_ENV],
-                         secret_value=env[AWS_SECRET_ENV])
-    text += yaml.safe_dump(config_dict(addresses), sort_keys=False)
+    text = HEADER + yaml.safe_dump(config_dict(addresses), sort_keys=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

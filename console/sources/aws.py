@@ -2,12 +2,16 @@
 
 The standard credential chain is used unless ``access_key_id_env`` /
 ``secret_access_key_env`` name variables holding keys; ``endpoint_url`` points every client
-at a local moto server in the sandbox and the tests.
+at a local moto server in the sandbox and the tests. A loopback endpoint gets placeholder
+keys when none are configured: a local fake accepts any, and real credentials from the
+chain are never sent to it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 import aioboto3
 from botocore.config import Config as BotoConfig
@@ -21,7 +25,23 @@ def session(settings: AwsSettings) -> aioboto3.Session:
     key_id, key = secret(settings.access_key_id_env), secret(settings.secret_access_key_env)
     if key_id and key:
         keys = {"aws_access_key_id": key_id, "aws_secret_access_key": key}
+    elif is_loopback(settings.endpoint_url):
+        return aioboto3.Session(region_name=settings.region, aws_access_key_id="local",
+                                aws_secret_access_key="local")
     return aioboto3.Session(region_name=settings.region, profile_name=settings.profile, **keys)
+
+
+def is_loopback(url: str | None) -> bool:
+    """True for http(s)://127.x.x.x, [::1] or localhost endpoints."""
+    host = urlsplit(url).hostname if url else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def client_kwargs(settings: AwsSettings, *, timeout: float = 5.0) -> dict[str, Any]:

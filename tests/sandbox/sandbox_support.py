@@ -21,8 +21,6 @@ from pathlib import Path
 
 import psutil
 
-from console.sandbox.sandbox_config import aws_environment
-
 ROOT = Path(__file__).resolve().parents[2]
 MCP_OPS = [sys.executable, "-m", "console"]
 KUBECTL_TIMEOUT = "--request-timeout=20s"
@@ -42,8 +40,8 @@ def embedded_env() -> dict[str, str]:
 
 
 def client_env(**extra: str) -> dict[str, str]:
-    """Environment for mcp-ops/kubectl children: ours, moto's placeholder keys, extras."""
-    return {**os.environ, **aws_environment(), **extra}
+    """Environment for mcp-ops/kubectl children: ours plus extras (moto needs no keys)."""
+    return {**os.environ, **extra}
 
 
 @dataclass

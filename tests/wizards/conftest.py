@@ -332,10 +332,9 @@ def sandbox(tmp_path_factory):
 def sandbox_cli(sandbox, tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """``mcp-ops --config <sandbox config> ARGS`` with the sandbox's AWS placeholders and the
     session logs under ``tmp``."""
-    from console.sandbox.sandbox_config import aws_environment
 
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, **aws_environment(), "XDG_STATE_HOME": str(tmp / "state"),
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp / "state"),
            "KUBECACHEDIR": str(tmp / "kubecache")}
     return subprocess.run([sys.executable, "-m", "console.cli", "--config", str(sandbox.config),
                            *args], capture_output=True, text=True, cwd=root, env=env,
