@@ -195,3 +195,62 @@ async def test_configured_replica_is_asked_for_its_lag(collector):
         assert names["127.0.0.1:1/x"].error
     finally:
         await c.close()
+
+
+async def test_a_hung_replica_is_its_own_error_not_a_timed_out_snapshot():
+    """The poll's bound is 1.5 s; the replica gets a third of it and is reported as
+    unreachable while the primary's figures arrive."""
+    async with hung_server() as port:
+        c = PostgresCollector(settings(replica_dsns=[f"postgresql://postgres@127.0.0.1:{port}/x"]),
+                              connect_timeout=1.5, replica_timeout=0.5)
+        try:
+            started = time.monotonic()
+            snap = await collect_bounded("database", c, 1.5)
+            print(f"snapshot with a hung replica in {time.monotonic() - started:.2f} s")
+        finally:
+            await c.close()
+    assert snap.error is None, snap.error
+    assert snap.max_connections > 0
+    [replica] = snap.replication
+    assert replica.name == f"127.0.0.1:{port}/x"
+    assert replica.error == "no answer within 0.5 s"
+
+
+async def test_registry_bounds_replica_probes_below_the_poll_timeout():
+    from console.collectors.registry import collectors_for
+    from console.config.model import Environment
+
+    env = Environment.model_validate({"postgres": {"dsn": PG_DSN},
+                                      "service": {"base_url": "http://127.0.0.1:1"}})
+    c = collectors_for(env, timeout=3.0, watch=False)["database"]
+    assert c.replica_timeout == pytest.approx(1.0)
+
+
+async def _replica_backends() -> set[int]:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = 'postgres' "
+                                "AND application_name = 'mcp-ops'")
+    finally:
+        await conn.close()
+    return {r["pid"] for r in rows}
+
+
+async def test_replica_connection_is_kept_between_polls_and_closed_with_the_collector():
+    replica = PG_DSN.rsplit("/", 1)[0] + "/postgres"  # the same server, told apart by database
+    c = PostgresCollector(settings(replica_dsns=[replica]))
+    try:
+        polls = []
+        for _ in range(3):
+            snap = await c.collect()
+            assert snap.error is None and snap.replication[0].error is None
+            polls.append(await _replica_backends())
+        assert len(polls[0]) == 1, polls
+        assert polls == [polls[0]] * 3, "a new replica connection was opened for a poll"
+    finally:
+        await c.close()
+
+    async def gone():
+        return not await _replica_backends() or None
+
+    await wait_until(gone, DEFAULT_TIMEOUT, interval=0.1, what="the replica connection closed")

@@ -8,12 +8,16 @@ pg_stat_statements change slowly and cost more, so they are refreshed every
 ``slow_refresh_seconds`` and carried over in between.
 
 The connection is kept between refreshes and dropped on any error, so the next refresh
-reconnects. All queries are read-only and bounded by the session's statement_timeout.
+reconnects. So are the connections to configured replicas, which are asked for their lag
+alongside the primary, each within ``replica_timeout``: an unreachable replica is a row
+with its error, never a timed-out Database panel. All queries are read-only and bounded by
+the session's statement_timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 
@@ -96,14 +100,19 @@ class PostgresCollector:
         slow_after_seconds: float = 1.0,
         slow_refresh_seconds: float = 30.0,
         connect_timeout: float = 3.0,
+        replica_timeout: float | None = None,
         top_statements: int = 10,
     ) -> None:
         self.settings = settings
         self.slow_after_seconds = slow_after_seconds
         self.slow_refresh_seconds = slow_refresh_seconds
         self.connect_timeout = connect_timeout
+        # a replica is a side figure: its probe gets a third of the poll's time, so an
+        # unreachable replica is reported as such and cannot time the whole snapshot out
+        self.replica_timeout = replica_timeout or connect_timeout / 3
         self.top_statements = top_statements
         self._conn: asyncpg.Connection | None = None
+        self._replicas: dict[str, asyncpg.Connection] = {}  # kept between polls, like _conn
         self._slow_at = 0.0  # monotonic time of the last size/statements refresh
         self._size: int | None = None
         self._statements: tuple[Statement, ...] = ()
@@ -121,9 +130,16 @@ class PostgresCollector:
 
     async def close(self) -> None:
         await self._drop()
+        for dsn in list(self._replicas):
+            self._drop_replica(dsn)
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
+    def _drop_replica(self, dsn: str) -> None:
+        conn = self._replicas.pop(dsn, None)
         if conn is not None and not conn.is_closed():
             conn.terminate()
 
@@ -133,6 +149,17 @@ class PostgresCollector:
         return self._conn
 
     async def _collect(self) -> PostgresSnapshot:
+        # the replicas are asked while the primary is, each within its own bound
+        replicas = asyncio.ensure_future(self._configured_replicas())
+        try:
+            return await self._primary(replicas)
+        finally:
+            if not replicas.done():
+                replicas.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await replicas
+
+    async def _primary(self, replicas: asyncio.Future) -> PostgresSnapshot:
         conn = await self._connection()
         doc = json.loads(await conn.fetchval(ACTIVITY_SQL))
         if time.monotonic() - self._slow_at >= self.slow_refresh_seconds or self._size is None:
@@ -145,7 +172,7 @@ class PostgresCollector:
         if doc["in_recovery"]:
             replication.insert(0, ReplicaLag(name="this server", lag_seconds=doc["replay_lag"],
                                              state="in recovery"))
-        replication += await self._configured_replicas()
+        replication += await replicas
         return PostgresSnapshot(
             collected_at=utcnow(),
             server_version=doc["version"],
@@ -191,16 +218,26 @@ class PostgresCollector:
     async def _replica(self, dsn: str) -> ReplicaLag:
         name = source.describe_dsn(dsn)
         try:
-            conn = await source.connect(self.settings, dsn=dsn, timeout=self.connect_timeout)
-            try:
-                row = await conn.fetchrow(REPLICA_SQL)
-            finally:
-                await conn.close(timeout=1)
-        except Exception as exc:  # noqa: BLE001
+            row = await asyncio.wait_for(self._replica_row(dsn), self.replica_timeout)
+        except asyncio.CancelledError:
+            self._drop_replica(dsn)  # cut off mid-query: the connection is not reusable
+            raise
+        except TimeoutError:
+            self._drop_replica(dsn)
+            return ReplicaLag(name=name, error=f"no answer within {self.replica_timeout:g} s")
+        except Exception as exc:  # noqa: BLE001 - a replica's failure is its own row
+            self._drop_replica(dsn)
             return ReplicaLag(name=name, error=describe_error(exc))
         if not row["in_recovery"]:
             return ReplicaLag(name=name, state="not in recovery (a primary?)")
         return ReplicaLag(name=name, lag_seconds=row["lag"], state="streaming")
+
+    async def _replica_row(self, dsn: str) -> asyncpg.Record:
+        conn = self._replicas.get(dsn)
+        if conn is None or conn.is_closed():
+            conn = await source.connect(self.settings, dsn=dsn, timeout=self.replica_timeout)
+            self._replicas[dsn] = conn
+        return await conn.fetchrow(REPLICA_SQL)
 
 
 def _session(row: dict) -> Session:

@@ -47,6 +47,7 @@ def collectors_for(env: Environment, *, timeout: float = 3.0, watch: bool = True
         "service": ServiceCollector(env.service, timeout=min(timeout, env.service.timeout)),
         "pods": KubeCollector(env.kubernetes, watch=watch, timeout=timeout, source=kube),
         "database": PostgresCollector(env.postgres, connect_timeout=timeout,
+                                      replica_timeout=timeout / 3,
                                       slow_after_seconds=env.thresholds.slow_query_seconds),
         "cache": RedisCollector(env.redis, timeout=timeout),
         "backups": BackupsCollector(env, timeout=timeout, kube=kube),
