@@ -20,6 +20,7 @@ import subprocess
 
 import pytest
 from conftest import ROWS, cli, drive, sandbox_cli, sandbox_switch
+from waiting import until
 
 from actions.backups.pitr_common import REMEMBERED, recovery_host
 from actions.backups.pitr_verify import QUERIES, diff_lines, split_queries
@@ -37,11 +38,13 @@ def host_of(secret: dict) -> str:
     return base64.b64decode(secret["data"]["host"]).decode()
 
 
-def hpa_condition(world, kind: str) -> tuple[str, str]:
-    hpa = world.store.peek("horizontalpodautoscalers.autoscaling", "mcp-production",
-                           "mcp-server-hpa")
-    (cond,) = [c for c in hpa["status"]["conditions"] if c["type"] == kind]
-    return cond["status"], cond["reason"]
+HPA = ("horizontalpodautoscalers.autoscaling", "mcp-production", "mcp-server-hpa")
+
+
+def hpa_condition(world, kind: str) -> tuple[str, str] | None:
+    hpa = world.store.peek(*HPA)
+    conds = [c for c in (hpa.get("status") or {}).get("conditions") or [] if c["type"] == kind]
+    return (conds[0]["status"], conds[0]["reason"]) if conds else None
 
 
 async def damage(world) -> None:
@@ -117,9 +120,16 @@ async def test_corrupt_dump_stops_at_the_restore_and_the_way_back_restores_traff
     assert await world.pg.count(world.pg.recovery) is None  # one transaction: nothing half done
     assert world.deployment()["spec"]["replicas"] == 0 and not world.app_pods()
     assert world.deployment()["metadata"]["annotations"][REMEMBERED] == "6"
-    await asyncio.sleep(1.5)  # 30 emulated seconds: two HPA periods, and it must not scale up
-    assert world.deployment()["spec"]["replicas"] == 0
-    assert hpa_condition(world, "ScalingActive") == ("False", "ScalingDisabled")
+    # the autoscaler must leave a deployment scaled to 0 alone. Proof that it has looked
+    # since, twice: its status is wiped, and the sync that write queues puts it back
+    # (a sync that scaled up would have done so before writing it)
+    disabled = ("False", "ScalingDisabled")
+    await until(lambda: hpa_condition(world, "ScalingActive") == disabled)
+    for _ in range(2):
+        world.store.mutate(*HPA, lambda o: o.__setitem__("status", {}))
+        await until(lambda: hpa_condition(world, "ScalingActive") == disabled,
+                    what="the autoscaler's status rewritten")
+        assert world.deployment()["spec"]["replicas"] == 0
 
     back = await drive(world, "db-pitr", {"way_back": "yes"}, resume=failed.path)
 
@@ -132,11 +142,9 @@ async def test_corrupt_dump_stops_at_the_restore_and_the_way_back_restores_traff
     assert REMEMBERED not in (deployment["metadata"].get("annotations") or {})
     assert host_of(world.secret()) == OLD_HOST
     assert verify(failed.path).ok
-    for _ in range(100):  # with replicas again, the autoscaler is back in charge
-        if hpa_condition(world, "ScalingActive")[1] != "ScalingDisabled":
-            break
-        await asyncio.sleep(0.05)
-    assert hpa_condition(world, "ScalingActive")[1] != "ScalingDisabled"
+    # with replicas again, the autoscaler is back in charge
+    await until(lambda: (hpa_condition(world, "ScalingActive") or ("", ""))[1] not in
+                ("", "ScalingDisabled"))
 
 
 async def test_declined_restart_after_the_switch_the_way_back_puts_the_old_host_back(world):
