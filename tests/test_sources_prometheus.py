@@ -92,6 +92,28 @@ async def test_promql_figures_match_the_traffic(server, prom):
     assert r.request_rate > 0
 
 
+async def test_no_5xx_ever_is_a_zero_error_rate_not_unknown(server, prom):
+    """Without a single 5xx the errors query has no series at all."""
+    async def successes() -> None:
+        while True:
+            server.record(10, seconds=0.02)
+            await asyncio.sleep(0.1)
+
+    feeding = asyncio.create_task(successes())
+    c = ServiceCollector(ServiceSettings(base_url=server.url, prometheus_url=prom))
+    try:
+        async def figures():
+            r = (await c.collect()).requests
+            return r if r.request_rate else None
+
+        r = await until(figures, interval=0.5, what="a PromQL request rate")
+    finally:
+        feeding.cancel()
+        await c.close()
+    assert r.error is None and r.request_rate > 0
+    assert r.error_rate_pct == 0.0
+
+
 async def test_bad_promql_is_an_error_with_prometheus_message(prom):
     async with httpx.AsyncClient() as client:
         with pytest.raises(prometheus.PrometheusError) as err:

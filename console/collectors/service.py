@@ -87,10 +87,11 @@ class ServiceCollector:
             for q in PROMQL.values()
         ))
         rate_v, err_v, p95_v = (prometheus.scalar(x) for x in (rate, errors, p95))
+        # a service that never answered 5xx has no 5xx series: no errors, not "unknown";
+        # the rate is unknown only when the requests themselves are
+        error_rate = None if rate_v is None else (100.0 * (err_v or 0.0) / rate_v if rate_v else 0.0)
         return RequestFigures(
-            source="prometheus", window="5m", request_rate=rate_v,
-            error_rate_pct=(100.0 * err_v / rate_v) if rate_v and err_v is not None else
-            (0.0 if rate_v == 0 else None),
+            source="prometheus", window="5m", request_rate=rate_v, error_rate_pct=error_rate,
             p95_ms=p95_v * 1000 if p95_v is not None else None,
         )
 
