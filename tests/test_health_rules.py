@@ -117,6 +117,27 @@ def test_backups_age_phase_and_missing():
     assert set(h.reasons) == {"no finished Velero backup", "no database dump under s3://b/p/"}
 
 
+def test_each_schedules_latest_backup_is_judged_not_only_the_newest():
+    """Last night's scheduled backup failed; a one-off cross-region backup finished after
+    it. The newest alone would say HEALTHY; the schedule's latest makes it CRITICAL."""
+    dump = S3Dump(key="production/postgres/d.dump", size_bytes=2048, age_hours=5)
+    snap = BackupsSnapshot(velero=(
+        VeleroBackup(name="latest-cross-region-backup", phase="Completed", age_hours=0.1),
+        VeleroBackup(name="daily-backup-20261129", phase="Failed", age_hours=1,
+                     schedule="daily-backup"),
+        VeleroBackup(name="daily-backup-20261128", phase="Completed", age_hours=25,
+                     schedule="daily-backup"),
+        VeleroBackup(name="pre-maintenance-backup-20261101", phase="Completed", age_hours=670),
+    ), s3=(dump,))
+    h = evaluate_component("backups", snap, T)
+    assert h.status is Status.CRITICAL
+    assert h.reasons[0].startswith("latest Velero backup daily-backup-20261129 Failed")
+    assert "latest-cross-region-backup Completed" in h.reasons[0]
+    assert "pre-maintenance" not in h.reasons[0]  # an old one-off backup is not a series
+    healthy = BackupsSnapshot(velero=(snap.velero[0], snap.velero[2]), s3=(dump,))
+    assert evaluate_component("backups", healthy, T).status is Status.HEALTHY
+
+
 def test_thresholds_are_overridable_per_environment():
     strict = Thresholds(db_connections_pct=Band(warning=50, critical=60))
     h = evaluate_component("database", pg(connections=110), strict)

@@ -108,7 +108,9 @@ async def test_read_only_runs_to_the_end_through_mcp_ops_run(world):
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_sandbox_backup_failed_scenario_fails_velero_and_s3(sandbox, tmp_path):
+def test_sandbox_backup_failed_scenario_fails_every_item(sandbox, tmp_path):
+    """The scenario fails last night's Velero backup, empties the S3 dump and makes the
+    backup job log an error: all three items fail, each with its reason."""
     sandbox_switch(sandbox, "backup-failed")
     try:
         out = sandbox_cli(sandbox, tmp_path, "run", "backup-verification", "--env", "sandbox",
@@ -118,8 +120,9 @@ def test_sandbox_backup_failed_scenario_fails_velero_and_s3(sandbox, tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert "FAIL  Velero backups: latest Velero backup" in out.stdout and "Failed" in out.stdout
     assert "FAIL  S3 database dumps:" in out.stdout and "empty file" in out.stdout
-    assert "-> failed: 2 of 3 backup checks failed: Velero backups, S3 database dumps" \
-        in out.stdout
+    assert "FAIL  Backup job:" in out.stdout
+    assert "-> failed: 3 of 3 backup checks failed: Velero backups, S3 database dumps, " \
+        "Backup job" in out.stdout
     healthy = sandbox_cli(sandbox, tmp_path, "run", "backup-verification", "--env", "sandbox",
                           "--read-only")
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
