@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import re
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from health_support import HealthServer, live_environment, start_moto
+from waiting import until, until_sync
 
+from console.collectors.kube import KubeCollector
 from console.collectors.registry import collectors_for
-from console.config.model import Config
+from console.config.model import Config, KubernetesSettings
 from console.identity import Operator
 from screens.app import McpOpsApp
+from screens.header import StatusHeader
 from screens.panels import Panel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,30 +63,49 @@ class ThreadedService:
         self.thread.join(10)
 
 
+def settled(kubeconfig: Path) -> bool:
+    """Whether the emulated deployment shows 6/6 ready pods, each with metrics reported:
+    what the pictures show. (A fresh emulator needs a moment to get there.)"""
+    async def look() -> bool:
+        c = KubeCollector(KubernetesSettings(kubeconfig=str(kubeconfig), request_timeout=5),
+                          watch=False)
+        try:
+            snap = await c.collect()
+        finally:
+            await c.close()
+        return (snap.error is None and snap.deployment is not None
+                and snap.deployment.ready == 6 and len(snap.pods) == 6
+                and all(p.cpu_m is not None for p in snap.pods))
+
+    return asyncio.run(look())
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("snapshots")
     kubeconfig = base / "kubeconfig"
-    env = os.environ | {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     emulator = subprocess.Popen(
         [sys.executable, "-m", "console.sandbox.kube", "--port", "0", "--kubeconfig-out",
          str(kubeconfig), "--speed", "10"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert "emulator listening" in emulator.stdout.readline()
-        moto, moto_url = start_moto()
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        time.sleep(2)  # let the emulated deployment settle (6/6 ready, metrics reported)
-        with ThreadedService() as service:
-            yield Config.model_validate({
-                "ui": {"refresh_seconds": 600, "source_timeout_seconds": 5},
-                "environments": {"live": live_environment(service.url, moto_url, kubeconfig)},
-            })
-        moto.stop()
-    finally:
-        emulator.terminate()
-        emulator.wait(10)
-        del env
+    # the backups collector reads moto with the standard credential chain; set for this
+    # module only, then put back as it was
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        try:
+            assert "emulator listening" in emulator.stdout.readline()
+            moto, moto_url = start_moto()
+            until_sync(lambda: settled(kubeconfig), interval=0.2,
+                       what="the emulated deployment at 6/6 ready with metrics")
+            with ThreadedService() as service:
+                yield Config.model_validate({
+                    "ui": {"refresh_seconds": 600, "source_timeout_seconds": 5},
+                    "environments": {"live": live_environment(service.url, moto_url, kubeconfig)},
+                })
+            moto.stop()
+        finally:
+            emulator.terminate()
+            emulator.wait(10)
 
 
 # ---- pinning the figures that differ between runs --------------------------------------
@@ -160,15 +180,20 @@ def make_app(config) -> McpOpsApp:
 
 
 async def all_data(pilot) -> None:
+    """Wait until every panel shows its one poll's data, the health report covers all five
+    components and the start-up credentials probe has answered (the header then shows
+    creds:rw: before it answers it shows nothing, so the picture would depend on timing)."""
     app = pilot.app
-    deadline = time.monotonic() + 30
-    while True:
+
+    def complete() -> bool:
         hub = getattr(app, "_live_data", {}).get("live")
         panels = [p for p in app.query(Panel) if p.COMPONENT]
-        if hub and hub.report and len(hub.report.components) == 5 and all(p.snapshot for p in panels):
-            break
-        assert time.monotonic() < deadline, "no live data in 30 s"
-        await pilot.pause(0.1)
+        return bool(hub and hub.report and len(hub.report.components) == 5
+                    and all(p.snapshot for p in panels)
+                    and app.query_one(StatusHeader).credentials_can_write is not None)
+
+    await until(complete, interval=0.1, sleep=pilot.pause,
+                what="live data in every panel and the credentials probe")
     await pilot.pause(0.3)
 
 
