@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import asyncpg
 import pytest
 from health_support import PG_DSN, HealthServer, emulator, live_environment, start_moto
 from textual.widgets import DataTable, Input, Log
+from waiting import DEFAULT_TIMEOUT, until
 
 from console.config.model import Config
 from console.identity import Operator
@@ -61,12 +61,10 @@ def make_app(config) -> McpOpsApp:
     return McpOpsApp(config, "live", operator=Operator("oncall", "ops-1"))
 
 
-async def wait_until(pilot, predicate, seconds: float = 40.0, what: str = "condition"):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {seconds} s")
-        await pilot.pause(0.1)
+async def wait_until(pilot, predicate, seconds: float = DEFAULT_TIMEOUT,
+                     what: str = "condition"):
+    """:func:`waiting.until`, pausing through the pilot so the app handles its messages."""
+    return await until(predicate, seconds, interval=0.1, sleep=pilot.pause, what=what)
 
 
 def panels_with_data(app) -> set[str]:
@@ -265,16 +263,19 @@ async def test_panels_off_screen_stop_polling(live):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: panels_with_data(app) == set(COMPONENTS), what="data")
         hub = app._live_data["live"]
+        cache, pods = hub.pollers["cache"], hub.pollers["pods"]
         app.query_one(PodsPanel).focus()
         await pilot.press("enter")
-        await pilot.pause(1.0)  # let polls in flight finish
-        cache_polls, pods_polls = hub.pollers["cache"].polls, hub.pollers["pods"].polls
-        await pilot.pause(2.0)  # four refresh intervals
-        assert hub.pollers["cache"].polls == cache_polls  # the Cache panel is hidden
-        assert hub.pollers["pods"].polls >= pods_polls + 2  # the drill-down keeps pods going
+        # a cache poll already under way when the panel was hidden may still finish; the
+        # gate is consulted before each poll, so none starts after it
+        await wait_until(pilot, lambda: cache.in_flight == 0, what="the cache poll in flight done")
+        cache_polls, pods_polls = cache.polls, pods.polls
+        # the drill-down keeps the pods polling at the same interval: three of its polls are
+        # three chances the cache poller had, and its gate said no each time
+        await wait_until(pilot, lambda: pods.polls >= pods_polls + 3, what="three pods polls")
+        assert cache.polls == cache_polls  # the Cache panel is hidden
         await pilot.press("escape")
-        await pilot.pause(1.5)
-        assert hub.pollers["cache"].polls > cache_polls
+        await wait_until(pilot, lambda: cache.polls > cache_polls, what="cache polled again")
 
 
 async def test_alerts_list_worst_first(live):
