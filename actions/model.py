@@ -82,9 +82,9 @@ class StepContext(Protocol):
 
     async def kube(self) -> Any: ...  # read access to the cluster (KubeReader)
 
-    async def postgres(self) -> Any: ...  # a connection the server keeps read-only
+    async def postgres(self) -> Any: ...  # fetch/fetchrow/fetchval in READ ONLY transactions
 
-    def redis(self) -> Any: ...
+    def redis(self) -> Any: ...  # reading commands only (INFO, GET, SCAN, SLOWLOG GET...)
 
     @property
     def mutations(self) -> Any: ...  # raises unless the executor granted it to this step

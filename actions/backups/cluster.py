@@ -1,7 +1,9 @@
 """Cluster reads and writes the recovery wizards need beyond the engine's reader and writer.
 
 :class:`ClusterReads` wraps the :class:`~console.execution.kube.KubeReader` every step gets
-(secrets, pods, claims, jobs, logs, events, Velero objects, a watch of one object);
+(secrets, pods, claims, jobs, logs, events, Velero objects, a watch of one object) and works
+only through the reader's read surface (``get``/``watch``/``exec_target``), never a raw
+client, so nothing built on it can write;
 :class:`ClusterWrites` can only be built from the :class:`~console.execution.kube.KubeWriter`
 that ``ctx.mutations`` hands a granted step, so a read step cannot create or patch anything
 through it. Both return plain JSON dicts, like ``kubectl get -o json``, and put the
@@ -15,9 +17,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio import watch as k8s_watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from console.execution.kube import ExecTarget
 from console.execution.kube import response_json as _json
 from console.sources.kube import KubeError
 
@@ -27,9 +29,9 @@ MERGE = "application/merge-patch+json"
 
 
 async def _maybe(call: Any) -> dict[str, Any] | None:
-    """The object, or None on 404."""
+    """The object (``call`` awaits to its JSON), or None on 404."""
     try:
-        return await _json(await call)
+        return await call
     except (ApiException, KubeError) as exc:
         if exc.status == 404:
             return None
@@ -38,63 +40,57 @@ async def _maybe(call: Any) -> dict[str, Any] | None:
 
 class ClusterReads:
     def __init__(self, reader: Any):
-        self.api = reader.api
+        self._reader = reader
         self.settings = reader.settings
         self.namespace: str = reader.namespace
         self.timeout = reader.settings.request_timeout
-        self._opts = {"_request_timeout": self.timeout, "_preload_content": False}
 
-    @property
-    def core(self) -> k8s.CoreV1Api:
-        return k8s.CoreV1Api(self.api)
+    async def _core(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._reader.get("CoreV1Api", method, *args, **kwargs)
 
     async def secret(self, name: str) -> dict[str, Any] | None:
-        return await _maybe(self.core.read_namespaced_secret(name, self.namespace, **self._opts))
+        return await _maybe(self._core("read_namespaced_secret", name, self.namespace))
 
     async def pod(self, name: str) -> dict[str, Any] | None:
-        return await _maybe(self.core.read_namespaced_pod(name, self.namespace, **self._opts))
+        return await _maybe(self._core("read_namespaced_pod", name, self.namespace))
 
     async def pods(self, selector: str) -> list[dict[str, Any]]:
-        body = await _json(await self.core.list_namespaced_pod(
-            self.namespace, label_selector=selector, **self._opts))
+        body = await self._core("list_namespaced_pod", self.namespace, label_selector=selector)
         return body.get("items", [])
 
     async def claim(self, name: str) -> dict[str, Any] | None:
-        return await _maybe(self.core.read_namespaced_persistent_volume_claim(
-            name, self.namespace, **self._opts))
+        return await _maybe(self._core("read_namespaced_persistent_volume_claim", name,
+                                       self.namespace))
 
     async def service(self, name: str) -> dict[str, Any] | None:
-        return await _maybe(self.core.read_namespaced_service(name, self.namespace,
-                                                              **self._opts))
+        return await _maybe(self._core("read_namespaced_service", name, self.namespace))
 
     async def job(self, name: str) -> dict[str, Any] | None:
-        batch = k8s.BatchV1Api(self.api)
-        return await _maybe(batch.read_namespaced_job(name, self.namespace, **self._opts))
+        return await _maybe(self._reader.get("BatchV1Api", "read_namespaced_job", name,
+                                             self.namespace))
 
     async def jobs(self) -> list[dict[str, Any]]:
-        batch = k8s.BatchV1Api(self.api)
-        body = await _json(await batch.list_namespaced_job(self.namespace, **self._opts))
+        body = await self._reader.get("BatchV1Api", "list_namespaced_job", self.namespace)
         return body.get("items", [])
 
     async def pod_log(self, name: str, container: str | None = None) -> str:
-        text = await _json(await self.core.read_namespaced_pod_log(
-            name, self.namespace, container=container, **self._opts))
+        text = await self._core("read_namespaced_pod_log", name, self.namespace,
+                                container=container)
         return text if isinstance(text, str) else json.dumps(text)
 
     async def events(self, namespace: str, involved: str) -> list[dict[str, Any]]:
-        body = await _json(await self.core.list_namespaced_event(namespace, **self._opts))
+        body = await self._core("list_namespaced_event", namespace)
         return [e for e in body.get("items", [])
                 if (e.get("involvedObject") or {}).get("name") == involved]
 
     async def velero(self, plural: str, name: str) -> dict[str, Any] | None:
-        custom = k8s.CustomObjectsApi(self.api)
-        return await _maybe(custom.get_namespaced_custom_object(
-            *VELERO, self.settings.velero_namespace, plural, name, **self._opts))
+        return await _maybe(self._reader.get(
+            "CustomObjectsApi", "get_namespaced_custom_object", *VELERO,
+            self.settings.velero_namespace, plural, name))
 
     async def velero_list(self, plural: str) -> list[dict[str, Any]]:
-        custom = k8s.CustomObjectsApi(self.api)
-        body = await _json(await custom.list_namespaced_custom_object(
-            *VELERO, self.settings.velero_namespace, plural, **self._opts))
+        body = await self._reader.get("CustomObjectsApi", "list_namespaced_custom_object",
+                                      *VELERO, self.settings.velero_namespace, plural)
         return body.get("items", [])
 
     async def watch_velero(self, plural: str, name: str,
@@ -104,22 +100,16 @@ class ClusterReads:
         if current is None:
             raise LookupError(f"{plural}.velero.io {name!r} not found")
         yield current
-        custom = k8s.CustomObjectsApi(self.api)
-        watcher = k8s_watch.Watch()
-        try:
-            async for event in watcher.stream(
-                custom.list_namespaced_custom_object, *VELERO,
-                self.settings.velero_namespace, plural,
-                field_selector=f"metadata.name={name}", timeout_seconds=timeout,
-                resource_version=current["metadata"].get("resourceVersion"),
-                _request_timeout=timeout + 5,
-            ):
-                obj = event.get("raw_object") or event.get("object")
-                if isinstance(obj, dict) and obj.get("metadata", {}).get("name") == name:
-                    yield obj
-        finally:
-            watcher.stop()
-            await watcher.close()
+        async for obj in self._reader.watch(
+                "CustomObjectsApi", "list_namespaced_custom_object", *VELERO,
+                self.settings.velero_namespace, plural, name=name, timeout=timeout,
+                resource_version=current["metadata"].get("resourceVersion")):
+            yield obj
+
+    def exec_target(self, pod: str, command: list[str],
+                    container: str | None = None) -> ExecTarget:
+        """A reading command (pg_isready, read-only psql) in ``pod``; see the reader."""
+        return self._reader.exec_target(pod, command, container)
 
 
 class ClusterWrites:
@@ -163,6 +153,11 @@ class ClusterWrites:
         core = k8s.CoreV1Api(self.api)
         return await _json(await core.patch_namespaced_secret(
             name, self.namespace, {"data": data}, _content_type=MERGE, **self._opts))
+
+    def exec_target(self, pod: str, command: list[str],
+                    container: str | None = None) -> ExecTarget:
+        """Any command in ``pod`` (``kubectl exec``), e.g. pg_restore fed from S3."""
+        return self.writer.exec_target(pod, command, container)
 
     async def create_velero(self, plural: str, manifest: dict[str, Any]) -> dict[str, Any]:
         """``velero backup|restore create``: the custom object the CLI would create."""

@@ -123,8 +123,8 @@ async def wait_until_ready(ctx: Any, reads: ClusterReads, *,
             raise StepFailed(f"pod/{RECOVERY_POD} is {phase}: delete it (and check its log) "
                              "before trying again")
         if phase == "Running":
-            code, lines = await run_in_pod(reads.api, reads.namespace, RECOVERY_POD,
-                                           ["pg_isready", "-d", ctx.env.postgres.database])
+            code, lines = await run_in_pod(reads.exec_target(
+                RECOVERY_POD, ["pg_isready", "-d", ctx.env.postgres.database]))
             if code == 0:
                 yield f"PostgreSQL in {RECOVERY_POD}: " + " ".join(line.text for line in lines)
                 return
@@ -163,7 +163,7 @@ async def run_restore(ctx: Any) -> AsyncIterator[StepOutput]:
     async with DumpStream(ctx, key) as dump:
         total = dump.size or 0
         yield f"restoring {key} ({human_size(total)}) into {RECOVERY_POD}"
-        execution = PodExec(writes.api, writes.namespace, RECOVERY_POD, restore_command(ctx),
+        execution = PodExec(writes.exec_target(RECOVERY_POD, restore_command(ctx)),
                             stdin=dump.chunks())
         errors: list[str] = []
         async for item in execution:

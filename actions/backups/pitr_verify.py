@@ -92,8 +92,8 @@ async def run_verify(ctx: Any) -> AsyncIterator[StepOutput]:
     reader = await ctx.kube()
     results: list[tuple[str, str]] = []
     for query in split_queries(ctx.values.get("verify_queries") or DEFAULT_QUERIES):
-        code, lines = await run_in_pod(reader.api, reader.namespace, RECOVERY_POD,
-                                       psql_command(ctx, query))
+        code, lines = await run_in_pod(reader.exec_target(RECOVERY_POD,
+                                                          psql_command(ctx, query)))
         yield f"{query}"
         for line in lines:
             yield f"  {line.text}"

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio.stream import WsApiClient
+
+from console.execution.kube import ExecTarget
 
 STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
 CLOSE = 255
@@ -87,12 +88,16 @@ class _Lines:
 
 class PodExec:
     """One command in one pod. Iterate it for :class:`ExecLine` (and :class:`ExecSent` when
-    there is stdin); afterwards ``code`` is the exit code."""
+    there is stdin); afterwards ``code`` is the exit code.
 
-    def __init__(self, api: Any, namespace: str, pod: str, command: list[str], *,
-                 container: str | None = None, stdin: AsyncIterator[bytes] | None = None):
-        self.api, self.namespace, self.pod, self.command = api, namespace, pod, list(command)
-        self.container = container
+    It runs an :class:`~console.execution.kube.ExecTarget`, which only the engine's reader
+    (reading commands) or a granted step's writer (any command) makes: a read step cannot
+    exec what it likes."""
+
+    def __init__(self, target: ExecTarget, *, stdin: AsyncIterator[bytes] | None = None):
+        self.target = target
+        self.namespace, self.pod = target.namespace, target.pod
+        self.command, self.container = list(target.command), target.container
         self.stdin = stdin
         self.code: int | None = None
         self.sent = 0
@@ -101,7 +106,7 @@ class PodExec:
         return self._run()
 
     async def _run(self) -> AsyncIterator[ExecLine | ExecSent]:
-        async with WsApiClient(configuration=self.api.configuration) as ws_api:
+        async with self.target.websocket() as ws_api:
             kwargs: dict[str, Any] = {"command": self.command, "stdin": self.stdin is not None,
                                       "stdout": True, "stderr": True, "tty": False,
                                       "_preload_content": False,
@@ -195,9 +200,8 @@ class PodExec:
             queue.put_nowait(None)
 
 
-async def run_in_pod(api: Any, namespace: str, pod: str, command: list[str],
-                     container: str | None = None) -> tuple[int, list[ExecLine]]:
+async def run_in_pod(target: ExecTarget) -> tuple[int, list[ExecLine]]:
     """Run a short command to the end: (exit code, its output lines)."""
-    execution = PodExec(api, namespace, pod, command, container=container)
+    execution = PodExec(target)
     lines = [item async for item in execution if isinstance(item, ExecLine)]
     return execution.code if execution.code is not None else -1, lines

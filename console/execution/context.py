@@ -1,9 +1,11 @@
 """The context a step runs in: read access always, the means to change things only if granted.
 
 A wizard run owns one :class:`Clients` (connections built lazily, the first time a step
-asks, and closed at the end). Steps see it through :class:`WizardContext`: ``await
-ctx.kube()``, ``await ctx.postgres()`` (a connection the server itself keeps read-only) and
-``ctx.redis()`` are for looking. ``ctx.mutations`` — the Kubernetes writer, a writable SQL
+asks, and closed at the end). Steps never see it: :class:`WizardContext` keeps it private
+and hands out surfaces that can only look — ``await ctx.kube()`` (a reader whose API client
+is private), ``await ctx.postgres()`` (queries in READ ONLY transactions) and
+``ctx.redis()`` (reading commands only), see :mod:`.read_access`. ``ctx.mutations`` — the
+Kubernetes writer, a writable SQL
 connection, local programs such as helm — exists only while the executor has granted it to
 a ``change`` or ``destructive`` step, after the read-only check and the confirmation;
 anywhere else it raises :class:`NotPermitted`. Nothing is connected before a step asks, so
@@ -17,7 +19,10 @@ from typing import Any
 
 from .kube import KubeReader, KubeWriter, api_client
 from .process import Process
+from .read_access import NotPermitted, ReadOnlyPostgres, ReadOnlyRedis
 from .redaction import Redactor
+
+__all__ = ["Clients", "Mutations", "NotPermitted", "WizardContext"]
 
 # local programs a read step may run: program -> allowed first arguments (None = any)
 READ_PROGRAMS: dict[str, frozenset[str] | None] = {
@@ -26,10 +31,6 @@ READ_PROGRAMS: dict[str, frozenset[str] | None] = {
     "pg_dump": None,  # reads the database; the dump goes where the step says
     "pg_restore": frozenset({"--list", "-l"}),
 }
-
-
-class NotPermitted(Exception):
-    """A step reached for a capability the executor did not grant it."""
 
 
 class Clients:
@@ -131,7 +132,7 @@ class WizardContext:
         self.env_name = env_name
         self.env = env
         self.read_only = read_only
-        self.clients = clients
+        self._clients = clients  # raw connections: for Mutations only, never for a step
         self.redactor = redactor
         self.values: dict[str, Any] = dict(values or {})
         self.cache: dict[str, Any] = {}  # per-run scratch space shared by steps (e.g. results)
@@ -139,13 +140,13 @@ class WizardContext:
         self.step_id: str | None = None
 
     async def kube(self) -> KubeReader:
-        return KubeReader(await self.clients.kube_api(), self.env.kubernetes)
+        return KubeReader(await self._clients.kube_api(), self.env.kubernetes)
 
-    async def postgres(self) -> Any:
-        return await self.clients.postgres()
+    async def postgres(self) -> ReadOnlyPostgres:
+        return ReadOnlyPostgres(await self._clients.postgres())
 
-    def redis(self) -> Any:
-        return self.clients.redis()
+    def redis(self) -> ReadOnlyRedis:
+        return ReadOnlyRedis(self._clients.redis())
 
     def read_process(self, argv: Sequence[str]) -> Process:
         """A local program that only reads (see READ_PROGRAMS)."""
@@ -167,7 +168,7 @@ class WizardContext:
 
     # ---- used by the executor only ---------------------------------------------------
     def _grant(self, step_id: str) -> None:
-        self._granted = Mutations(self.clients, step_id)
+        self._granted = Mutations(self._clients, step_id)
 
     def _revoke(self) -> None:
         self._granted = None
