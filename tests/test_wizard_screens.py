@@ -181,3 +181,36 @@ async def test_session_log_viewer_lists_verifies_and_offers_resume(config, tmp_p
         runner = app.screen
         await wait_for(pilot, lambda: runner.run is not None and runner.run.resumed, "resume")
         assert runner.index == 1 and runner.query_one("#steps").states[0] == "ok"
+
+
+async def test_a_secret_in_a_plan_never_reaches_the_runner_or_its_modal(tmp_path, monkeypatch,
+                                                                       fixed_operator):
+    secret = "pl4n-S3cret-Value"
+    monkeypatch.setenv("WZ_TEST_PG_PASSWORD", secret)  # a configured secret variable
+    config = load_config(write_config(tmp_path))
+
+    def plan(ctx):
+        return Plan(f"connect with password {secret}, token Bearer abcdef0123456789",
+                    (Plan.command("psql", f"postgresql://app:{secret}@db:5432/app"),))
+
+    async def run(ctx):
+        yield "nothing to do"
+
+    wizard = Wizard("plan-secret", "Plan secret", "Test", "in tests", steps=(
+        Step("connect", "Connect", "a plan that names a secret", Risk.CHANGE, plan, run),))
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        runner = WizardRunner(config=config, env_name="sandbox", wizard=wizard,
+                              read_only=False, operator=fixed_operator)
+        await app.push_screen(runner)
+        shown = runner.query_one("#plan", Static)
+        await wait_for(pilot, lambda: "connect with password" in str(shown.render()), "plan")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        modal_text = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        runner_text = str(shown.render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "nothing to do" in output_lines(runner), "the output")
+    for text in (runner_text, modal_text):
+        assert secret not in text and "abcdef0123456789" not in text
+        assert "password ***" in text and "postgresql://app:***@db:5432/app" in text

@@ -155,9 +155,9 @@ async def _dry_run(run: WizardRun) -> int:
                                "risk": step.risk.label, "summary": plan.summary,
                                "commands": list(plan.commands), "dry_run": True})
         print(f"[{index + 1}/{len(run.wizard.steps)}] {step.title} ({step.risk.label})")
-        print(f"    {run.redactor.text(plan.summary)}")
+        print(f"    {plan.summary}")  # run.plan() is redacted already
         for command in plan.commands:
-            print(f"    $ {run.redactor.text(command)}")
+            print(f"    $ {command}")
     await run.finish("dry-run")
     return EXIT_OK
 

@@ -76,8 +76,12 @@ class Executor:
         self.sink = sink or (lambda event: None)
 
     def plan(self, step: Step) -> Plan:
-        """A step's plan; pure (no client is called to make one)."""
-        return step.plan(self.ctx)
+        """A step's plan; pure (no client is called to make one). Redacted here, once, so
+        the runner screen, the confirmation, ``mcp-ops run --dry-run`` and the log all get
+        the same plan with no secret in it (a DSN with its password, a typed secret)."""
+        plan = step.plan(self.ctx)
+        redact = self.ctx.redactor.text
+        return Plan(redact(plan.summary), tuple(redact(c) for c in plan.commands))
 
     def _say(self, index: int, text: str, stream: str = "info") -> None:
         text = self.ctx.redactor.text(text)

@@ -178,6 +178,8 @@ class WizardRun:
         return self.wizard.steps[index].applicable(self.ctx.values)
 
     def plan(self, index: int) -> Plan:
+        """The step's plan, redacted (by the executor, the one place plans are made), so
+        every front end shows the same text and none of them needs to redact it again."""
         assert self.executor is not None
         return self.executor.plan(self.wizard.steps[index])
 
