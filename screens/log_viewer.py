@@ -4,11 +4,16 @@
 
 Pausing stops the screen from moving, not the stream: lines keep arriving into the buffer
 and appear when the viewer resumes. Changing the filter re-reads the buffer.
+
+The viewer only consumes a stream handed to it by ``open_stream`` (default:
+:func:`console.logstream.open_pod_log`), whose lines are already redacted: it builds no
+client and sees no secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import work
@@ -17,8 +22,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from console.logstream import PRESETS, LogBuffer, LogPreset, pod_log
-from console.sources.kube import KubeSource
+from console.logstream import PRESETS, LogBuffer, LogPreset, PodLogStream, open_pod_log
+
+# (app, pod, container, tail) -> the stream to show
+StreamOpener = Callable[..., PodLogStream]
+
+
+def _default_opener(app, pod: str, container: str | None, tail: int) -> PodLogStream:
+    return open_pod_log(app.config, app.environment, pod, container=container, tail=tail)
 
 
 class LogViewer(Screen):
@@ -35,9 +46,11 @@ class LogViewer(Screen):
     LogViewer Log { height: 1fr; }
     """
 
-    def __init__(self, pod: str, *, container: str | None = None, tail: int = 200) -> None:
+    def __init__(self, pod: str, *, container: str | None = None, tail: int = 200,
+                 open_stream: StreamOpener | None = None) -> None:
         super().__init__()
         self.pod = pod
+        self.open_stream = open_stream or _default_opener
         self.container = container
         self.tail = tail
         self.preset: LogPreset = PRESETS[0]
@@ -58,15 +71,15 @@ class LogViewer(Screen):
         cap = app.config.ui.output_line_cap if hasattr(app, "config") else 5000
         self.buffer = LogBuffer(cap)
         self.query_one(Log).max_lines = cap
-        self.container = self.container or app.environment.kubernetes.container
         self._status()
         self.stream()
 
     @work(exclusive=True, group="log-stream")
     async def stream(self) -> None:
-        source = KubeSource(self.app.environment.kubernetes)
+        stream = self.open_stream(self.app, self.pod, self.container, self.tail)
+        self.container = stream.container
         try:
-            async for line in pod_log(source, self.pod, container=self.container, tail=self.tail):
+            async for line in stream:
                 self._received(line)
             self.ended = "stream ended"
         except asyncio.CancelledError:
@@ -74,7 +87,7 @@ class LogViewer(Screen):
         except Exception as exc:  # noqa: BLE001 - shown, not raised
             self.ended = f"stream failed: {exc}"
         finally:
-            await source.close()
+            await stream.aclose()
         self._status()
 
     def _received(self, line: str) -> None:
