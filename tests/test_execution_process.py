@@ -131,3 +131,42 @@ async def test_cancelling_kills_the_whole_process_group(tmp_path):
     assert process_gone(process.pid)  # the program itself, reaped by the runner
     # the grandchild's parent is gone, so nobody may reap it at once: a zombie counts as gone
     await until(lambda: process_gone(child), what="the grandchild gone after the cancellation")
+
+
+@pytest.mark.timeout(30)
+async def test_a_leftover_holding_the_pipes_does_not_hold_the_step(tmp_path):
+    """The program exits at once but leaves a background child with its stdout: the
+    readers must end (the leftover is stopped), not wait for the child's 60 s."""
+    code = ("import subprocess, sys; c = subprocess.Popen(['sleep', '60']); "
+            "print('child', c.pid, flush=True)")
+    process = Process([sys.executable, "-c", code], kill_grace=1.0)
+    started = time.monotonic()
+    lines = [line.text async for line in process]
+    took = time.monotonic() - started
+    print(f"step ended {took:.2f} s after it started")
+    assert process.result is not None and process.result.ok
+    child = int(lines[0].split()[1])
+    assert took < 15, "the readers waited for the leftover child"
+    await until(lambda: process_gone(child), what="the leftover child gone")
+
+
+@pytest.mark.timeout(30)
+async def test_a_leftover_without_the_pipes_is_stopped_too(tmp_path):
+    code = ("import subprocess; c = subprocess.Popen(['sleep', '60'], "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print('child', c.pid)")
+    result, lines = await run_collect([sys.executable, "-c", code], kill_grace=1.0)
+    assert result.ok
+    child = int(lines[0].text.split()[1])
+    # already stopped when the runner returned, not eventually
+    assert process_gone(child), "the program's leftover outlived the step"
+
+
+@pytest.mark.timeout(30)
+async def test_a_leftover_ignoring_sigterm_is_killed_after_the_grace():
+    code = ("import subprocess; c = subprocess.Popen(['sh', '-c', "
+            "'trap \"\" TERM; sleep 60']); print('child', c.pid, flush=True)")
+    started = time.monotonic()
+    result, lines = await run_collect([sys.executable, "-c", code], kill_grace=0.5)
+    print(f"SIGTERM-proof leftover stopped after {time.monotonic() - started:.2f} s")
+    assert result.ok
+    assert process_gone(int(lines[0].text.split()[1]))

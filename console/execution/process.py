@@ -126,6 +126,7 @@ class Process:
         queue: asyncio.Queue[tuple[str, list[str]] | None] = asyncio.Queue(QUEUE_BATCHES)
         readers = [asyncio.create_task(self._pump(proc.stdout, "stdout", queue)),
                    asyncio.create_task(self._pump(proc.stderr, "stderr", queue))]
+        sweeper = asyncio.create_task(self._sweep_after_exit(proc))
         finished = 0
         try:
             while finished < len(readers):
@@ -137,7 +138,9 @@ class Process:
                 for text in lines:
                     yield ProcessLine(stream, text)
             code = await proc.wait()
+            await sweeper
         except BaseException:
+            sweeper.cancel()
             await self._stop(proc)
             for task in readers:
                 task.cancel()
@@ -162,20 +165,70 @@ class Process:
             await queue.put((name, tail))
         await queue.put(None)
 
+    async def _sweep_after_exit(self, proc: asyncio.subprocess.Process) -> None:
+        """Once the program has exited, stop what it left behind in its group. A leftover
+        that inherited stdout/stderr would otherwise keep the pipes open, and the readers
+        (so the step) waiting, until the step's timeout; one that did not would outlive
+        the step unnoticed. Output already written stays readable after its writer dies.
+
+        The exit is seen by polling ``returncode``: on Python 3.11, ``proc.wait()`` returns
+        only once the pipes are closed too, which is exactly what a leftover prevents."""
+        pause = 0.01
+        while proc.returncode is None:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+        await self._stop(proc)
+
     async def _stop(self, proc: asyncio.subprocess.Process) -> None:
-        """SIGTERM to the whole process group, SIGKILL after the grace period."""
-        if proc.returncode is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, self.kill_grace), (signal.SIGKILL, 5.0)):
+        """SIGTERM to the whole process group, SIGKILL after the grace period. Done even
+        when the program itself has exited: its group may still have members."""
+        for sig, grace in ((signal.SIGTERM, self.kill_grace), (signal.SIGKILL, 5.0)):
+            if not _signal_group(proc.pid, sig):
+                return  # nobody left
+            deadline = time.monotonic() + grace
             try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), wait)
-                return
-            except (TimeoutError, asyncio.CancelledError):
-                continue
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                    if not _group_alive(proc.pid):
+                        return
+            except asyncio.CancelledError:
+                _signal_group(proc.pid, signal.SIGKILL)  # interrupted: no more grace
+                raise
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a member of the group still runs. A zombie does not count: it holds no
+    pipe and cannot be stopped any further, and a grandchild orphaned by the program may
+    stay one until init reaps it. Where /proc cannot be read, any member counts."""
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return True
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        # after the command name: state, ppid, pgrp
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to the process group (0: only ask whether it has members); False
+    when the group is empty. The group is the program's own (``start_new_session``), so
+    its id stays reserved while any member lives and cannot name someone else's."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member changed its credentials: not ours to stop
+        return False
+    return True
 
 
 async def run_collect(argv: Sequence[str], **kw) -> tuple[ProcessResult, list[ProcessLine]]:
