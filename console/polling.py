@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from console.collectors.base import Snapshot, describe_error
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Poller:
         self.polls = 0
         self.in_flight = 0  # 0 or 1; tests and benchmarks check polls never overlap
         self.max_in_flight = 0
+        self.update_errors = 0  # on_update calls that raised (logged, polling went on)
         self.last_good: Snapshot | None = None
         self.state: PollState | None = None
         self._wake = asyncio.Event()
@@ -128,13 +132,20 @@ class Poller:
         delay = backoff_delay(self.interval, self.failures, self.max_backoff)
         delay = max(0.0, delay - (time.monotonic() - started) if snap.error is None else delay)
         self.state = PollState(self.name, snap, self.last_good, self.failures, delay)
-        self.on_update(self.state)
+        try:
+            self.on_update(self.state)
+        except Exception:  # noqa: BLE001 - a display bug must not stop the data coming
+            self.update_errors += 1
+            log.exception("poller %s: on_update failed; polling goes on", self.name)
         return self.state
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
+        """Wait ``seconds`` or until :meth:`poll_now`. The request is cleared only once it
+        has woken a wait: a refresh pressed while a (slow) poll runs is kept and starts the
+        next poll as soon as this one is done, not an interval later."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
 
     async def _run(self) -> None:
         while True:

@@ -104,3 +104,54 @@ async def test_stale_state_keeps_the_last_good_snapshot():
     assert states[-1].stale and states[-1].error == "connection refused"
     assert states[-1].last_good is good
     assert states[-1].stale_age() is not None
+
+
+async def test_refresh_pressed_during_a_slow_poll_is_not_lost():
+    """An hour between polls: a second poll soon after can only come from the refresh
+    pressed while the first poll was still running."""
+    import asyncio
+
+    collector = RedisCollector(RedisSettings(url=REDIS_URL))
+    polling = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_collect():
+        polling.set()
+        await release.wait()
+        return await collector.collect()
+
+    states = []
+    poller = Poller("cache", slow_collect, RedisSnapshot.failed, states.append,
+                    interval=3600, timeout=10)
+    poller.start()
+    try:
+        await asyncio.wait_for(polling.wait(), 10)
+        poller.poll_now()  # the operator presses r while the poll is in flight
+        release.set()
+        await until(lambda: len(states) >= 2, what="the poll the refresh asked for")
+    finally:
+        await poller.stop()
+        await collector.close()
+    assert not states[1].stale and poller.max_in_flight == 1
+
+
+async def test_a_failing_on_update_does_not_end_the_poll_chain(caplog):
+    collector = RedisCollector(RedisSettings(url=REDIS_URL))
+    states = []
+
+    def on_update(state):
+        states.append(state)
+        if len(states) == 1:
+            raise RuntimeError("widget went away")
+
+    poller = Poller("cache", collector.collect, RedisSnapshot.failed, on_update,
+                    interval=0.05, timeout=10)
+    poller.start()
+    try:
+        await until(lambda: len(states) >= 3, what="polls after the failed update")
+        assert poller.running
+    finally:
+        await poller.stop()
+        await collector.close()
+    assert poller.update_errors == 1
+    assert "widget went away" in caplog.text
