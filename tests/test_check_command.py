@@ -199,3 +199,59 @@ def test_check_imports_no_textual():
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+class BrokenCollector:
+    """A collector with a bug: its collect raises instead of returning a failed snapshot."""
+
+    async def collect(self):
+        raise ValueError("unexpected field in INFO")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_collector_that_raises_is_that_components_failure(tmp_path, service, moto,
+                                                                  monkeypatch, dead_port):
+    from console.collectors.registry import collectors_for
+
+    for k, v in AWS_ENV.items():
+        monkeypatch.setenv(k, v)
+    config = load_file(write_config(tmp_path, service.url, moto,
+                                    dead_kubeconfig(tmp_path, dead_port), dead_port))
+    closed = []
+
+    def factory(env, **kw):
+        real = collectors_for(env, **kw)
+        closed.append(real.pop("cache"))
+        return real | {"cache": BrokenCollector()}
+
+    try:
+        [live] = await run_checks(config, ["live"], factory=factory)
+    finally:
+        await closed[0].close()
+    cache = live.health.component("cache")
+    assert cache.status is Status.UNKNOWN
+    assert cache.reasons == ("Redis unreachable: collector failed: "
+                             "ValueError: unexpected field in INFO",)
+    assert live.health.component("service").status is Status.HEALTHY  # the others still ran
+
+
+def test_an_unexpected_error_exits_3_not_1(tmp_path, monkeypatch, capsys, dead_port):
+    """Python's own exit status for an uncaught exception is 1, which cron reads as WARNING."""
+    import argparse
+
+    import console.health.check as check_module
+    from console.commands import check as check_command
+
+    def factory_with_a_bug(env, **kw):
+        raise RuntimeError("registry bug")
+
+    # the registry is not a client: standing in for a bug outside every collector
+    monkeypatch.setattr(check_module, "collectors_for", factory_with_a_bug)
+    cfg = write_config(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9",
+                       dead_kubeconfig(tmp_path, dead_port), dead_port)
+    args = argparse.Namespace(config=str(cfg), target="live", env=None, format="report")
+    assert check_command.main(args) == 3
+    err = capsys.readouterr().err
+    assert "could not check: RuntimeError: registry bug" in err

@@ -16,7 +16,7 @@ from console.sources.kube import KubeSource
 
 from .backups import BackupsCollector
 from .backups_model import BackupsSnapshot
-from .base import Snapshot
+from .base import Snapshot, describe_error
 from .kube import KubeCollector
 from .kube_model import KubeSnapshot
 from .postgres import PostgresCollector
@@ -55,11 +55,18 @@ def collectors_for(env: Environment, *, timeout: float = 3.0, watch: bool = True
 
 
 async def collect_bounded(name: str, collector: Collector, timeout: float) -> Snapshot:
-    """One collection that takes at most ``timeout`` seconds; past that, a failed snapshot."""
+    """One collection that takes at most ``timeout`` seconds; past that, a failed snapshot.
+    A collector that raises (a bug: collectors turn their sources' failures into snapshots
+    themselves) is a failed snapshot too, so one component's bug is that component's
+    UNREACHABLE, not the end of the whole check."""
     try:
         return await asyncio.wait_for(collector.collect(), timeout)
     except TimeoutError:
         return SNAPSHOT_TYPES[name].failed(f"timed out after {timeout:g} s")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        return SNAPSHOT_TYPES[name].failed(f"collector failed: {describe_error(exc)}")
 
 
 async def close_all(collectors: dict[str, Collector], timeout: float = 2.0) -> None:

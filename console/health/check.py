@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from console.collectors.base import Snapshot, utcnow
-from console.collectors.registry import close_all, collect_bounded, collectors_for
+from console.collectors.registry import Collector, close_all, collect_bounded, collectors_for
 from console.config.model import Config, Environment
 
 from .evaluate import ComponentHealth, HealthReport, evaluate
 from .status import Finding, Status
+
+CollectorFactory = Callable[..., dict[str, Collector]]
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,10 @@ def resolve_targets(config: Config, target: str | None) -> list[str]:
     return [name]
 
 
-async def check_environment(name: str, env: Environment, *, timeout: float = 3.0) -> EnvironmentReport:
+async def check_environment(name: str, env: Environment, *, timeout: float = 3.0,
+                            factory: CollectorFactory | None = None) -> EnvironmentReport:
     started, at = time.monotonic(), utcnow()
-    collectors = collectors_for(env, timeout=timeout, watch=False)
+    collectors = (factory or collectors_for)(env, timeout=timeout, watch=False)
     try:
         snapshots = await asyncio.gather(*(collect_bounded(n, c, timeout)
                                            for n, c in collectors.items()))
@@ -71,12 +74,16 @@ async def check_environment(name: str, env: Environment, *, timeout: float = 3.0
 
 
 async def run_checks(config: Config, env_names: Sequence[str] | None = None, *,
-                     timeout: float | None = None) -> list[EnvironmentReport]:
-    """Check the named environments (default: every one) concurrently, in the order given."""
+                     timeout: float | None = None,
+                     factory: CollectorFactory | None = None) -> list[EnvironmentReport]:
+    """Check the named environments (default: every one) concurrently, in the order given.
+    ``factory`` builds an environment's collectors (the registry's, unless a caller such
+    as a test brings its own, as the dashboard's ``collector_factory`` allows)."""
     names = list(env_names) if env_names else list(config.environments)
     timeout = timeout or config.ui.source_timeout_seconds
     return list(await asyncio.gather(*(
-        check_environment(n, config.environments[n], timeout=timeout) for n in names
+        check_environment(n, config.environments[n], timeout=timeout, factory=factory)
+        for n in names
     )))
 
 
