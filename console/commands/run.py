@@ -22,6 +22,7 @@ from console.execution.confirmation import CommandLineConfirmer
 from console.execution.executor import (
     ABORTED,
     DECLINED,
+    FAILED,
     OK,
     REFUSED,
     SKIPPED,
@@ -146,18 +147,35 @@ async def _run(args, config, wizard, env_name, answers) -> int:
 
 
 async def _dry_run(run: WizardRun) -> int:
+    """Every plan, nothing run. A plan that cannot be made is reported the way the executor
+    reports it when a step runs (``no plan: ...``, a failed step in the log), the other
+    plans are still shown, and the session record is ended either way."""
+    total = len(run.wizard.steps)
+    failed = []
     for index, step in enumerate(run.wizard.steps):
         if not run.applicable(index):
-            print(f"[{index + 1}/{len(run.wizard.steps)}] {step.title}: skipped (not applicable)")
+            print(f"[{index + 1}/{total}] {step.title}: skipped (not applicable)")
             continue
-        plan = run.plan(index)
+        print(f"[{index + 1}/{total}] {step.title} ({step.risk.label})")
+        try:
+            plan = run.plan(index)
+        except Exception as exc:  # noqa: BLE001 - as Executor.run_step: a failed step
+            error = run.redactor.text(f"no plan: {exc}")
+            run._log("step_end", {"step": index, "id": step.id, "status": FAILED,
+                                  "duration": 0.0, "error": error, "dry_run": True}, sync=True)
+            print(f"    -> {FAILED}: {error}")
+            failed.append(index)
+            continue
         run._log("step_plan", {"step": index, "id": step.id, "title": step.title,
                                "risk": step.risk.label, "summary": plan.summary,
                                "commands": list(plan.commands), "dry_run": True})
-        print(f"[{index + 1}/{len(run.wizard.steps)}] {step.title} ({step.risk.label})")
         print(f"    {plan.summary}")  # run.plan() is redacted already
         for command in plan.commands:
             print(f"    $ {command}")
+    if failed:
+        _err(f"dry run: no plan for step(s) {', '.join(str(i + 1) for i in failed)}")
+        await run.finish("dry-run failed")
+        return EXIT_FAILED
     await run.finish("dry-run")
     return EXIT_OK
 

@@ -130,7 +130,7 @@ class SessionSummary:
     env: str
     wizard: str | None
     operator: str
-    status: str  # completed | failed | aborted | refused | interrupted | running | dry-run
+    status: str  # completed | failed | aborted | refused | interrupted | running | dry-run | dry-run failed
     records: int
     intact: bool
     completed_steps: tuple[int, ...]

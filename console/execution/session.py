@@ -96,6 +96,8 @@ class WizardRun:
         if check.ended and records[-1]["data"].get("status") in ("completed", "dry-run"):
             raise ResumeError(f"session {path.stem} finished ({records[-1]['data']['status']}); "
                               "nothing to resume")
+        if start["data"].get("dry_run"):  # also one whose dry run found a plan missing
+            raise ResumeError(f"session {path.stem} was a dry run; nothing ran to resume")
         if env_name and env_name != start["env"]:
             raise ResumeError(f"session {path.stem} ran on {start['env']!r}, not {env_name!r}")
         run = cls(config=config, env_name=start["env"], wizard=wizard,
@@ -195,8 +197,12 @@ class WizardRun:
         for index, step in enumerate(self.wizard.steps):
             if index in self.completed or step.risk == Risk.READ or not self.applicable(index):
                 continue
+            try:
+                plan = self.plan(index)
+            except Exception as exc:  # noqa: BLE001 - the step itself fails on it, logged
+                plan = Plan(self.redactor.text(f"no plan: {exc}"), ())
             requests.append(ConfirmationRequest(index, step.title, step.risk, self.env_name,
-                                                bool(self.env.protected), self.plan(index)))
+                                                bool(self.env.protected), plan))
         return requests
 
     def skip(self, index: int, reason: str) -> StepOutcome:
