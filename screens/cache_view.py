@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from console.collectors.redis import RedisSnapshot
 
+from .cache_rows import info_figures, slowlog_note, slowlog_row
 from .drilldown import DrillDown
-from .tables import add_columns, sync_rows
+from .tables import add_columns, pick, sync_rows
 from .widgets import set_text
+
+SLOWLOG = [("id", "id"), ("when", "when"), ("ms", "ms"), ("client", "client"),
+           ("command", "command")]
 
 
 class CacheView(DrillDown):
@@ -34,9 +36,7 @@ class CacheView(DrillDown):
 
     def on_mount(self) -> None:
         add_columns(self.query_one("#cache-info", DataTable), [("field", "field"), ("value", "value")])
-        add_columns(self.query_one("#cache-slowlog", DataTable),
-                    [("id", "id"), ("when", "when"), ("ms", "ms"), ("client", "client"),
-                     ("command", "command")])
+        add_columns(self.query_one("#cache-slowlog", DataTable), SLOWLOG)
         super().on_mount()
 
     def show(self, snap: RedisSnapshot) -> None:
@@ -46,18 +46,8 @@ class CacheView(DrillDown):
             f"Cache — Redis {snap.version} {snap.role}, {pct}, hit rate "
             f"{f'{hit:.1f}%' if hit is not None else '–'} (total "
             f"{f'{snap.hit_rate_pct:.1f}%' if snap.hit_rate_pct is not None else '–'})")
-        figures = list(snap.info) + [
-            ("hit rate since last poll %", f"{snap.recent_hit_rate_pct:.2f}"
-             if snap.recent_hit_rate_pct is not None else "–"),
-            ("evictions per second", f"{snap.evictions_per_sec:.2f}"
-             if snap.evictions_per_sec is not None else "–"),
-            ("ops per second", f"{snap.ops_per_sec:.0f}" if snap.ops_per_sec is not None else "–"),
-        ]
-        sync_rows(self.query_one("#cache-info", DataTable), [(k, [k, v]) for k, v in figures])
-        set_text(self.query_one("#cache-slowlog-note", Static),
-            f"{snap.slowlog_len} entries in the slow log; the latest {len(snap.slowlog)}:")
-        sync_rows(self.query_one("#cache-slowlog", DataTable), [
-            (str(e.id), [str(e.id), datetime.fromtimestamp(e.started).strftime("%H:%M:%S"),
-                         f"{e.duration_us / 1000:.1f}", e.client, e.command[:150]])
-            for e in snap.slowlog
-        ])
+        sync_rows(self.query_one("#cache-info", DataTable),
+                  [(k, [k, v]) for k, v in info_figures(snap)])
+        set_text(self.query_one("#cache-slowlog-note", Static), slowlog_note(snap))
+        sync_rows(self.query_one("#cache-slowlog", DataTable),
+                  [(str(e.id), pick(slowlog_row(e), SLOWLOG)) for e in snap.slowlog])

@@ -10,8 +10,17 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from console.collectors.postgres_model import PostgresSnapshot
 
+from .database_rows import (
+    blocking_key,
+    blocking_note,
+    blocking_row,
+    groups_line,
+    one_line,
+    secs,
+    session_row,
+)
 from .drilldown import DrillDown
-from .tables import add_columns, sync_rows
+from .tables import add_columns, pick, sync_rows
 from .widgets import set_text
 
 ACTIVITY = [("pid", "pid"), ("user", "user"), ("application", "app"), ("client", "client"),
@@ -21,14 +30,6 @@ BLOCKING = [("blocked", "blocked"), ("waits s", "waited"), ("blocked query", "bq
             ("blocker query", "hq")]
 STATEMENTS = [("mean ms", "mean"), ("calls", "calls"), ("total ms", "total"), ("rows", "rows"),
               ("query", "query")]
-
-
-def _secs(v: float | None) -> str:
-    return f"{v:.1f}" if v is not None else "–"
-
-
-def _q(text: str) -> str:
-    return " ".join(text.split())[:300]
 
 
 class DatabaseView(DrillDown):
@@ -66,31 +67,18 @@ class DatabaseView(DrillDown):
             f"Database {snap.database} (PostgreSQL {snap.server_version}"
             f"{', replica' if snap.is_replica else ''}) — {snap.connections}/"
             f"{snap.max_connections} connections ({pct:.0f}%)")
-        groups = ", ".join(f"{g.count} {g.state} {g.application}" for g in snap.groups)
-        set_text(self.query_one("#db-groups", Static), f"by state and application: {groups or 'none'}")
+        set_text(self.query_one("#db-groups", Static), groups_line(snap))
         sync_rows(self.query_one("#db-activity", DataTable), [
-            (str(s.pid), [str(s.pid), s.user, s.application, s.client, s.state,
-                          _secs(s.state_seconds if s.state.startswith("idle") else s.query_seconds),
-                          s.wait_event, _q(s.query)])
+            (str(s.pid), pick(session_row(s), ACTIVITY))
             for s in sorted(snap.sessions, key=lambda s: -(s.query_seconds or 0))
         ])
-        note = Text()
-        if snap.blocking:
-            note.append(f"{len(snap.blocking)} waiting on locks; chain heads: "
-                        f"{', '.join(map(str, snap.blocking_pids)) or '-'}", "bold red")
-        else:
-            note.append("no session is waiting for a lock held by another", "green")
-        set_text(self.query_one("#db-blocking-note", Static), note)
-        sync_rows(self.query_one("#db-blocking", DataTable), [
-            (f"{e.blocked_pid}-{e.blocking_pid}",
-             [str(e.blocked_pid), _secs(e.blocked_seconds), _q(e.blocked_query),
-              str(e.blocking_pid), e.blocking_state, _secs(e.blocking_seconds), _q(e.blocking_query)])
-            for e in snap.blocking
-        ])
+        set_text(self.query_one("#db-blocking-note", Static), blocking_note(snap))
+        sync_rows(self.query_one("#db-blocking", DataTable),
+                  [(blocking_key(e), pick(blocking_row(e), BLOCKING)) for e in snap.blocking])
         slow = Text(f"running > {snap.slow_after_seconds:g} s now: ", "bold")
         if snap.slow:
             for s in snap.slow:
-                slow.append(f"\n  pid {s.pid} {_secs(s.query_seconds)} s  {_q(s.query)[:150]}")
+                slow.append(f"\n  pid {s.pid} {secs(s.query_seconds)} s  {one_line(s.query, 150)}")
         else:
             slow.append("none", "green")
         set_text(self.query_one("#db-slow-now", Static), slow)
@@ -99,6 +87,6 @@ class DatabaseView(DrillDown):
             else Text("pg_stat_statements, slowest by mean time:", "bold"))
         sync_rows(self.query_one("#db-statements", DataTable), [
             (str(i), [f"{st.mean_ms:.1f}", str(st.calls), f"{st.total_ms:.0f}", str(st.rows),
-                      _q(st.query)])
+                      one_line(st.query)])
             for i, st in enumerate(snap.statements)
         ])

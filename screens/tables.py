@@ -4,7 +4,7 @@ removed, and nothing else is touched, so the cursor and scroll position survive 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from textual.widgets import DataTable
@@ -15,6 +15,20 @@ def add_columns(table: DataTable, columns: Sequence[tuple[str, str]]) -> None:
     if not table.columns:
         for label, key in columns:
             table.add_column(label, key=key)
+
+
+def display_table(id: str) -> DataTable:
+    """A table only to look at (a panel's extra sections): no cursor, not in the focus
+    chain, so ``tab`` and ``enter`` keep going to the panels."""
+    table = DataTable(id=id, cursor_type="none", show_cursor=False)
+    table.can_focus = False
+    return table
+
+
+def pick(row: Mapping[str, Any], columns: Sequence[tuple[str, str]]) -> list:
+    """The cells of ``row`` (cells by column key) for ``columns`` ((label, key) pairs), in
+    their order: one row builder serves a narrow panel table and a wide drill-down one."""
+    return [row[key] for _, key in columns]
 
 
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],

@@ -136,11 +136,21 @@ def _database(s):
                                database_size_bytes=7_700_000)
 
 
+# the INFO fields the Cache panel lists when it has room (200x60)
+CACHE_INFO = (("redis_version", "7.0.15"), ("role", "master"), ("uptime_in_seconds", "86400"),
+              ("used_memory_peak_human", "1.50M"), ("maxmemory_human", "0B"),
+              ("maxmemory_policy", "noeviction"), ("mem_fragmentation_ratio", "1.20"),
+              ("connected_clients", "3"), ("blocked_clients", "0"),
+              ("rejected_connections", "0"), ("keyspace_hits", "3900"),
+              ("keyspace_misses", "100"), ("expired_keys", "0"), ("evicted_keys", "0"),
+              ("total_commands_processed", "12000"), ("connected_slaves", "0"))
+
+
 def _cache(s):
     return dataclasses.replace(s, used_memory=1_400_000, maxmemory=0, hit_rate_pct=97.5,
                                recent_hit_rate_pct=None, ops_per_sec=12.0, evictions_per_sec=None,
                                connected_clients=3, blocked_clients=0, slowlog=(), slowlog_len=0,
-                               role="master", connected_replicas=0)
+                               role="master", connected_replicas=0, info=CACHE_INFO)
 
 
 def _backups(s):

@@ -4,6 +4,12 @@ A panel only renders snapshots it is given by the environment's :class:`LiveData
 never calls a client. On a failed poll it keeps showing its last data, greys itself and
 says in its bottom border how old that data is and why it could not be refreshed. Its
 border takes the colour of its component's health. ``enter`` opens its drill-down.
+
+A panel with room to spare (a big terminal: at 200x60 a panel is ~66x28, at 80x24 ~40x7)
+shows more: children with the class ``panel-more`` appear only once the panel's content is
+at least ``ROOMY_HEIGHT`` rows high (the ``-roomy`` class, set on resize) and has data, and
+:meth:`Panel.show_more` fills them only then, so a small terminal shows and costs exactly
+what it did before.
 """
 
 from __future__ import annotations
@@ -58,11 +64,16 @@ class Panel(Vertical, can_focus=True):
     Panel > .panel-body { height: auto; }
     Panel > .panel-placeholder { height: auto; }
     Panel > DataTable { height: 1fr; scrollbar-size: 0 0; }
+    Panel > .panel-more { display: none; height: auto; }
+    Panel.-live.-roomy > .panel-more { display: block; }
+    Panel .panel-more DataTable { scrollbar-size: 0 0; }
+    Panel .more-title { text-style: bold; color: $text-muted; margin-top: 1; }
     """
 
     TITLE = "Panel"
     HINT = ""  # one line saying what will be shown here
     COMPONENT = ""  # the component this panel shows ("" = none)
+    ROOMY_HEIGHT = 14  # content rows from which the ``panel-more`` children are shown
     BINDINGS = [
         Binding("enter", "drill_down", "Details", id="panel.details"),
         Binding("r", "refresh", "Refresh", id="panel.refresh"),
@@ -110,6 +121,8 @@ class Panel(Vertical, can_focus=True):
             if first:
                 self._reveal(True)
             self.show(good)
+            if self.roomy:
+                self.show_more(good)
         elif good is None:
             set_text(self.query_one(".panel-placeholder", Static),
                 Text.assemble(("unreachable", "bold"), f"\n{state.error}"))
@@ -122,9 +135,29 @@ class Panel(Vertical, can_focus=True):
             self._status_class(health.status)
 
     def _reveal(self, live: bool) -> None:
-        """Before the first data only the placeholder shows; after it, only the data."""
+        """Before the first data only the placeholder shows; after it, only the data (the
+        ``panel-more`` children: when there is room, by CSS)."""
+        self.set_class(live, "-live")
         for child in self.children:
-            child.display = live != child.has_class("panel-placeholder")
+            if not child.has_class("panel-more"):
+                child.display = live != child.has_class("panel-placeholder")
+
+    # ---- room to spare -------------------------------------------------------------------
+    @property
+    def roomy(self) -> bool:
+        return self.has_class("-roomy")
+
+    def on_resize(self) -> None:
+        roomy = self.size.height >= self.ROOMY_HEIGHT
+        if roomy != self.roomy:
+            self.set_class(roomy, "-roomy")
+            self.room_changed(roomy)
+
+    def room_changed(self, roomy: bool) -> None:
+        """The panel grew past ``ROOMY_HEIGHT`` or shrank below it: fill the extra
+        sections from the last snapshot (they are left alone while hidden)."""
+        if roomy and self.snapshot is not None:
+            self.show_more(self.snapshot)
 
     def _status_class(self, status: Status | None) -> None:
         self.status = status
@@ -146,6 +179,9 @@ class Panel(Vertical, can_focus=True):
     # ---- for subclasses ------------------------------------------------------------------
     def show(self, snapshot: Any) -> None:
         """Render a good snapshot (called only when a new one arrives)."""
+
+    def show_more(self, snapshot: Any) -> None:
+        """Fill the ``panel-more`` sections (called only while the panel is roomy)."""
 
     def show_health(self, report: HealthReport) -> None:
         """React to the environment's re-judged health (most panels need not)."""

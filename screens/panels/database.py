@@ -1,20 +1,39 @@
 """The Database panel: connections against max_connections (sparkline), slow queries,
 blocking chains, idle-in-transaction, cache hit ratio, size, replication, and the sessions
-worth looking at."""
+worth looking at.
+
+With room to spare it shows, instead of the short list of sessions worth looking at,
+connections by state and application, the blocking chains (both sides) and every session
+busiest first — the drill-down's rows, narrower."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from console.collectors.postgres_model import PostgresSnapshot, Session
 
-from ..tables import add_columns, sync_rows
+from ..database_rows import (
+    BUSIEST,
+    blocking_key,
+    blocking_note,
+    blocking_row,
+    busiest_first,
+    groups_line,
+    session_row,
+)
+from ..tables import add_columns, display_table, pick, sync_rows
 from ..widgets import Trend, set_text
 from .base import Panel
 
-COLUMNS = [("pid", "pid"), ("state", "state"), ("secs", "secs"), ("query", "query")]
+COLUMNS = [("pid", "pid"), ("state", "lock"), ("secs", "secs"), ("query", "query")]
+ACTIVITY = [("pid", "pid"), ("state", "lock"), ("secs", "secs"), ("application", "app"),
+            ("query", "query")]
+# the blocker's query before its state: the state is in the sessions table too
+BLOCKING = [("blocked", "blocked"), ("waits s", "waited"), ("blocker", "blocker"),
+            ("tx s", "held"), ("blocker query", "hq"), ("blocker state", "bstate")]
 
 
 def notable(snap: PostgresSnapshot) -> list[Session]:
@@ -26,14 +45,7 @@ def notable(snap: PostgresSnapshot) -> list[Session]:
 
 
 def session_cells(s: Session, heads: set[int]) -> list:
-    state = Text(s.state or "?")
-    if s.blocked_by:
-        state = Text(f"blocked by {','.join(map(str, s.blocked_by))}", "bold red")
-    elif s.pid in heads:
-        state = Text(f"BLOCKING ({s.state})", "bold red")
-    secs = s.state_seconds if s.state.startswith("idle") else s.query_seconds
-    return [str(s.pid), state, f"{secs:.1f}" if secs is not None else "–",
-            " ".join(s.query.split())[:200]]
+    return pick(session_row(s, heads), COLUMNS)
 
 
 def size(n: int | None) -> str:
@@ -50,15 +62,28 @@ class DatabasePanel(Panel):
     TITLE = "Database"
     HINT = "connections, blocking chains, slow queries, replication lag"
     COMPONENT = "database"
+    DEFAULT_CSS = """
+    DatabasePanel > #database-more { height: 1fr; }
+    #database-more > #database-activity { height: 1fr; }
+    #database-more > #database-blocking { height: auto; max-height: 8; }
+    """
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
         yield Trend("conn", id="trend-connections")
         yield Static("", id="database-summary", classes="panel-body")
         yield DataTable(id="database-sessions", cursor_type="row")
+        with Vertical(id="database-more", classes="panel-more"):
+            yield Static("", id="database-groups")
+            yield Static("", id="database-blocking-note", classes="more-title")
+            yield display_table("database-blocking")
+            yield Static("", id="database-activity-title", classes="more-title")
+            yield display_table("database-activity")
 
     def on_mount(self) -> None:
-        add_columns(self.query_one(DataTable), COLUMNS)
+        add_columns(self.query_one("#database-sessions", DataTable), COLUMNS)
+        add_columns(self.query_one("#database-activity", DataTable), ACTIVITY)
+        add_columns(self.query_one("#database-blocking", DataTable), BLOCKING)
         super().on_mount()
 
     def show(self, snap: PostgresSnapshot) -> None:
@@ -82,9 +107,31 @@ class DatabasePanel(Panel):
         set_text(self.query_one("#database-summary", Static), line)
         heads = set(snap.blocking_pids)
         rows = [(str(s.pid), session_cells(s, heads)) for s in notable(snap)]
-        table = self.query_one(DataTable)
+        table = self.query_one("#database-sessions", DataTable)
         sync_rows(table, rows)
-        table.display = bool(rows)  # an empty header says nothing
+        table.display = bool(rows) and not self.roomy  # an empty header says nothing
+
+    def room_changed(self, roomy: bool) -> None:
+        table = self.query_one("#database-sessions", DataTable)
+        table.display = bool(table.row_count) and not roomy  # roomy: the fuller tables below
+        super().room_changed(roomy)
+
+    def show_more(self, snap: PostgresSnapshot) -> None:
+        set_text(self.query_one("#database-groups", Static), groups_line(snap))
+        set_text(self.query_one("#database-blocking-note", Static), blocking_note(snap))
+        blocking = self.query_one("#database-blocking", DataTable)
+        sync_rows(blocking, [(blocking_key(e), pick(blocking_row(e), BLOCKING))
+                             for e in snap.blocking])
+        blocking.display = bool(snap.blocking)
+        heads = set(snap.blocking_pids)
+        activity = self.query_one("#database-activity", DataTable)
+        sync_rows(activity,
+                  [(str(s.pid), pick(session_row(s, heads), ACTIVITY)) for s in snap.sessions],
+                  sort_column=BUSIEST, sort_key=busiest_first)
+        activity.display = bool(snap.sessions)
+        set_text(self.query_one("#database-activity-title", Static),
+                 f"{len(snap.sessions)} sessions, busiest first" if snap.sessions
+                 else "no client session besides the console's own")
 
     def drill_down(self):
         from ..database_view import DatabaseView

@@ -1,26 +1,67 @@
 """The Service panel: health endpoints with status and latency, and request rate, error
-rate and P95 as sparklines."""
+rate and P95 as sparklines.
+
+With room to spare it adds a row per health endpoint (path, HTTP status, latency, what the
+answer said or why there was none) and the request figures in words: where they come from,
+over which window, how many requests."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
 
-from console.collectors.service_model import ServiceSnapshot
+from console.collectors.service_model import Endpoint, RequestFigures, ServiceSnapshot
 
+from ..tables import add_columns, display_table, sync_rows
 from ..widgets import Trend, set_text
 from .base import Panel
+
+ENDPOINTS = [("endpoint", "name"), ("path", "path"), ("HTTP", "status"), ("ms", "ms"),
+             ("answer", "answer")]
 
 
 def _fmt(value: float | None, pattern: str) -> str:
     return "–" if value is None else pattern.format(value)
 
 
+def endpoint_cells(e: Endpoint) -> list:
+    if e.status_code is None:
+        status = Text("down" if "connect" in (e.error or "") else "timeout", "bold red")
+    else:
+        status = Text(str(e.status_code), "green" if e.ok else "bold red")
+    slow = (e.latency_ms or 0) >= 500
+    ms = Text(_fmt(e.latency_ms, "{:.0f}"), "yellow" if slow else "")
+    answer = Text(e.error, "red") if e.error else Text(e.detail or "–")
+    return [e.name, e.path, status, ms, answer]
+
+
+def figures_line(r: RequestFigures) -> Text:
+    """The request figures in words, with where they come from and their window."""
+    text = Text("requests ", "bold")
+    window = f"over {r.window}" if r.window[:1].isdigit() else r.window  # "5m", "since start"
+    where = ", ".join(x for x in (r.source, window) if x)
+    if r.requests is not None:
+        text.append(f"{r.requests:.0f} counted · ")
+    text.append(f"{_fmt(r.request_rate, '{:.1f}')}/s · errors {_fmt(r.error_rate_pct, '{:.2f}%')}"
+                f" · P95 {_fmt(r.p95_ms, '{:.0f}ms')}")
+    if where:
+        text.append(f" ({where})", "dim")
+    if r.error:
+        text.append(f"\nfigures unavailable: {r.error}", "yellow")
+    return text
+
+
 class ServicePanel(Panel):
     TITLE = "Service"
     HINT = "health endpoints, request rate, error rate, P95"
     COMPONENT = "service"
+    DEFAULT_CSS = """
+    ServicePanel > #service-more { height: 1fr; }
+    #service-more > #service-endpoint-table { height: auto; margin-top: 1; }
+    #service-more > #service-figures { margin-top: 1; }
+    """
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -28,6 +69,17 @@ class ServicePanel(Panel):
         yield Trend("req/s", id="trend-rate")
         yield Trend("errors", id="trend-errors")
         yield Trend("P95", id="trend-p95")
+        with Vertical(id="service-more", classes="panel-more"):
+            yield Static("", id="service-figures")
+            yield display_table("service-endpoint-table")
+
+    def on_mount(self) -> None:
+        add_columns(self.query_one(DataTable), ENDPOINTS)
+        super().on_mount()
+
+    def show_more(self, snap: ServiceSnapshot) -> None:
+        set_text(self.query_one("#service-figures", Static), figures_line(snap.requests))
+        sync_rows(self.query_one(DataTable), [(e.name, endpoint_cells(e)) for e in snap.endpoints])
 
     def show(self, snap: ServiceSnapshot) -> None:
         line = Text()
