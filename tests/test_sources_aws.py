@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -32,10 +34,11 @@ async def test_local_endpoint_needs_no_credentials(moto_url, monkeypatch, tmp_pa
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    settings = AwsSettings(endpoint_url=moto_url, s3_backup_bucket="pratiko-backups")
+    bucket = f"pratiko-backups-{uuid.uuid4().hex[:8]}"  # moto's state is per process
+    settings = AwsSettings(endpoint_url=moto_url, s3_backup_bucket=bucket)
     async with aws.session(settings).client("s3", **aws.client_kwargs(settings)) as s3:
-        await s3.create_bucket(Bucket="pratiko-backups", CreateBucketConfiguration={
+        await s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={
             "LocationConstraint": settings.region})
-        await s3.put_object(Bucket="pratiko-backups", Key="production/postgres/x.dump", Body=b"PGDMP")
-        listed = await s3.list_objects_v2(Bucket="pratiko-backups", Prefix="production/postgres/")
+        await s3.put_object(Bucket=bucket, Key="production/postgres/x.dump", Body=b"PGDMP")
+        listed = await s3.list_objects_v2(Bucket=bucket, Prefix="production/postgres/")
     assert [o["Key"] for o in listed["Contents"]] == ["production/postgres/x.dump"]
