@@ -40,6 +40,13 @@ def _k8s_name(value: str | None) -> str | None:
     return value
 
 
+def _no_password_in(url: str) -> None:
+    """Secrets never live in the file: a URL carrying a password is refused."""
+    if where := inline_password(url):
+        raise ValueError(f"holds a password (in its {where}); "
+                         "put it in the variable named by password_env")
+
+
 class KubernetesSettings(Strict):
     """Where the platform runs and what its workloads are called."""
 
@@ -97,9 +104,7 @@ class PostgresSettings(Strict):
         for dsn in [value] if isinstance(value, str) else value:
             if not dsn.startswith(("postgresql://", "postgres://")):
                 raise ValueError(f"{dsn!r} is not a postgresql:// URL")
-            if where := inline_password(dsn):
-                raise ValueError(f"holds a password (in its {where}); "
-                                 "put it in the variable named by password_env")
+            _no_password_in(dsn)
         return value
 
 
@@ -114,9 +119,7 @@ class RedisSettings(Strict):
     def _scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"{value!r} is not a redis://, rediss:// or unix:// URL")
-        if where := inline_password(value):
-            raise ValueError(f"holds a password (in its {where}); "
-                             "put it in the variable named by password_env")
+        _no_password_in(value)
         return value
 
 
