@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse every step that changes anything")
     p.add_argument("--resume", metavar="SESSION", help="continue an interrupted run from its session log")
 
-    p = sub.add_parser("log", help="session logs: list, show, verify, export", formatter_class=fmt,
+    p = sub.add_parser("log", help="session logs: list, show, verify, export, archive", formatter_class=fmt,
                        description="Work with the tamper-evident session logs.")
     _common(p)
     logs = p.add_subparsers(dest="log_command", metavar="ACTION", required=True)
@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("session", metavar="ID")
     q.add_argument("--format", choices=("md",), default="md")
     q.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    q = logs.add_parser("archive", help="copy a session log to S3 (session_log.s3_archive_bucket)",
+                        epilog="exit status: 0 archived, 1 upload failed, 2 no bucket configured")
+    _common(q)
+    q.add_argument("session", metavar="ID")
 
     p = sub.add_parser("config", help="configuration: validate", formatter_class=fmt,
                        description="Check a configuration file.")

@@ -256,8 +256,13 @@ class WizardRunner(Screen[None]):
         if self.finished or self.run is None:
             return
         self.finished = status
-        await self.run.finish(status)
+        warning = await self.run.finish(status)
         self._log(f"session {self.run.log.id} ended: {status}")
+        if warning:  # the S3 archive failed; the local log is complete either way
+            self._log(warning)
+            self.notify(warning, severity="warning")
+        elif self.run.archived is not None:
+            self._log(self.run.archived.describe())
         self._status(f"wizard {status} · log {self.run.log.id} · escape closes")
         if self.index is not None and status == "aborted":
             self._steps().set_state(self.index, "aborted")

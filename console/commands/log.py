@@ -1,33 +1,44 @@
-"""``mcp-ops log list | show ID | verify ID|FILE | export ID --format md``.
+"""``mcp-ops log list | show ID | verify ID|FILE | export ID --format md | archive ID``.
 
 ``verify`` exits 1 naming the first bad record; ``list`` marks sessions that can be
 resumed (interrupted, failed or aborted, chain intact) with the command to do it.
+``archive`` copies one session to ``session_log.s3_archive_bucket`` now: exit 0 archived,
+1 the upload failed (the reason is printed), 2 no bucket configured or no such session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from console.config import ConfigError, load
+from console.execution.log_archive import ArchiveError, archive_session
 from console.execution.log_export import describe_event, export_markdown
 from console.execution.log_store import list_sessions, read_records, resolve, verify
 from console.execution.redaction import Redactor, redactor_for
 from console.execution.session_log import default_directory
 
 
-def _context(args) -> tuple[Path, Redactor]:
-    """The session directory and redactor; a missing config still allows reading logs."""
+def _context(args) -> tuple[Path, Redactor, Any]:
+    """The session directory, redactor and config; a missing config still allows reading
+    logs (the config is then None)."""
     try:
         _, config = load(getattr(args, "config", None))
     except ConfigError:
-        return default_directory(), Redactor()
-    return default_directory(config.session_log.directory), redactor_for(config)
+        return default_directory(), Redactor(), None
+    return default_directory(config.session_log.directory), redactor_for(config), config
 
 
 def main(args) -> int:
-    directory, redactor = _context(args)
+    directory, redactor, config = _context(args)
     command = args.log_command
+    if command == "archive" and (config is None or not config.session_log.s3_archive_bucket):
+        why = " (no configuration file could be loaded)" if config is None else ""
+        print(f"mcp-ops log archive: no archive bucket configured{why}: set "
+              "session_log.s3_archive_bucket in the configuration file", file=sys.stderr)
+        return 2
     if command == "list":
         return _list(directory)
     try:
@@ -54,7 +65,24 @@ def main(args) -> int:
         else:
             sys.stdout.write(text)
         return 0
+    if command == "archive":
+        return _archive(path, config, redactor)
     return 2
+
+
+def _archive(path: Path, config: Any, redactor: Redactor) -> int:
+    env = next((r.get("env") for r in read_records(path) if isinstance(r.get("env"), str)), None)
+    if env is None:
+        print(f"mcp-ops log archive: {path.stem}: no record names the session's environment",
+              file=sys.stderr)
+        return 1
+    try:
+        archived = asyncio.run(archive_session(path, config=config, env_name=env))
+    except ArchiveError as err:
+        print(redactor.text(f"mcp-ops log archive: {path.stem}: {err}"), file=sys.stderr)
+        return 1
+    print(archived.describe())
+    return 0
 
 
 def _list(directory: Path) -> int:

@@ -41,6 +41,16 @@ def _err(message: str) -> None:
     print(f"mcp-ops run: {message}", file=sys.stderr)
 
 
+async def _finish(run: WizardRun, status: str) -> None:
+    """End the session; an S3 archive that failed is a warning on stderr, never a changed
+    exit status (the local log is complete and closed either way)."""
+    warning = await run.finish(status)
+    if warning:
+        print(f"mcp-ops run: {warning}", file=sys.stderr, flush=True)
+    elif run.archived is not None:
+        print(run.archived.describe(), flush=True)
+
+
 def parse_sets(pairs: list[str]) -> tuple[dict[str, str], list[str]]:
     values, problems = {}, []
     for pair in pairs:
@@ -127,7 +137,7 @@ async def _run(args, config, wizard, env_name, answers) -> int:
         _err(f"{len(problems)} invalid input(s):")
         for p in problems:
             print(f"  {p}", file=sys.stderr)
-        await run.finish("refused")
+        await _finish(run, "refused")
         return EXIT_REFUSED
     if args.dry_run:
         return await _dry_run(run)
@@ -141,7 +151,7 @@ async def _run(args, config, wizard, env_name, answers) -> int:
                       file=sys.stderr)
             run.note("refused: missing confirmation for steps "
                      + ", ".join(str(r.step_index + 1) for r, _ in missing))
-            await run.finish("refused")
+            await _finish(run, "refused")
             return EXIT_REFUSED
     return await _steps(run)
 
@@ -174,9 +184,9 @@ async def _dry_run(run: WizardRun) -> int:
             print(f"    $ {command}")
     if failed:
         _err(f"dry run: no plan for step(s) {', '.join(str(i + 1) for i in failed)}")
-        await run.finish("dry-run failed")
+        await _finish(run, "dry-run failed")
         return EXIT_FAILED
-    await run.finish("dry-run")
+    await _finish(run, "dry-run")
     return EXIT_OK
 
 
@@ -196,20 +206,20 @@ async def _steps(run: WizardRun) -> int:
                                                  and outcome.status != SKIPPED else ""),
                   flush=True)
             if outcome.status in (REFUSED, DECLINED):
-                await run.finish("refused")
+                await _finish(run, "refused")
                 return EXIT_REFUSED
             if outcome.status not in (OK, SKIPPED):
-                await run.finish("failed")
+                await _finish(run, "failed")
                 return EXIT_FAILED
             index = run.next_index(index)
     except asyncio.CancelledError:
         print("interrupted: the session can be resumed with --resume " + run.log.id,
               file=sys.stderr)
-        await run.finish(ABORTED)
+        await _finish(run, ABORTED)
         return EXIT_INTERRUPTED
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-    await run.finish("completed")
+    await _finish(run, "completed")
     print(f"completed: session {run.log.id}")
     return EXIT_OK

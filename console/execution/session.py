@@ -9,10 +9,14 @@ Resume: a log without a good ending (killed, SSH dropped, a failed or aborted st
 reopened after its chain verifies; its recorded inputs are parsed again (secret inputs were
 never recorded and must be given again), a ``resume`` record is appended and the run goes
 on at the first applicable step that has not completed.
+
+At the end (:meth:`WizardRun.finish`) the closed log is archived to S3 when
+``session_log.s3_archive_bucket`` is set (:mod:`.log_archive`); a failure is a warning.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +29,7 @@ from console.identity import Operator, current_operator
 from .confirmation import ConfirmationRequest, Confirmer
 from .context import Clients, WizardContext
 from .executor import SKIPPED, Executor, Sink, StepOutcome
+from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
 from .redaction import Redactor, redactor_for
 from .session_log import SessionLog, default_directory
@@ -65,6 +70,8 @@ class WizardRun:
         self.completed: set[int] = set()
         self.raw: dict[str, str] = {}  # non-secret answers as text, recorded for resume
         self.resumed = False
+        self.archived: Archived | None = None  # set when the ended log was copied to S3
+        self.archive_warning: str | None = None
 
     # ---- session --------------------------------------------------------------------
     def start(self, *, dry_run: bool = False) -> SessionLog:
@@ -117,12 +124,33 @@ class WizardRun:
         problems = await run.resolve_inputs({**recorded, **answers})
         return run, problems
 
-    async def finish(self, status: str) -> None:
+    async def finish(self, status: str) -> str | None:
+        """Write ``session_end`` (fsynced), close the log and the clients, then archive the
+        log to S3 when ``session_log.s3_archive_bucket`` is set. Returns a warning line when
+        the archive failed (also kept in ``archive_warning``): the log is closed and stays
+        as it is, and the wizard's outcome does not change."""
+        ended = False
         if self.log is not None and not self.log.closed:
             self.log.append("session_end", {"status": status,
                                             "completed_steps": sorted(self.completed)}, sync=True)
             self.log.close()
+            ended = True
         await self.clients.close()
+        if ended and destination(self.config, self.log.id) is not None:
+            await self._archive()
+        return self.archive_warning
+
+    async def _archive(self) -> None:
+        assert self.log is not None
+        try:
+            self.archived = await archive_session(self.log.path, config=self.config,
+                                                  env_name=self.env_name)
+        except ArchiveError as err:
+            self.archive_warning = self.redactor.text(
+                f"warning: session log {self.log.id} was not archived to S3: {err}")
+        except asyncio.CancelledError:  # a second Ctrl+C while uploading: the log is safe
+            self.archive_warning = (f"warning: archiving session log {self.log.id} to S3 "
+                                    "was interrupted")
 
     # ---- inputs ---------------------------------------------------------------------
     def inputs(self, index: int | None = None) -> list[Input]:
