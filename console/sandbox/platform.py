@@ -5,7 +5,8 @@ server or an embedded one) with the seeded ``pratiko_mcp_production``; a private
 with maxmemory and live traffic; two Kubernetes emulators (production and DR) seeded with
 the runbook's world, their database pods running real psql/pg_dump/pg_restore; moto with
 the backup bucket (real pg_dump archives), RDS, Route53 and EC2; and the MCP-server
-simulator for each region. It writes a config for all of it (environments ``sandbox`` and
+simulator for each region (the MCP-server pods' ``curl localhost:8080`` reaches it, see
+``service_exec.py``). It writes a config for all of it (environments ``sandbox`` and
 ``sandbox-dr``) and a small control API through which the console's sandbox menu, the
 tests and scripts switch scenarios.
 
@@ -38,6 +39,7 @@ from .control import ControlServer
 from .database import SandboxDatabase, find_local, start_database
 from .leftovers import mark_owner, sweep_directories
 from .sandbox_config import Addresses, write_config
+from .service_exec import wire_service_exec
 from .simulator import Simulator
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,9 @@ class Sandbox:
         self.dr_simulator = self._simulator(seed=2)
         await self._timed("simulator", asyncio.gather(self.simulator.start(),
                                                       self.dr_simulator.start()))
+        # the MCP-server pods' curl of localhost:8080 reaches their region's simulator
+        wire_service_exec(self.clusters.production.cluster, self.simulator.base_url)
+        wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),

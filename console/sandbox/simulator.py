@@ -6,7 +6,9 @@ answers that come from real work.
 fail with 503 when those really fail. ``/metrics`` is a prometheus-client exposition from
 the simulator's own registry: ``http_requests_total{method,path,status}`` and the
 ``http_request_duration_seconds`` histogram, driven by synthetic MCP traffic whose error
-rate and latency are :class:`Knobs` that the scenarios turn.
+rate and latency are :class:`Knobs` that the scenarios turn. The health endpoints take
+their time by the same latency knobs (capped at :data:`MAX_HEALTH_DELAY`), so a slow
+server is slow to ``curl`` too, also from inside its pods (``service_exec.py``).
 
 When a scenario changes the knobs, the metrics start again from zero (as after a
 redeploy, which is what changes a server's behaviour in real life), and a backlog of
@@ -41,13 +43,15 @@ VERSION = "2.4.1"
 TICK = 0.25  # seconds of synthetic traffic per step
 BACKLOG_SECONDS = 60.0  # traffic generated at once after a reset
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+MAX_HEALTH_DELAY = 2.0  # seconds; under mcp-ops check's 3 s source timeout
 ROUTES = (("POST", "/mcp", 0.82), ("GET", "/mcp/tools", 0.12), ("GET", "/api/v1/status", 0.06))
 
 
 @dataclass(frozen=True)
 class Knobs:
     """How the simulated server behaves. ``error_rate`` is the share of 5xx answers,
-    latency is log-normal around ``latency_median`` seconds."""
+    latency is log-normal around ``latency_median`` seconds (for the synthetic traffic and,
+    capped at MAX_HEALTH_DELAY, for the health endpoints' answers)."""
 
     requests_per_second: float = 40.0
     error_rate: float = 0.003
@@ -108,6 +112,7 @@ class Simulator:
         self.down = False
         self.started_at = time.time()
         self._rng = random.Random(seed)
+        self._delay_rng = random.Random(seed + 1000)  # health delays: metrics stay seeded
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._redis = None
@@ -185,7 +190,14 @@ class Simulator:
             self.metrics.simulate(self.knobs, TICK, self._rng)
 
     # ---- endpoints ---------------------------------------------------------------------
+    def health_delay(self) -> float:
+        """How long a health endpoint takes before answering, by the latency knobs."""
+        k = self.knobs
+        return min(self._delay_rng.lognormvariate(math.log(k.latency_median), k.latency_sigma),
+                   MAX_HEALTH_DELAY)
+
     async def health(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.health_delay())
         failure = self.knobs.health_failure
         body = {"status": "unhealthy" if failure else "healthy", "version": VERSION,
                 "uptime_seconds": round(time.time() - self.started_at, 1),
@@ -195,12 +207,14 @@ class Simulator:
         return web.json_response(body, status=503 if failure else 200)
 
     async def health_database(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.health_delay())
         entry = await self._check_database()
         return web.json_response({"status": entry["status"], "database": entry,
                                   "timestamp": time.time()},
                                  status=200 if entry["status"] == "healthy" else 503)
 
     async def health_dependencies(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.health_delay())
         database, cache, storage = await asyncio.gather(
             self._check_database(), self._check_redis(), self._check_storage())
         deps = {"database": database, "redis": cache, "storage": storage}

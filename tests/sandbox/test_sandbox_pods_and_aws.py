@@ -145,3 +145,102 @@ def test_rds_route53_and_ec2_are_seeded_as_the_runbook_expects(sandbox):
     reservations = aws_client(sandbox, "ec2").describe_instances(
         Filters=[{"Name": "tag:Environment", "Values": ["production"]}])["Reservations"]
     assert sum(len(r["Instances"]) for r in reservations) == 3
+
+
+# ---- the MCP-server pods' curl of localhost:8080 is the simulator -----------------------
+MCP_DEPLOY = "deploy/mcp-server-production"
+
+
+def pod_curl(sandbox, tmp_path, *args, context: str = "sandbox") -> subprocess.CompletedProcess:
+    return run(sandbox, tmp_path, "exec", "-n", NS, MCP_DEPLOY, "--", "curl", *args,
+               context=context)
+
+
+def time_total(sandbox, tmp_path) -> float:
+    out = pod_curl(sandbox, tmp_path, "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                   "http://localhost:8080/health")
+    assert out.returncode == 0, out.stderr
+    status, seconds = out.stdout.split()
+    assert status == "200"
+    return float(seconds)
+
+
+def test_in_pod_curl_asks_each_regions_simulator(sandbox, tmp_path):
+    for context in ("sandbox", "sandbox-dr"):
+        out = pod_curl(sandbox, tmp_path, "-sf", "http://localhost:8080/health", context=context)
+        assert out.returncode == 0, out.stderr
+        assert '"uptime_seconds"' in out.stdout  # the simulator's answer, not the canned one
+    metrics = pod_curl(sandbox, tmp_path, "-s", "http://localhost:8080/metrics")
+    assert "http_request_duration_seconds_bucket" in metrics.stdout  # prometheus-client's
+
+
+def test_in_pod_curl_timings_follow_the_slow_responses_scenario(sandbox, control, tmp_path):
+    assert max(time_total(sandbox, tmp_path) for _ in range(3)) < 0.5
+    switch_scenario(control, "slow-responses")
+    try:
+        slow = [time_total(sandbox, tmp_path) for _ in range(3)]
+        assert min(slow) > 0.3, slow  # log-normal around 1.4 s, capped at 2 s
+        assert sum(slow) / len(slow) > 0.7, slow
+        # the runbook's form: the curl-format.txt of the pod's workdir
+        out = pod_curl(sandbox, tmp_path, "-w", "@curl-format.txt", "-s", "-o", "/dev/null",
+                       "http://localhost:8080/health")
+        assert out.returncode == 0, out.stderr
+        line = next(x for x in out.stdout.splitlines() if "time_total:" in x)
+        assert float(line.split(":")[1].strip().rstrip("s")) > 0.3, out.stdout
+    finally:
+        switch_scenario(control, "healthy")
+
+
+def test_in_pod_metrics_show_the_high_error_rate(sandbox, control, tmp_path):
+    def share_5xx() -> float:
+        out = pod_curl(sandbox, tmp_path, "-sf", "http://localhost:8080/metrics")
+        assert out.returncode == 0, out.stderr
+        counts = {"5xx": 0.0, "all": 0.0}
+        for line in out.stdout.splitlines():
+            if line.startswith("http_requests_total{"):
+                value = float(line.rsplit(" ", 1)[1])
+                counts["all"] += value
+                counts["5xx"] += value if 'status="5' in line else 0.0
+        return counts["5xx"] / counts["all"]
+
+    assert share_5xx() < 0.03
+    switch_scenario(control, "high-error-rate")
+    try:
+        assert 0.08 < share_5xx() < 0.16
+    finally:
+        switch_scenario(control, "healthy")
+
+
+def psql(sandbox, tmp_path, sql: str, database: str = "pratiko_mcp_production"):
+    out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary", "--",
+              "psql", "-v", "ON_ERROR_STOP=1", "-d", database, "-tAc", sql)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_in_pod_curl_f_health_database_fails_while_the_database_is_really_down(sandbox, tmp_path):
+    """A real outage of the simulator's database: connections refused, its own ended."""
+    ok = pod_curl(sandbox, tmp_path, "-f", "http://localhost:8080/health/database")
+    assert ok.returncode == 0, ok.stderr
+    assert '"status": "healthy"' in ok.stdout
+    database = psql(sandbox, tmp_path, "SELECT current_database()")
+    try:
+        psql(sandbox, tmp_path, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false',
+             database="postgres")
+        psql(sandbox, tmp_path, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                f"WHERE application_name = 'mcp-server' AND datname = '{database}'",
+             database="postgres")
+        for _ in range(2):  # the ended pool connection, then the refused new one
+            down = pod_curl(sandbox, tmp_path, "-f", "http://localhost:8080/health/database")
+            assert down.returncode == 22, (down.stdout, down.stderr)
+            assert "curl: (22) The requested URL returned error: 503" in down.stderr
+            assert down.stdout == ""  # -f: no body on an HTTP error
+        body = pod_curl(sandbox, tmp_path, "-s", "http://localhost:8080/health/dependencies")
+        assert body.returncode == 0  # without -f an HTTP error is not curl's error
+        assert '"status": "unhealthy"' in body.stdout
+        assert "not currently accepting connections" in body.stdout
+    finally:
+        psql(sandbox, tmp_path, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true',
+             database="postgres")
+    back = pod_curl(sandbox, tmp_path, "-sf", "http://localhost:8080/health/database")
+    assert back.returncode == 0, back.stderr

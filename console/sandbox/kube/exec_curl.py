@@ -6,14 +6,22 @@ curl 8: ``-f`` turns an HTTP error into exit 22 with "The requested URL returned
 ``%{http_code}``, ``%{time_total}`` and friends (``@file`` and ``@-`` too), ``-i``/``-I``
 print headers, and without ``-s`` the progress meter goes to stderr because stdout is
 not a terminal. Anything but localhost:8080 cannot be reached from the emulated pod.
+
+Who answers the request is a *transport* (:data:`CurlTransport`): by default
+:func:`canned_transport` (the emulated server of ``mcp_endpoints.py`` with synthetic
+timings); the sandbox plugs in one that makes a real HTTP request to its MCP-server
+simulator (``console/sandbox/service_exec.py``). Option parsing, ``-f``/``-s``/``-S``/
+``-o``/``-w``/``-i`` and the messages stay here, the same for every transport.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import SplitResult, urlsplit
 
 from .exec_handlers import ExecContext
 from .mcp_endpoints import HttpReply, http_get
@@ -23,11 +31,43 @@ _WITH_ARGUMENT = {"o": "output", "w": "write-out", "X": "request", "H": "header"
 _LONG_WITH_ARGUMENT = set(_WITH_ARGUMENT.values()) | {"connect-timeout", "retry", "data-raw",
                                                       "data-binary", "cacert", "resolve"}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 class CurlUsageError(Exception):
     pass
+
+
+class CurlTransportError(Exception):
+    """The request did not get an answer: curl's exit ``code`` and its message
+    (7 could not connect, 28 timed out, 52 empty reply, 56 failure receiving ...)."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class CurlRequest:
+    """What curl sends: ``url`` as typed (scheme added), ``path`` with its query."""
+
+    method: str
+    url: str
+    path: str
+    parts: SplitResult
+    max_time: float | None = None
+
+
+@dataclass
+class CurlAnswer:
+    """The transport's answer and curl's timings for it (``time_total`` and friends,
+    in seconds, as ``-w`` shows them)."""
+
+    reply: HttpReply
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+CurlTransport = Callable[[ExecContext, CurlRequest], Awaitable[CurlAnswer]]
 
 
 def parse_args(args: list[str]) -> tuple[dict[str, str | bool], list[str]]:
@@ -58,7 +98,7 @@ def parse_args(args: list[str]) -> tuple[dict[str, str | bool], list[str]]:
     return options, urls
 
 
-def _timings(ctx: ExecContext, reply: HttpReply, path: str) -> dict[str, float]:
+def _canned_timings(ctx: ExecContext, reply: HttpReply, path: str) -> dict[str, float]:
     seed = hashlib.sha256(f"{ctx.pod_name}{path}{ctx.cluster.clock.now():.0f}".encode()).digest()
     base = 0.002 + seed[0] / 255 * 0.012
     if reply.status == 503 and b"timeout" in reply.body:
@@ -68,6 +108,23 @@ def _timings(ctx: ExecContext, reply: HttpReply, path: str) -> dict[str, float]:
     return {"time_namelookup": lookup, "time_connect": connect, "time_appconnect": 0.0,
             "time_pretransfer": connect + 0.00003, "time_redirect": 0.0,
             "time_starttransfer": base - 0.0002, "time_total": base}
+
+
+async def canned_transport(ctx: ExecContext, request: CurlRequest) -> CurlAnswer:
+    """The emulator's own answer (``mcp_endpoints.http_get``), with synthetic timings."""
+    if request.method in ("GET", "HEAD"):
+        reply = http_get(ctx.cluster, ctx.pod, request.path)
+    else:
+        reply = HttpReply(405, b'{"detail":"Method Not Allowed"}\n',
+                          {"content-type": "application/json"})
+    return CurlAnswer(reply, _canned_timings(ctx, reply, request.parts.path or "/"))
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def write_out(fmt: str, values: dict[str, object]) -> str:
@@ -89,7 +146,10 @@ def _progress_meter(size: int, seconds: float) -> str:
             f"--:--:-- {speed:6d}\n")
 
 
-async def run_curl(ctx: ExecContext, read_file: Callable[[str], bytes | None]) -> int:
+async def run_curl(ctx: ExecContext, read_file: Callable[[str], bytes | None],
+                   transport: CurlTransport = canned_transport) -> int:
+    """curl's command line in ``ctx``; ``read_file`` reads a file of the pod (for
+    ``-w @file``), ``transport`` answers the request."""
     try:
         options, urls = parse_args(ctx.command[1:])
     except CurlUsageError as exc:
@@ -115,11 +175,22 @@ async def run_curl(ctx: ExecContext, read_file: Callable[[str], bytes | None]) -
     if port != 8080 or parts.scheme == "https":
         return await fail(7, f"Failed to connect to {host} port {port} after 0 ms: "
                              "Couldn't connect to server")
-    method = str(options.get("request") or ("POST" if "data" in options else "GET"))
-    path = parts.path or "/"
-    reply = http_get(ctx.cluster, ctx.pod, path) if method in ("GET", "HEAD") else HttpReply(
-        405, b'{"detail":"Method Not Allowed"}\n', {"content-type": "application/json"})
-    header_text = f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, '')}\r\n" + "".join(
+    method = str(options.get("request") or ("HEAD" if options.get("head") else
+                                            "POST" if "data" in options else "GET"))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    max_time = options.get("max-time")
+    try:
+        max_seconds = float(max_time) if isinstance(max_time, str) and max_time else None
+    except ValueError:
+        await ctx.stderr.write("curl: option --max-time: expected a proper numerical "
+                               "parameter\ncurl: try 'curl --help' for more information\n")
+        return 2
+    try:
+        answer = await transport(ctx, CurlRequest(method, url, path, parts, max_seconds))
+    except CurlTransportError as exc:
+        return await fail(exc.code, exc.message)
+    reply, timings = answer.reply, answer.timings
+    header_text = f"HTTP/1.1 {reply.status} {reason_phrase(reply.status)}\r\n" + "".join(
         f"{k}: {v}\r\n" for k, v in {**reply.headers, "content-length": str(len(reply.body)),
                                      "server": "uvicorn"}.items()) + "\r\n"
     failed = bool(options.get("fail")) and reply.status >= 400
@@ -128,11 +199,11 @@ async def run_curl(ctx: ExecContext, read_file: Callable[[str], bytes | None]) -
         output = header_text.encode()
     elif not failed:
         output = (header_text.encode() if options.get("include") else b"") + reply.body
-    timings = _timings(ctx, reply, path)
     if options.get("output") not in (None, "-"):
         output = b""  # written to a file inside the pod (discarded here)
+    total = timings.get("time_total", 0.0)
     if not silent:
-        await ctx.stderr.write(_progress_meter(len(reply.body), timings["time_total"]))
+        await ctx.stderr.write(_progress_meter(len(reply.body), total))
     await ctx.stdout.write(output)
     exit_code = 22 if failed else 0
     fmt = options.get("write-out")
@@ -149,7 +220,7 @@ async def run_curl(ctx: ExecContext, read_file: Callable[[str], bytes | None]) -
             "content_type": reply.headers.get("content-type", ""), "num_connects": 1,
             "remote_ip": "127.0.0.1", "remote_port": 8080, "method": method,
             "scheme": parts.scheme.upper(), "exitcode": exit_code,
-            "speed_download": f"{int(len(reply.body) / timings['time_total'])}", **timings}
+            "speed_download": f"{int(len(reply.body) / total) if total else 0}", **timings}
         await ctx.stdout.write(write_out(fmt, values))
     if failed:
         return await fail(22, f"The requested URL returned error: {reply.status}")

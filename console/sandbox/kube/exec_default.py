@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import pod_roles
-from .exec_curl import run_curl
-from .exec_handlers import ExecContext
+from .exec_curl import CurlTransport, run_curl
+from .exec_handlers import ExecContext, ExecHandler
 from .exec_redis import run_redis_cli
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"}
@@ -47,10 +47,26 @@ def _files(ctx: ExecContext) -> dict[str, str]:
     return files
 
 
-def _read_file(ctx: ExecContext, path: str) -> bytes | None:
+def read_pod_file(ctx: ExecContext, path: str) -> bytes | None:
+    """A file of the emulated container (a relative path is under the workdir /app)."""
     files = _files(ctx)
     text = files.get(path) if path.startswith("/") else files.get("/app/" + path)
     return text.encode() if text is not None else None
+
+
+_read_file = read_pod_file
+
+
+def curl_handler(transport: CurlTransport) -> ExecHandler:
+    """A handler whose ``curl`` in MCP-server pods gets its answers from ``transport``
+    (see ``exec_curl.py``); every other command is the default handler's."""
+
+    async def handler(ctx: ExecContext) -> int:
+        if ctx.program == "curl" and pod_roles.pod_role(ctx.pod, ctx.container) == pod_roles.MCP:
+            return await run_curl(ctx, lambda path: read_pod_file(ctx, path), transport)
+        return await default_handler(ctx)
+
+    return handler
 
 
 def _env_value(ctx: ExecContext, item: dict[str, Any]) -> str | None:
