@@ -37,7 +37,7 @@ class McpOpsApp(WizardActions, App[None]):
         Binding("e", "switch_environment", "Env", id="app.environment"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("w", "wizards", "Wizards", id="app.wizards"),
-        Binding("L", "session_logs", "Logs", key_display="L", id="app.session_logs"),
+        Binding("L", "session_logs", "Sessions", key_display="L", id="app.session_logs"),
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
     ]
 

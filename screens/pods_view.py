@@ -90,7 +90,7 @@ class PodsView(DrillDown):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="pods.filter"),
         Binding("s", "sort", "Sort", id="pods.sort"),
-        Binding("l", "logs", "Logs", id="pods.logs"),
+        Binding("l", "logs", "Pod logs", id="pods.logs"),
     ]
     DEFAULT_CSS = """
     PodsView #pods-filter { display: none; height: 3; }

@@ -80,7 +80,7 @@ class PodsPanel(Panel):
     TITLE = "Pods"
     HINT = "deployment, replicas, pods, restarts, CPU and memory"
     COMPONENT = "pods"
-    BINDINGS = [Binding("l", "logs", "Logs", id="pods.logs")]
+    BINDINGS = [Binding("l", "logs", "Pod logs", id="pods.logs")]
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
