@@ -52,40 +52,27 @@ class ApiError(Exception):
         return body
 
 
-def _qualified(resource: str) -> tuple[str, str]:
+def _object_error(code: int, reason: str, message: str, resource: str, name: str) -> ApiError:
+    """An error about one object, with the details (name, group, kind) the apiserver sends."""
     plural, _, group = resource.partition(".")
-    return plural, group
+    return ApiError(code, reason, message, {"name": name, "group": group, "kind": plural})
 
 
 def not_found(resource: str, name: str) -> ApiError:
-    plural, group = _qualified(resource)
-    return ApiError(
-        404,
-        "NotFound",
-        f'{resource} "{name}" not found',
-        {"name": name, "group": group, "kind": plural},
-    )
+    return _object_error(404, "NotFound", f'{resource} "{name}" not found', resource, name)
 
 
 def already_exists(resource: str, name: str) -> ApiError:
-    plural, group = _qualified(resource)
-    return ApiError(
-        409,
-        "AlreadyExists",
-        f'{resource} "{name}" already exists',
-        {"name": name, "group": group, "kind": plural},
-    )
+    return _object_error(409, "AlreadyExists", f'{resource} "{name}" already exists',
+                         resource, name)
 
 
 def conflict(resource: str, name: str) -> ApiError:
-    plural, group = _qualified(resource)
-    return ApiError(
-        409,
-        "Conflict",
+    return _object_error(
+        409, "Conflict",
         f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
         "modified; please apply your changes to the latest version and try again",
-        {"name": name, "group": group, "kind": plural},
-    )
+        resource, name)
 
 
 def invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
