@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from waiting import until_sync
 import redis.asyncio as aioredis
 import yaml
 from health_support import PG_DSN, REDIS_URL, HealthServer, refused_port, start_moto
@@ -113,9 +117,24 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+async def make_cache_reads() -> None:
+    """One hit and one miss of the test's own, so the shared Redis has a hit rate even
+    when it was just started or its statistics were reset (CONFIG RESETSTAT)."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    key = f"mcp-ops-test:check:{uuid.uuid4().hex}"
+    try:
+        await client.set(key, "1", ex=60)
+        assert await client.get(key) == b"1"
+        assert await client.get(key + ":missing") is None
+    finally:
+        await client.delete(key)
+        await client.aclose()
+
+
 async def test_check_all_json_with_one_dead_and_one_live_environment(tmp_path, service, moto, dead_port):
     cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path, dead_port),
                        dead_port)
+    await make_cache_reads()
     before = await redis_stats()
     code, out, err = await run_cli("--config", str(cfg), "check", "all", "--format", "json")
     after = await redis_stats()
@@ -255,3 +274,55 @@ def test_an_unexpected_error_exits_3_not_1(tmp_path, monkeypatch, capsys, dead_p
     assert check_command.main(args) == 3
     err = capsys.readouterr().err
     assert "could not check: RuntimeError: registry bug" in err
+
+
+@pytest.fixture
+def fresh_redis(tmp_path):
+    """A redis-server of the test's own that nobody has read from: the fresh machine's
+    Redis, where the hit rate cannot be judged yet."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        until_sync(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                                     text=True).stdout.strip() == "PONG", what="redis-server")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_check_json_keeps_a_figure_that_cannot_be_judged_yet(tmp_path, service, moto,
+                                                                   dead_port, fresh_redis):
+    """A Redis nobody has read from has no hit rate (nor an eviction rate from one reading):
+    the checks stay in the JSON with value null, HEALTHY, and a reason that says why."""
+    cfg = write_config(tmp_path, service.url, moto, dead_kubeconfig(tmp_path, dead_port),
+                       dead_port)
+    doc = yaml.safe_load(cfg.read_text())
+    doc["environments"]["live"]["redis"]["url"] = fresh_redis
+    cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, out, err = await run_cli("--config", str(cfg), "check", "live", "--format", "json")
+    assert out, err  # exit 3 all the same: this config's Kubernetes is the dead one
+    live = json.loads(out)["environments"][0]
+    cache = next(c for c in live["components"] if c["name"] == "cache")
+    checks = {c["check"]: c for c in cache["checks"]}
+    assert checks["hit_rate"] == {
+        "check": "hit_rate", "status": "HEALTHY", "value": None,
+        "reason": "Redis hit rate not judged: no cache reads since Redis started "
+                  "(or its statistics were reset)"}
+    assert checks["evictions"]["value"] is None and checks["evictions"]["status"] == "HEALTHY"
+    assert "one reading has no rate (0 keys evicted" in checks["evictions"]["reason"]
+    assert cache["status"] == "HEALTHY"
+    assert cache["reasons"][0].startswith("Redis memory"), "judged figures come first"
+    service_checks = {c["check"]: c for c in next(
+        c for c in live["components"] if c["name"] == "service")["checks"]}
+    # one scrape of /metrics has no request rate: the check is there, null, and says why
+    assert service_checks["request_rate"]["value"] is None
+    assert "set service.prometheus_url" in service_checks["request_rate"]["reason"]

@@ -41,10 +41,11 @@ class ComponentHealth:
     @property
     def reasons(self) -> tuple[str, ...]:
         """Why the component has its status: the findings at that status first, then the
-        other non-healthy ones; for a healthy component, its figures."""
+        other non-healthy ones; for a healthy component, its figures (judged ones first)."""
         bad = sorted((f for f in self.findings if f.status > Status.HEALTHY),
                      key=lambda f: -f.status)
-        return tuple(f.reason for f in (bad or self.findings))
+        # healthy: the judged figures first, then those that could not be judged yet
+        return tuple(f.reason for f in (bad or sorted(self.findings, key=lambda f: f.value is None)))
 
 
 @dataclass(frozen=True)

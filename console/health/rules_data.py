@@ -7,7 +7,7 @@ from console.collectors.postgres_model import PostgresSnapshot
 from console.collectors.redis import RedisSnapshot
 from console.config.model import Thresholds
 
-from .status import Finding, Status, fmt_num, high_is_bad, low_is_bad
+from .status import Finding, Status, fmt_num, high_is_bad, low_is_bad, not_judged
 
 # An open transaction doing nothing holds locks and snapshots; a minute of that is worth a
 # look even though the guide sets no figure for it.
@@ -57,6 +57,10 @@ def evaluate_postgres(snap: PostgresSnapshot, t: Thresholds) -> list[Finding]:
                                       inclusive_critical=True)
             out.append(Finding(c, check, status, f"replication lag {r.name} "
                                f"{fmt_num(r.lag_seconds)} s {cmp} s", r.lag_seconds))
+        else:  # connected, but nothing replayed yet: no lag to judge
+            out.append(not_judged(c, check, f"replication lag {r.name} not judged: the "
+                                  "replica has replayed no transaction yet"
+                                  + (f" (state {r.state})" if r.state else "")))
     if snap.cache_hit_ratio_pct is not None:
         out.append(Finding(c, "cache_hit_ratio", Status.HEALTHY,
                            f"buffer cache hit ratio {fmt_num(snap.cache_hit_ratio_pct, 2)}%",
@@ -83,6 +87,9 @@ def evaluate_redis(snap: RedisSnapshot, t: Thresholds) -> list[Finding]:
         status, cmp = low_is_bad(rate, t.redis_hit_rate_pct)
         out.append(Finding(c, "hit_rate", status,
                            f"Redis hit rate {fmt_num(rate)}% {cmp}% ({window})", rate))
+    else:
+        out.append(not_judged(c, "hit_rate", "Redis hit rate not judged: no cache reads "
+                              "since Redis started (or its statistics were reset)"))
     ev = snap.evictions_per_sec
     if ev:
         sustained = snap.evicting_seconds >= SUSTAINED_EVICTION_SECONDS
@@ -92,6 +99,10 @@ def evaluate_redis(snap: RedisSnapshot, t: Thresholds) -> list[Finding]:
                            ev))
     elif ev == 0:
         out.append(Finding(c, "evictions", Status.HEALTHY, "no evictions", 0.0))
+    else:  # one reading: a rate needs two
+        out.append(not_judged(c, "evictions", "Redis evictions per second not judged: one "
+                              f"reading has no rate ({snap.evicted_keys} keys evicted since "
+                              "Redis started)"))
     if snap.role == "slave" and snap.master_link_status != "up":
         out.append(Finding(c, "replication", Status.CRITICAL,
                            f"Redis replica link to master is {snap.master_link_status or 'down'}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from console.collectors.service_model import ServiceSnapshot
 from console.config.model import Thresholds
 
-from .status import Finding, Status, fmt_num, high_is_bad
+from .status import Finding, Status, fmt_num, high_is_bad, not_judged
 
 COMPONENT = "service"
 
@@ -50,11 +50,21 @@ def _requests(snap: ServiceSnapshot, t: Thresholds) -> list[Finding]:
         out.append(Finding(COMPONENT, "error_rate", status,
                            f"error rate {fmt_num(r.error_rate_pct, 2)}% {cmp}%{window}",
                            r.error_rate_pct))
+    else:
+        out.append(not_judged(COMPONENT, "error_rate",
+                              f"error rate not judged: no requests{window}"))
     if r.p95_ms is not None:
         status, cmp = high_is_bad(r.p95_ms, t.p95_ms, inclusive_critical=True)
         out.append(Finding(COMPONENT, "p95", status,
                            f"P95 response time {r.p95_ms:.0f} ms {cmp} ms{window}", r.p95_ms))
+    else:
+        out.append(not_judged(COMPONENT, "p95",
+                              f"P95 response time not judged: no timed requests{window}"))
     if r.request_rate is not None:
         out.append(Finding(COMPONENT, "request_rate", Status.HEALTHY,
                            f"{fmt_num(r.request_rate)} requests/s{window}", r.request_rate))
+    else:
+        out.append(not_judged(COMPONENT, "request_rate", "request rate not measured: one "
+                              "scrape of /metrics has no rate (set service.prometheus_url)"
+                              if r.source == "scrape" else "request rate not measured"))
     return out

@@ -48,6 +48,15 @@ class Finding:
         return f"{self.component}.{self.check}"
 
 
+def not_judged(component: str, check: str, reason: str) -> Finding:
+    """A figure that exists but cannot be judged yet (no cache reads since Redis started,
+    no requests in the window, one reading where a rate needs two). It stays in the list,
+    so ``mcp-ops check --format json`` keeps one shape, with ``value`` null and the reason
+    saying why; it is HEALTHY, because nothing is wrong — an UNKNOWN would read as
+    "unreachable" (exit 3) to cron."""
+    return Finding(component, check, Status.HEALTHY, reason, None)
+
+
 def fmt_num(value: float, digits: int = 1) -> str:
     """84.0 -> '84', 84.25 -> '84.2': figures read like a person wrote them."""
     text = f"{value:.{digits}f}"
