@@ -14,10 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from waiting import until_sync
 import redis.asyncio as aioredis
 import yaml
 from health_support import PG_DSN, REDIS_URL, HealthServer, refused_port, start_moto
+from waiting import until_sync
 
 from console.config import load_file
 from console.health import Status

@@ -103,10 +103,11 @@ def test_sandbox_console_in_tmux_crashloop_then_quit_leaves_nothing(tmp_path):
 
         # 3. q quits; everything the sandbox started is gone
         tmux.keys("q")
-        tmux.wait_for(lambda s: tmux.pane("#{pane_dead}") == "1", 90, "the console to exit")
-        assert tmux.pane("#{pane_dead_status}") == "0", (
-            tmux.pane("signal #{pane_dead_signal}"), tmux.run("capture-pane", "-p", "-S", "-40",
-                                                            "-t", tmux.session).stdout)
+        status, sig = tmux.wait_exit(90)
+        print(f"exit status read from {tmux.exit_source}")
+        assert (status, sig) == ("0", ""), (
+            f"exit status {status!r}, signal {sig!r}",
+            tmux.run("capture-pane", "-p", "-S", "-40", "-t", tmux.session).stdout)
         assert_gone(info, seen, ROOT / info["config"])
         assert list(tmpdir.iterdir()) == [], "temporary directories left behind"
         leftovers = [p.pid for p in psutil.process_iter(["cmdline"])

@@ -108,6 +108,31 @@ class Tmux:
             time.sleep(0.3)
         raise AssertionError(f"timed out waiting for {what}; screen:\n{self.screen()}")
 
+    def wait_exit(self, timeout: float) -> tuple[str, str]:
+        """(exit status, signal) of the pane's program once it has ended; one of the two is
+        empty. Read from tmux when it knows, else from the kernel: tmux 3.3 marks a pane
+        dead as soon as its pty reads end-of-file, which comes before the exit is reported
+        to tmux (SIGCHLD); and on a loaded machine tmux sometimes leaves the ended program
+        an unreaped zombie for minutes — dead, with neither status nor signal. A zombie's
+        wait status is in ``/proc/PID/stat`` (field 52, Linux >= 3.5), so the program's own
+        exit status is known either way."""
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = self.pane("#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}|#{pane_pid}")
+            dead, status, sig, pid = state.split("|")
+            if dead == "1" and (status or sig):
+                self.exit_source = "tmux"
+                return status, sig
+            zombie = zombie_wait_status(int(pid)) if pid.isdigit() else None
+            if zombie is not None:
+                self.exit_source = "zombie"
+                return ((str(os.WEXITSTATUS(zombie)), "") if os.WIFEXITED(zombie)
+                        else ("", str(os.WTERMSIG(zombie))))
+            time.sleep(0.05)
+        raise AssertionError(f"the program did not end within {timeout:g} s (tmux: dead|status|"
+                             f"signal|pid = {state}); screen:\n{self.screen()}")
+
     def kill(self) -> None:
         self.run("kill-server", check=False)
 
@@ -116,3 +141,16 @@ def tmux_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
     env.update({"TERM": "xterm-256color", "COLORTERM": "", "LANG": "C.UTF-8"}, **extra)
     return env
+
+
+def zombie_wait_status(pid: int) -> int | None:
+    """The wait status of ``pid`` if it has ended and its parent has not reaped it yet."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # after the command name: field 3 (state) is fields[0], field 52 (exit_code) fields[49]
+    if fields[0] != "Z" or len(fields) < 50:
+        return None
+    return int(fields[49])
