@@ -57,7 +57,7 @@ async def main(args) -> None:
     tmp = Path(tempfile.mkdtemp())
     kubeconfig = tmp / "kubeconfig"
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "console.sandbox.kube", "--port", "0", "--kubeconfig-out",
+        [sys.executable, "-m", "sandbox.kube", "--port", "0", "--kubeconfig-out",
          str(kubeconfig), "--pods", str(args.pods)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     moto, moto_url = start_moto()
     service = await HealthServer().start()

@@ -20,9 +20,9 @@ from pathlib import Path
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.stream import WsApiClient
 
-from console.sandbox.kube.cluster import Cluster
-from console.sandbox.kube.log_book import append_log_line
-from console.sandbox.kube.server import start_server
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.log_book import append_log_line
+from sandbox.kube.server import start_server
 
 NS = "mcp-production"
 POD = "mcp-server-bench"

@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT / "tests" / "wizards"))
 import asyncpg  # noqa: E402
 import conftest as wz  # noqa: E402
 
-from console.sandbox.db_exec import PodFiles, postgres_handler  # noqa: E402
-from console.sandbox.kube.exec_handlers import register_exec_handler  # noqa: E402
-from console.sandbox.kube.exec_subprocess import POSTGRES_PROGRAMS  # noqa: E402
-from console.sandbox.simulator import Simulator  # noqa: E402
+from sandbox.db_exec import PodFiles, postgres_handler  # noqa: E402
+from sandbox.kube.exec_handlers import register_exec_handler  # noqa: E402
+from sandbox.kube.exec_subprocess import POSTGRES_PROGRAMS  # noqa: E402
+from sandbox.simulator import Simulator  # noqa: E402
 
 
 async def databases(rows: int) -> wz.Databases:

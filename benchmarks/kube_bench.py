@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from kubernetes_asyncio import client, config, watch  # noqa: E402
 
-from console.sandbox.kube.auth import ADMIN_TOKEN  # noqa: E402
-from console.sandbox.kube.cluster import build_cluster  # noqa: E402
-from console.sandbox.kube.server import start_server  # noqa: E402
+from sandbox.kube.auth import ADMIN_TOKEN  # noqa: E402
+from sandbox.kube.cluster import build_cluster  # noqa: E402
+from sandbox.kube.server import start_server  # noqa: E402
 
 NS = "mcp-production"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.sandbox.kube.cluster import build_cluster  # noqa: E402
+from sandbox.kube.cluster import build_cluster  # noqa: E402
 
 NS = "mcp-production"
 

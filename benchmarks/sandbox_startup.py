@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console.sandbox.sandbox_config import aws_environment  # noqa: E402
+from sandbox.sandbox_config import aws_environment  # noqa: E402
 
 MCP_OPS = [sys.executable, "-m", "console"]
 

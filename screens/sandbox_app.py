@@ -17,7 +17,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from console.sandbox.control import ControlAddress, ControlClient
+from sandbox.control import ControlAddress, ControlClient
 
 from .app import McpOpsApp
 from .sandbox_menu import SandboxMenu

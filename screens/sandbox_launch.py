@@ -23,8 +23,8 @@ import sys
 import threading
 
 from console.config import load_file
-from console.sandbox.control import ControlAddress
-from console.sandbox.platform import PARENT_ENV
+from sandbox.control import ControlAddress
+from sandbox.platform import PARENT_ENV
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0

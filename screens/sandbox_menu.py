@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from console.sandbox.control import ControlClient
+from sandbox.control import ControlClient
 
 STATUS_STYLE = {"HEALTHY": "green", "WARNING": "yellow", "CRITICAL": "bold red",
                 "UNREACHABLE": "bold magenta"}

@@ -135,8 +135,8 @@ async def hung_server():
 async def emulator(kubeconfig_path, *, seeded: bool = True, speed: float = 1.0):
     """The project's Kubernetes API emulator in this event loop, seeded with the runbook's
     world; yields (cluster, server) after writing an admin kubeconfig to ``kubeconfig_path``."""
-    from console.sandbox.kube.cluster import build_cluster
-    from console.sandbox.kube.server import start_server
+    from sandbox.kube.cluster import build_cluster
+    from sandbox.kube.server import start_server
 
     cluster = build_cluster(seeded=seeded, speed=speed)
     await cluster.start()

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIPPED_TREES = ("console/sandbox/",)
+SKIPPED_TREES = ("sandbox/",)
 ENGINE = "console/execution/"
 WRITER_CLASSES = {
     "console/execution/kube.py": {"KubeWriter"},

@@ -15,7 +15,7 @@ from console.collectors.backups import BackupsCollector
 from console.config.model import Environment, Thresholds
 from console.health import Status
 from console.health.evaluate import evaluate_component
-from console.sandbox.kube.controllers import chaos
+from sandbox.kube.controllers import chaos
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,8 +17,8 @@ from console.collectors.kube_model import KubeSnapshot
 from console.config.model import KubernetesSettings, Thresholds
 from console.health import Status
 from console.health.evaluate import evaluate_component
-from console.sandbox.kube.controllers import chaos, quantity
 from console.sources.kube import KubeError, KubeSource
+from sandbox.kube.controllers import chaos, quantity
 
 pytestmark = pytest.mark.timeout(60)
 NS = "mcp-production"
@@ -258,7 +258,7 @@ NS_READER = "ns-reader-token"
 async def test_namespace_only_credentials_show_pods_without_nodes(served, tmp_path, watch):
     """get/list/watch in the namespace only, as a RoleBinding grants: nodes (cluster-scoped)
     are refused with 403, and the snapshot keeps everything else."""
-    from console.sandbox.kube.auth import EVERYONE, User
+    from sandbox.kube.auth import EVERYONE, User
 
     cluster, server, _ = served
     authz = server.ctx.authorizer

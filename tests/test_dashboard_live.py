@@ -284,7 +284,7 @@ async def test_alerts_list_worst_first(live):
     service.delay = 0.55
     app = make_app(config)
     async with app.run_test(size=(200, 60)) as pilot:
-        from console.sandbox.kube.controllers import chaos
+        from sandbox.kube.controllers import chaos
 
         await wait_until(pilot, lambda: "pods" in panels_with_data(app))
         victim = app.query_one(PodsPanel).snapshot.pods[0].name

@@ -1,7 +1,7 @@
 """Snapshot tests of the live dashboard at 80x24 and 200x60.
 
 Every figure comes from a real collection: the emulator (its own process, via
-``python -m console.sandbox.kube``), the real PostgreSQL and Redis, a real HTTP service (in
+``python -m sandbox.kube``), the real PostgreSQL and Redis, a real HTTP service (in
 a thread) and moto S3. Figures that change from run to run (latencies, ages, pod name
 suffixes, CPU, other engineers' connections and Redis memory) are then pinned to fixed
 values with ``dataclasses.replace`` before they reach the panels, so the picture is stable
@@ -85,7 +85,7 @@ def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("snapshots")
     kubeconfig = base / "kubeconfig"
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "console.sandbox.kube", "--port", "0", "--kubeconfig-out",
+        [sys.executable, "-m", "sandbox.kube", "--port", "0", "--kubeconfig-out",
          str(kubeconfig), "--speed", "10"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     # the backups collector reads moto with the standard credential chain; set for this
     # module only, then put back as it was

@@ -20,10 +20,10 @@ from console.execution.probe import (
     probe_redis,
     redis_acl_can_write,
 )
-from console.sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN, Authorizer
-from console.sandbox.kube.cluster import build_cluster
-from console.sandbox.kube.server import start_server
 from console.sources.kube import KubeError
+from sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN, Authorizer
+from sandbox.kube.cluster import build_cluster
+from sandbox.kube.server import start_server
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 

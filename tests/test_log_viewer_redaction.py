@@ -14,7 +14,7 @@ from health_support import emulator
 from wizard_support import load_config, write_config
 
 from console.logstream import open_pod_log
-from console.sandbox.kube.log_book import append_log_line
+from sandbox.kube.log_book import append_log_line
 from screens.app import McpOpsApp
 from screens.log_viewer import LogViewer
 

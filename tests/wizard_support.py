@@ -101,7 +101,7 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 class EmulatorProcess:
-    """The Kubernetes emulator as its own process (``python -m console.sandbox.kube``), so
+    """The Kubernetes emulator as its own process (``python -m sandbox.kube``), so
     that CLI subprocesses and the test's own loop can talk to it without sharing a loop."""
 
     def __init__(self, directory: Path, *, speed: float = 20.0):
@@ -112,11 +112,11 @@ class EmulatorProcess:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> EmulatorProcess:
-        from console.sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
+        from sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
 
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "console.sandbox.kube", "--port", "0", "--kubeconfig-out",
+            [PYTHON, "-m", "sandbox.kube", "--port", "0", "--kubeconfig-out",
              str(self.kubeconfig), "--speed", str(self.speed)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = self.process.stdout.readline()

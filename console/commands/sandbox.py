@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from console.sandbox import scenarios
+from sandbox import scenarios
 
 INTERACTIVE = "screens.sandbox_launch"
 
@@ -26,7 +26,7 @@ def main(args) -> int:
         if args.pods < 0:
             print("mcp-ops sandbox serve: --pods must be 0 or more", file=sys.stderr)
             return 2
-        from console.sandbox.serve import run
+        from sandbox.serve import run
 
         return run(args.config_out, scenario=args.scenario, extra_pods=args.pods)
     return int(importlib.import_module(INTERACTIVE).main(args) or 0)

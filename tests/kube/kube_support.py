@@ -17,9 +17,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
-from console.sandbox.kube.cluster import Cluster, build_cluster
-from console.sandbox.kube.server import RunningServer, start_server
+from sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
+from sandbox.kube.cluster import Cluster, build_cluster
+from sandbox.kube.server import RunningServer, start_server
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 KUBECTL_VERSIONS_DIR = Path("/usr/lib/google-cloud-sdk/bin")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from console.sandbox.kube.auth import ADMIN_TOKEN
+from sandbox.kube.auth import ADMIN_TOKEN
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.emulator(seeded=False, controllers=False)]
 

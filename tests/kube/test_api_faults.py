@@ -8,7 +8,7 @@ import api_objects as w
 import pytest
 from kube_support import kubectl
 
-from console.sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
+from sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(120),
               pytest.mark.emulator(seeded=False, controllers=False)]

@@ -1,4 +1,4 @@
-"""``python -m console.sandbox.kube``: the seeded emulator in the foreground, with the
+"""``python -m sandbox.kube``: the seeded emulator in the foreground, with the
 kubeconfig it writes driving the real kubectl, ``--pods`` adding pods, and a clean exit
 on SIGTERM."""
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_foreground_server_writes_a_kubeconfig_and_stops_on_sigterm(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.sandbox.kube", "--port", "0", "--kubeconfig-out",
+        [sys.executable, "-m", "sandbox.kube", "--port", "0", "--kubeconfig-out",
          str(kubeconfig), "--pods", "20", "--token", "operator-token", "--speed", "5"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

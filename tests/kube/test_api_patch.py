@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from console.sandbox.kube.patch import json_patch, merge_patch, strategic_merge
-from console.sandbox.kube.selectors import Filter, parse_label_selector
-from console.sandbox.kube.store import ApiError
+from sandbox.kube.patch import json_patch, merge_patch, strategic_merge
+from sandbox.kube.selectors import Filter, parse_label_selector
+from sandbox.kube.store import ApiError
 
 POD_SPEC = {
     "spec": {

@@ -14,8 +14,8 @@ from kube_support import kubectl
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from console.sandbox.kube.auth import ADMIN_TOKEN
-from console.sandbox.kube.store import HISTORY
+from sandbox.kube.auth import ADMIN_TOKEN
+from sandbox.kube.store import HISTORY
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.emulator(seeded=False, controllers=False, bookmark_interval=0.3)]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from waiting import until
 
-from console.sandbox.kube.controllers import chaos, podspec, quantity
-from console.sandbox.kube.controllers.metrics import NODE_OVERHEAD
+from sandbox.kube.controllers import chaos, podspec, quantity
+from sandbox.kube.controllers.metrics import NODE_OVERHEAD
 
 pytestmark = pytest.mark.timeout(60)
 

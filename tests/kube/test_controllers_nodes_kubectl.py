@@ -11,7 +11,7 @@ import re
 import pytest
 from kube_support import eventually, kubectl
 
-from console.sandbox.kube.controllers import chaos
+from sandbox.kube.controllers import chaos
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(120), pytest.mark.emulator(speed=40)]
 

@@ -13,7 +13,7 @@ import json
 import pytest
 from kube_support import eventually, kubectl
 
-from console.sandbox.kube.controllers import chaos
+from sandbox.kube.controllers import chaos
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(120), pytest.mark.emulator(speed=40)]
 

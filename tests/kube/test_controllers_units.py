@@ -8,12 +8,12 @@ import copy
 
 import pytest
 
-from console.sandbox.kube.clock import Clock
-from console.sandbox.kube.cluster import Cluster
-from console.sandbox.kube.controllers import containers, podspec, quantity
-from console.sandbox.kube.controllers.chaos import ChaosState, CrashTarget
-from console.sandbox.kube.controllers.deployment import surge_and_unavailable
-from console.sandbox.kube.controllers.events import EventRecorder
+from sandbox.kube.clock import Clock
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.controllers import containers, podspec, quantity
+from sandbox.kube.controllers.chaos import ChaosState, CrashTarget
+from sandbox.kube.controllers.deployment import surge_and_unavailable
+from sandbox.kube.controllers.events import EventRecorder
 
 TEMPLATE = {"metadata": {"labels": {"app": "web"}},
             "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
@@ -154,7 +154,7 @@ def test_event_recorder_repeats_instead_of_duplicating():
 
 
 def test_hpa_recommendation_is_conservative_about_unmeasured_pods():
-    from console.sandbox.kube.controllers.hpa import _recommend
+    from sandbox.kube.controllers.hpa import _recommend
 
     # 6 pods measured at 120 % of a 70 % target: 6 * 1.2 / 0.7 -> 11
     assert _recommend(used=6 * 1.2, counted=6, ready=6, goal=0.7, current=6) == 11

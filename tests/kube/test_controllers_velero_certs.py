@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from waiting import until
 
-from console.sandbox.kube.controllers import chaos
-from console.sandbox.kube.controllers.base import parse_time
-from console.sandbox.kube.controllers.certificates import TRIGGER
+from sandbox.kube.controllers import chaos
+from sandbox.kube.controllers.base import parse_time
+from sandbox.kube.controllers.certificates import TRIGGER
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,8 +12,8 @@ import pytest
 from kube_support import running_cluster
 from waiting import until
 
-from console.sandbox.kube import seed_platform
-from console.sandbox.kube.controllers import podspec
+from sandbox.kube import seed_platform
+from sandbox.kube.controllers import podspec
 
 # the seeded world's HPA would fight the replica counts these tests set
 pytestmark = [pytest.mark.timeout(60), pytest.mark.world(hpa_actuation=False)]
@@ -208,7 +208,7 @@ async def test_scale_down_removes_unready_pods_first(world):
     store = world.store
     d = store.get("deployments.apps", NS, "mcp-server-production")
     (rs,) = owned(store, "replicasets.apps", d)
-    from console.sandbox.kube.controllers import chaos
+    from sandbox.kube.controllers import chaos
 
     victim = sorted(owned(store, "pods", rs), key=lambda p: p["metadata"]["name"])[-1]
     chaos.crashloop(world, NS, pod=victim["metadata"]["name"])

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from console.sandbox.kube.cluster import build_cluster
-from console.sandbox.kube.controllers.base import parse_time
+from sandbox.kube.cluster import build_cluster
+from sandbox.kube.controllers.base import parse_time
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,20 +14,20 @@ import shutil
 
 import pytest
 
-from console.sandbox.kube.cluster import Cluster
-from console.sandbox.kube.exec_handlers import (
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.exec_handlers import (
     ExecContext,
     ExecInput,
     ExecOutput,
     exec_handlers,
     register_exec_handler,
 )
-from console.sandbox.kube.exec_subprocess import (
+from sandbox.kube.exec_subprocess import (
     POSTGRES_PROGRAMS,
     postgres_client_handler,
     subprocess_handler,
 )
-from console.sandbox.kube.mcp_endpoints import set_check_failure
+from sandbox.kube.mcp_endpoints import set_check_failure
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -21,8 +21,8 @@ from kube_support import kubectl
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.stream import WsApiClient
 
-from console.sandbox.kube.exec_handlers import register_exec_handler
-from console.sandbox.kube.mcp_endpoints import set_check_failure
+from sandbox.kube.exec_handlers import register_exec_handler
+from sandbox.kube.mcp_endpoints import set_check_failure
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(120),
               pytest.mark.emulator(seeded=False, controllers=False)]

@@ -17,9 +17,9 @@ from aiohttp import web
 from kubernetes_asyncio import client
 from kubernetes_asyncio.stream import WsApiClient
 
-from console.sandbox.kube.cluster import Cluster
-from console.sandbox.kube.exec import handle_exec
-from console.sandbox.kube.exec_handlers import register_exec_handler
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.exec import handle_exec
+from sandbox.kube.exec_handlers import register_exec_handler
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from kube_support import kubectl
 
-from console.sandbox.kube.mcp_endpoints import set_check_failure
+from sandbox.kube.mcp_endpoints import set_check_failure
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(180), pytest.mark.emulator(speed=20)]
 
@@ -81,7 +81,7 @@ async def test_startup_lines_and_backup_job_log(emulator):
 
 
 async def test_previous_log_of_a_pod_the_controllers_oom_killed(emulator):
-    from console.sandbox.kube.controllers import chaos
+    from sandbox.kube.controllers import chaos
 
     await ready(emulator)
     pod = sorted(p["metadata"]["name"] for p in emulator.store.iter("pods", NS)

@@ -17,9 +17,9 @@ from aiohttp import web
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from console.sandbox.kube.cluster import Cluster
-from console.sandbox.kube.log_book import append_log_line, set_error_rate
-from console.sandbox.kube.logs import handle_log
+from sandbox.kube.cluster import Cluster
+from sandbox.kube.log_book import append_log_line, set_error_rate
+from sandbox.kube.logs import handle_log
 
 pytestmark = pytest.mark.timeout(60)
 DAY = 86400

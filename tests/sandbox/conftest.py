@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sandbox_support import ServeProcess, embedded_env
 
-from console.sandbox.control import ControlAddress
+from sandbox.control import ControlAddress
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from console.config import load_file
-from console.sandbox.control import switch_scenario
-from console.sandbox.scenarios import SCENARIOS
+from sandbox.control import switch_scenario
+from sandbox.scenarios import SCENARIOS
 from screens.app import McpOpsApp
 from screens.sandbox_app import SandboxConsoleApp
 from screens.sandbox_menu import SandboxMenu

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from sandbox_support import kubectl
 
-from console.sandbox import aws as sandbox_aws
-from console.sandbox.control import switch_scenario
-from console.sandbox.embedded_postgres import pgserver_bin_dir
+from sandbox import aws as sandbox_aws
+from sandbox.control import switch_scenario
+from sandbox.embedded_postgres import pgserver_bin_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.kubectl, pytest.mark.timeout(180)]
 

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from sandbox_support import MCP_OPS, ROOT, client_env, reasons, run_check, wait_for_check
 
-from console.sandbox.control import switch_scenario
+from sandbox.control import switch_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from console.config import load_file
-from console.sandbox.aws import nightly_dump_times
-from console.sandbox.db_exec import PodFiles, translate_postgres, translate_redis_cli
-from console.sandbox.sandbox_config import Addresses, write_config
+from sandbox.aws import nightly_dump_times
+from sandbox.db_exec import PodFiles, translate_postgres, translate_redis_cli
+from sandbox.sandbox_config import Addresses, write_config
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from sandbox_support import closed_port
 
 from console.collectors.service_metrics import counters_from, figures_between
-from console.sandbox.simulator import Simulator
 from console.sources.prometheus import parse_text
+from sandbox.simulator import Simulator
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -198,10 +198,10 @@ def write_config(path: Path, *, kubeconfig: Path, service_url: str, aws_endpoint
 
 @pytest.fixture
 async def world(tmp_path, pg, moto, monkeypatch):
-    from console.sandbox.db_exec import PodFiles, postgres_handler
-    from console.sandbox.kube.exec_handlers import register_exec_handler
-    from console.sandbox.kube.exec_subprocess import POSTGRES_PROGRAMS
-    from console.sandbox.simulator import Simulator
+    from sandbox.db_exec import PodFiles, postgres_handler
+    from sandbox.kube.exec_handlers import register_exec_handler
+    from sandbox.kube.exec_subprocess import POSTGRES_PROGRAMS
+    from sandbox.simulator import Simulator
 
     for key, value in AWS_ENV.items():
         monkeypatch.setenv(key, value)
@@ -342,7 +342,7 @@ def sandbox_cli(sandbox, tmp: Path, *args: str, timeout: float = 240) -> subproc
 
 
 def sandbox_switch(sandbox, scenario: str) -> None:
-    from console.sandbox.control import ControlAddress, switch_scenario
+    from sandbox.control import ControlAddress, switch_scenario
 
     address = ControlAddress(sandbox.info["control_url"], sandbox.info["control_token"])
     assert switch_scenario(address, scenario)["scenario"] == scenario

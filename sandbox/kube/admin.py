@@ -1,5 +1,5 @@
 """``/_emulator/faults``: fault injection over HTTP, for an emulator running in another
-process (``python -m console.sandbox.kube``, the sandbox). Admin token only.
+process (``python -m sandbox.kube``, the sandbox). Admin token only.
 
 - ``GET /_emulator/faults`` lists active faults;
 - ``POST /_emulator/faults`` with ``{"path": ..., "latency"|"status"|"hang"|"drop"...}`` adds one;

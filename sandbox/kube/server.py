@@ -7,7 +7,7 @@ then reach one dispatcher that parses the path (:mod:`routing`) and calls the ve
 handler. Pod ``/log`` and ``/exec`` are served by :mod:`logs` and :mod:`exec`.
 
 Start it in-process with :func:`start_server` (port 0 picks a free port), or from the
-command line with ``python -m console.sandbox.kube``. It binds 127.0.0.1 only.
+command line with ``python -m sandbox.kube``. It binds 127.0.0.1 only.
 """
 
 from __future__ import annotations

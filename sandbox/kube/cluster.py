@@ -1,6 +1,6 @@
 """One emulated cluster: the store, its clock, faults, controllers, exec and log sources.
 
-Module ownership inside ``console/sandbox/kube/``:
+Module ownership inside ``sandbox/kube/``:
 - ``store.py``, ``clock.py``, ``cluster.py``: shared core (this file).
 - ``server.py`` and friends (discovery, resources, patch, selectors, auth, faults,
   ``__main__``): the HTTP API server.

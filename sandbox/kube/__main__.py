@@ -1,4 +1,4 @@
-"""``python -m console.sandbox.kube --port PORT --kubeconfig-out FILE [--pods N] [--token T]
+"""``python -m sandbox.kube --port PORT --kubeconfig-out FILE [--pods N] [--token T]
 [--speed X]``: the seeded emulator in the foreground until SIGINT/SIGTERM."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .server import start_server
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m console.sandbox.kube",
+    parser = argparse.ArgumentParser(prog="python -m sandbox.kube",
                                      description="Kubernetes API emulator with the runbook's seeded world")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--kubeconfig-out", required=True, help="where to write the kubeconfig")

@@ -10,7 +10,7 @@ not a terminal. Anything but localhost:8080 cannot be reached from the emulated 
 Who answers the request is a *transport* (:data:`CurlTransport`): by default
 :func:`canned_transport` (the emulated server of ``mcp_endpoints.py`` with synthetic
 timings); the sandbox plugs in one that makes a real HTTP request to its MCP-server
-simulator (``console/sandbox/service_exec.py``). Option parsing, ``-f``/``-s``/``-S``/
+simulator (``sandbox/service_exec.py``). Option parsing, ``-f``/``-s``/``-S``/
 ``-o``/``-w``/``-i`` and the messages stay here, the same for every transport.
 """
 

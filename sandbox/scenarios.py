@@ -1,7 +1,7 @@
 """The incidents a sandbox can be put into, each one undoable, switchable while it runs.
 
 A scenario is a pair of coroutines, ``apply`` and ``revert``, acting on the running
-:class:`~console.sandbox.platform.Sandbox`. They cause the incident for real wherever the
+:class:`~sandbox.platform.Sandbox`. They cause the incident for real wherever the
 sandbox can: the connection-exhaustion scenario opens real PostgreSQL connections, the
 blocking one holds a real row lock, the memory one fills the real Redis until it evicts,
 the region failure stops the production API server from answering. What they do to the
