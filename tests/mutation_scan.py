@@ -31,6 +31,8 @@ WRITER_CLASSES = {
     "console/execution/kube.py": {"KubeWriter"},
     "console/execution/context.py": {"Mutations"},
     "actions/backups/cluster.py": {"ClusterWrites"},
+    "console/execution/writers/sql.py": {"SqlWriter"},
+    "console/execution/writers/redis.py": {"RedisWriter"},
 }
 
 KUBE_MUTATING = re.compile(
@@ -82,7 +84,7 @@ REDIS_WRITE_COMMANDS = {redis_command_of(n) for n in REDIS_MUTATING | set(REDIS_
     ("DEL",), ("APPEND",), ("SAVE",)}
 SQL_WRITE = re.compile(
     r"^\s*(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|DROP\s|TRUNCATE|ALTER\s|"
-    r"CREATE\s+(TABLE|INDEX|ROLE|USER|DATABASE|EXTENSION)|GRANT\s|REVOKE\s|VACUUM|REINDEX)|"
+    r"CREATE\s+(TABLE|INDEX|ROLE|USER|DATABASE|EXTENSION)|GRANT\s|REVOKE\s|VACUUM\b|REINDEX\b)|"
     r"pg_reload_conf\(|pg_terminate_backend\(|pg_cancel_backend\(|pg_stat_reset\(",
     re.IGNORECASE)
 SQL_RUNNERS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchmany"}
