@@ -6,6 +6,7 @@ read-only is in force; panels, wizards and viewers live in their own modules.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -13,8 +14,11 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from console.config import Config
+from console.errors import McpOpsError
+from console.execution.redaction import Redactor, redactor_for
 from console.identity import Operator, current_operator
 
 from .dashboard import Dashboard
@@ -22,6 +26,8 @@ from .environments import EnvironmentSwitcher
 from .header import StatusHeader
 from .help import HelpScreen
 from .wizard_actions import WizardActions
+
+log = logging.getLogger(__name__)
 
 
 class McpOpsApp(WizardActions, App[None]):
@@ -58,6 +64,7 @@ class McpOpsApp(WizardActions, App[None]):
         self.forced_read_only = read_only  # from --read-only: holds for every environment
         self.operator = operator or current_operator()
         self._clock = clock
+        self._redactor: Redactor | None = None
 
     # ---- state -------------------------------------------------------------------------
     @property
@@ -82,6 +89,22 @@ class McpOpsApp(WizardActions, App[None]):
         self.title = f"mcp-ops — {self.env_name}"
         self.query_one(Dashboard).query("Panel").first().focus()
         self.probe_credentials()  # what the credentials could write -> header (wizard_actions)
+
+    # ---- worker failures ---------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported: the App's own, and every screen's
+        (forwarded by :class:`~screens.worker_errors.ForwardWorkerErrors`). A notification
+        headed by the McpOpsError's title (else the exception's type), its text redacted and
+        taken literally (``markup=False``: foreign text may hold ``[``), and a log line."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if self._redactor is None:
+            self._redactor = redactor_for(self.config)
+        title = error.title if isinstance(error, McpOpsError) else type(error).__name__
+        message = self._redactor.text(str(error) or type(error).__name__)
+        self.notify(message, title=title, severity="error", markup=False, timeout=10)
+        log.error("worker %r failed: %s: %s", event.worker.name, title, message)
 
     # ---- actions -----------------------------------------------------------------------
     def action_help(self) -> None:

@@ -24,6 +24,8 @@ from textual.widgets import Footer, Log, Static
 
 from console.logstream import PRESETS, LogBuffer, LogPreset, PodLogStream, open_pod_log
 
+from .worker_errors import ForwardWorkerErrors
+
 # (app, pod, container, tail) -> the stream to show
 StreamOpener = Callable[..., PodLogStream]
 
@@ -32,7 +34,7 @@ def _default_opener(app, pod: str, container: str | None, tail: int) -> PodLogSt
     return open_pod_log(app.config, app.environment, pod, container=container, tail=tail)
 
 
-class LogViewer(Screen):
+class LogViewer(ForwardWorkerErrors, Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="logs.back"),
         Binding("space", "pause", "Pause", id="logs.pause"),
@@ -74,9 +76,16 @@ class LogViewer(Screen):
         self._status()
         self.stream()
 
-    @work(exclusive=True, group="log-stream")
+    @work(exclusive=True, group="log-stream", exit_on_error=False)
     async def stream(self) -> None:
-        stream = self.open_stream(self.app, self.pod, self.container, self.tail)
+        """Failures of the stream are shown in the status line; one that escapes (the
+        stream cannot even be opened) goes to the App's handler, never quits the app."""
+        try:
+            stream = self.open_stream(self.app, self.pod, self.container, self.tail)
+        except Exception:
+            self.ended = "stream could not be opened"
+            self._status()
+            raise
         self.container = stream.container
         try:
             async for line in stream:

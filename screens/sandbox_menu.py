@@ -20,6 +20,8 @@ from textual.widgets.option_list import Option
 
 from sandbox.control import ControlClient
 
+from .worker_errors import ForwardWorkerErrors
+
 STATUS_STYLE = {"HEALTHY": "green", "WARNING": "yellow", "CRITICAL": "bold red",
                 "UNREACHABLE": "bold magenta"}
 
@@ -35,8 +37,9 @@ def describe(scenario: dict, current: str) -> Text:
     return text
 
 
-class SandboxMenu(ModalScreen[str | None]):
-    """Pick a scenario; dismisses with the name switched to (None: nothing changed)."""
+class SandboxMenu(ForwardWorkerErrors, ModalScreen[str | None]):
+    """Pick a scenario; dismisses with the name switched to (None: nothing changed). The
+    sandbox's own errors are shown in the menu; anything else goes to the App's handler."""
 
     DEFAULT_CSS = """
     SandboxMenu { align: center middle; }
@@ -67,7 +70,7 @@ class SandboxMenu(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(exclusive=True, group="sandbox-menu")
+    @work(exclusive=True, group="sandbox-menu", exit_on_error=False)
     async def load(self) -> None:
         try:
             status = await self.client.status()
@@ -100,7 +103,7 @@ class SandboxMenu(ModalScreen[str | None]):
         elif not self.busy:
             self.switch(event.option.id)
 
-    @work(exclusive=True, group="sandbox-menu")
+    @work(exclusive=True, group="sandbox-menu", exit_on_error=False)
     async def switch(self, name: str) -> None:
         self.busy = True
         state = self.query_one("#sandbox-state", Static)

@@ -14,6 +14,7 @@ from textual import work
 from textual.app import SystemCommand
 
 from actions.catalogue import catalogue, get
+from console.execution.log_store import SessionSummary
 from console.execution.redaction import redactor_for
 from console.execution.session_log import default_directory
 
@@ -50,17 +51,16 @@ class WizardActions:
         self.push_screen(SessionLogView(self.session_directory(), redactor_for(self.config)),
                          self._resume_chosen)
 
-    def _resume_chosen(self, path: Path | None) -> None:
-        if path is None:
+    def _resume_chosen(self, summary: SessionSummary | None) -> None:
+        """The viewer's summary (verified off the UI thread): the runner verifies the log
+        again when it reopens it, in its worker."""
+        if summary is None or summary.wizard is None:
             return
-        from console.execution.log_store import summarize
-
-        summary = summarize(path)
         if summary.env != self.env_name:
             self.notify(f"{summary.id} ran on {summary.env}; switch to it first (e)",
                         severity="warning", markup=False)
             return
-        self.start_wizard(summary.wizard, resume=path)
+        self.start_wizard(summary.wizard, resume=summary.path)
 
     def wizard_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Wizards", "Pick a runbook procedure to run (w)", self.action_wizards)

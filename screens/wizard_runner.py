@@ -1,12 +1,15 @@
 """The wizard runner: steps with their state, plan -> inputs -> confirm -> stream -> result.
 
-The screen drives a :class:`console.execution.session.WizardRun` — the same object
-``mcp-ops run`` drives — so the console and the command line log identical records. Keys:
+The screen drives a :class:`console.execution.driver.RunDriver` — the same driver
+``mcp-ops run`` uses — so the console and the command line order, skip, retry and log
+steps identically. Keys:
 Enter in a field (or ``r``) runs the current step (or retries a failed one), ``s`` skips
 it, ``a`` / ``ctrl+c`` aborts (cancelling a running step cleanly), ``escape`` closes when
 the run is over. Read steps without inputs that follow a finished step run on their own;
 the runner stops before anything that needs an answer or a confirmation, and after any
-failure. The output pane keeps the last ``ui.output_line_cap`` lines.
+failure (the driver's ``stop_for_operator``). The output pane keeps the last
+``ui.output_line_cap`` lines. A worker that fails (a session log that another process is
+writing, on resume) is shown by the App's handler; escape then closes the screen.
 """
 
 from __future__ import annotations
@@ -23,24 +26,26 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, ProgressBar, Static
 
 from actions.model import Risk, Wizard
+from console.execution.driver import RunDriver, RunState, StepEnded, StepStarting
 from console.execution.executor import (
-    DECLINED,
-    FAILED,
-    OK,
-    REFUSED,
-    SKIPPED,
-    TIMED_OUT,
     OutputEvent,
     ProgressEvent,
     StateEvent,
+    StepOutcome,
+    StepPhase,
+    StepStatus,
 )
 from console.execution.session import WizardRun
 
 from .confirm_modal import ConfirmModal
 from .wizard_widgets import InputForm, StepList, render_plan
+from .worker_errors import ForwardWorkerErrors
+
+FAILURE = {StepStatus.FAILED: "failed", StepStatus.TIMED_OUT: "timed out",
+           StepStatus.REFUSED: "was refused", StepStatus.DECLINED: "was not confirmed"}
 
 
-class WizardRunner(Screen[None]):
+class WizardRunner(ForwardWorkerErrors, Screen[None]):
     DEFAULT_CSS = """
     WizardRunner #title { height: 1; background: $panel; }
     WizardRunner #body { height: 1fr; }
@@ -69,11 +74,22 @@ class WizardRunner(Screen[None]):
         self.config, self.env_name, self.wizard = config, env_name, wizard
         self.read_only, self.operator, self.resume_path = read_only, operator, resume
         self.directory = directory
-        self.run: WizardRun | None = None
-        self.index: int | None = 0
-        self.busy = False
-        self.finished: str | None = None
+        self.driver: RunDriver | None = None
+        self.busy = False  # a step worker is validating answers or running steps
         self.form: InputForm | None = None
+
+    @property
+    def run(self) -> WizardRun | None:
+        return self.driver.run if self.driver is not None else None
+
+    @property
+    def index(self) -> int | None:
+        """The current step: shown, running, or failed and waiting for retry or skip."""
+        return self.driver.current if self.driver is not None else 0
+
+    @property
+    def finished(self) -> RunState | None:
+        return self.driver.finished if self.driver is not None else None
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -103,36 +119,39 @@ class WizardRunner(Screen[None]):
     # ---- session ----------------------------------------------------------------------
     @work(exclusive=True, group="wizard", exit_on_error=False)
     async def _begin(self) -> None:
-        kw = dict(config=self.config, wizard=self.wizard, confirmer=self._confirm,
-                  sink=self._on_event, operator=self.operator, directory=self.directory)
-        if self.resume_path is not None:
-            self.run, problems = await WizardRun.resume(
-                self.resume_path, env_name=self.env_name, answers={},
-                read_only=self.read_only, **kw)
-            for index in self.run.completed:
-                self._steps().set_state(index, OK)
-            self._log(f"resumed session {self.run.log.id}; completed steps: "
-                      f"{', '.join(str(i + 1) for i in sorted(self.run.completed)) or 'none'}")
-        else:
-            self.run = WizardRun(env_name=self.env_name, read_only=self.read_only, **kw)
-            self.run.start()
-            self._log(f"session {self.run.log.id}")
-        await self._show(self.run.next_index())
+        kw: dict[str, Any] = dict(
+            config=self.config, wizard=self.wizard, env_name=self.env_name,
+            read_only=self.read_only, confirmer=self._confirm, sink=self._on_event,
+            operator=self.operator, directory=self.directory)
+        try:
+            if self.resume_path is not None:
+                self.driver, _ = await RunDriver.resume(self.resume_path, **kw)
+                done = sorted(self.driver.completed)
+                for index in done:
+                    self._steps().set_state(index, StepStatus.OK)
+                self._log(f"resumed session {self.driver.log.id}; completed steps: "
+                          f"{', '.join(str(i + 1) for i in done) or 'none'}")
+            else:
+                self.driver = RunDriver.start(**kw)
+                self._log(f"session {self.driver.log.id}")
+        except Exception:  # shown by the App's worker-error handler
+            self._status("the wizard could not start · escape closes")
+            raise
+        await self._show(self.driver.current)
 
     async def _show(self, index: int | None) -> None:
-        """Make ``index`` the current step: its plan, and its form if it has inputs."""
-        self.index = index
+        """Show the current step ``index``: its plan, and its form if it has inputs."""
         slot = self.query_one("#form-slot", Vertical)
         await slot.remove_children()
         self.form = None
         if index is None:
-            await self._finish("completed")
+            await self._finish(RunState.COMPLETED)
             return
-        assert self.run is not None
+        assert self.driver is not None
         step = self.wizard.steps[index]
         self._steps().set_current(index)
         if step.inputs:
-            values = {i.name: await self.run.default_text(i) for i in step.inputs}
+            values = {i.name: await self.driver.default_text(i) for i in step.inputs}
             self.form = InputForm(list(step.inputs), values)
             await slot.mount(self.form)
             self.form.focus_first()
@@ -143,11 +162,11 @@ class WizardRunner(Screen[None]):
         self._status(f"step {index + 1}/{len(self.wizard.steps)}: {hint} · s skip · a abort")
 
     def _plan(self, index: int, note: str = "") -> None:
-        assert self.run is not None
+        assert self.driver is not None
         step = self.wizard.steps[index]
         try:
-            plan = self.run.plan(index) if all(i.name in self.run.ctx.values
-                                               for i in step.inputs) else None
+            plan = self.driver.plan(index) if all(i.name in self.driver.run.ctx.values
+                                                  for i in step.inputs) else None
         except Exception as exc:  # a plan needing answers not given yet
             plan, note = None, f"{note} ({exc})"
         if self.read_only and step.risk > Risk.READ:
@@ -157,7 +176,7 @@ class WizardRunner(Screen[None]):
     def _log(self, line: str) -> None:
         self.query_one("#output", Log).write_line(line)
 
-    # ---- executor callbacks -----------------------------------------------------------
+    # ---- driver and executor callbacks ------------------------------------------------
     async def _confirm(self, request):
         return await self.app.push_screen(ConfirmModal(request), wait_for_dismiss=True)
 
@@ -167,11 +186,17 @@ class WizardRunner(Screen[None]):
         elif isinstance(event, ProgressEvent):
             p = event.progress
             self.query_one("#progress", ProgressBar).update(total=p.total, progress=p.done)
+        elif isinstance(event, StepStarting):
+            self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+            self.screen.set_focus(None)
+            self._steps().set_current(event.step)
+        elif isinstance(event, StepEnded):
+            self._steps().set_state(event.step, event.outcome.status)
         elif isinstance(event, StateEvent):
             self._steps().set_state(event.step, event.state)
-            if event.state == "planned":
+            if event.state == StepPhase.PLANNED:
                 self._plan(event.step)
-            if event.detail and event.state not in ("planned",):
+            elif event.detail:
                 self._status(f"step {event.step + 1}: {event.state}: {event.detail}")
 
     # ---- actions ----------------------------------------------------------------------
@@ -182,60 +207,50 @@ class WizardRunner(Screen[None]):
             self.action_run_step()
 
     def action_run_step(self) -> None:
-        if self.busy or self.finished or self.run is None or self.index is None:
+        """Run the current step (a retry after a failure), then on while nothing needs
+        the operator."""
+        if self.busy or self.finished or self.driver is None or self.driver.current is None:
             return
         self.busy = True
-        self._step_worker(self.index)
+        self._step_worker()
 
     @work(exclusive=True, group="step", exit_on_error=False)
-    async def _step_worker(self, index: int) -> None:
-        assert self.run is not None
+    async def _step_worker(self) -> None:
+        driver = self.driver
+        assert driver is not None
         try:
             if self.form is not None:
-                problems = await self.run.resolve_inputs(self.form.answers(),
-                                                         [i.name for i in self.form.inputs])
+                problems = await driver.set_inputs(self.form.answers(),
+                                                   [i.name for i in self.form.inputs])
                 self.form.show_problems({p.name: p.message for p in problems})
                 if problems:
                     self._status(f"{len(problems)} answer(s) to fix: "
                                  + "; ".join(str(p) for p in problems))
                     return
-            while index is not None:
-                self.index = index  # a step run on its own is the current one (retry/skip)
-                self.query_one("#progress", ProgressBar).update(total=None, progress=0)
-                self.screen.set_focus(None)
-                outcome = await self.run.run_step(index)
-                self._steps().set_state(index, outcome.status)
-                if outcome.status not in (OK, SKIPPED):
-                    self._after_failure(index, outcome)
-                    return
-                index = self.run.next_index(index)
-                # stop before a step that needs an answer or a confirmation; one that does
-                # not apply with the answers given is skipped on the way (and logged so)
-                if index is None or (self.wizard.steps[index].inputs or
-                                     self.wizard.steps[index].risk > Risk.READ) \
-                        and self.run.applicable(index):
-                    break
-                self._steps().set_current(index)
-            await self._show(index)
+            state = await driver.advance(stop_for_operator=True)
+            if state in (RunState.FAILED, RunState.REFUSED) and driver.current is not None:
+                assert driver.last is not None
+                self._after_failure(driver.current, driver.last)
+                return
+            await self._show(driver.current)
         except asyncio.CancelledError:
-            await self._finish("aborted")
+            await self._finish(RunState.ABORTED)
             raise
         finally:
             self.busy = False
 
-    def _after_failure(self, index: int, outcome) -> None:
-        what = {FAILED: "failed", TIMED_OUT: "timed out", REFUSED: "was refused",
-                DECLINED: "was not confirmed"}.get(outcome.status, outcome.status)
+    def _after_failure(self, index: int, outcome: StepOutcome) -> None:
+        what = FAILURE.get(StepStatus(outcome.status), outcome.status)
         self._log(f"step {index + 1} {what}: {outcome.error or ''}")
         self._status(f"step {index + 1} {what} · r retry · s skip · a abort")
 
     def action_skip(self) -> None:
-        if self.busy or self.finished or self.run is None or self.index is None:
+        if self.busy or self.finished or self.driver is None or self.driver.current is None:
             return
-        self.run.skip(self.index, "skipped by the operator")
-        self._steps().set_state(self.index, SKIPPED)
-        self._log(f"step {self.index + 1} skipped")
-        self._next_worker(self.run.next_index(self.index))
+        index = self.driver.current
+        self.driver.skip("skipped by the operator")
+        self._log(f"step {index + 1} skipped")
+        self._next_worker(self.driver.current)
 
     @work(exclusive=True, group="wizard", exit_on_error=False)
     async def _next_worker(self, index: int | None) -> None:
@@ -250,28 +265,29 @@ class WizardRunner(Screen[None]):
             for worker in running:
                 worker.cancel()
         else:
-            self.run_worker(self._finish("aborted"), group="wizard", exit_on_error=False)
+            self.run_worker(self._finish(RunState.ABORTED), group="wizard",
+                            exit_on_error=False)
 
-    async def _finish(self, status: str) -> None:
-        if self.finished or self.run is None:
+    async def _finish(self, state: RunState) -> None:
+        driver = self.driver
+        if driver is None or driver.finished:
             return
-        self.finished = status
-        warning = await self.run.finish(status)
-        self._log(f"session {self.run.log.id} ended: {status}")
+        warning = await driver.finish(state)
+        self._log(f"session {driver.log.id} ended: {state}")
         if warning:  # the S3 archive failed; the local log is complete either way
             self._log(warning)
-            self.notify(warning, severity="warning")
-        elif self.run.archived is not None:
-            self._log(self.run.archived.describe())
-        self._status(f"wizard {status} · log {self.run.log.id} · escape closes")
-        if self.index is not None and status == "aborted":
-            self._steps().set_state(self.index, "aborted")
+            self.notify(warning, severity="warning", markup=False)
+        elif driver.run.archived is not None:
+            self._log(driver.run.archived.describe())
+        self._status(f"wizard {state} · log {driver.log.id} · escape closes")
+        if driver.current is not None and state is RunState.ABORTED:
+            self._steps().set_state(driver.current, StepStatus.ABORTED)
 
     def action_stay(self) -> None:
         self._status("finish or abort the wizard before switching environment")
 
     def action_close(self) -> None:
-        if self.finished or self.run is None:
+        if self.finished or self.driver is None:
             self.dismiss(None)
         else:
             self._status("the wizard is still open: a aborts it first, then escape closes")

@@ -1,13 +1,19 @@
-"""The catalogue: the fixed 22 ids, planned entries that refuse, and read-only enforcement
-over every non-read step of every built wizard, proven on real sockets."""
+"""The catalogue: the fixed 22 ids, one source of each wizard's metadata, planned entries
+that refuse, and read-only enforcement over every non-read step of every built wizard,
+proven on real sockets."""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import pytest
 from wizard_support import Trap, load_config, trap_kubeconfig, write_config
 
-from actions.catalogue import CATALOGUE_IDS, catalogue, get
-from actions.model import Risk
+import actions
+from actions.catalogue import CATALOGUE_IDS, PLANNED, _built, catalogue, get, problems
+from actions.model import Plan, Risk, Step, Wizard
+from console.commands.wizards import rows
 from console.execution.confirmation import CommandLineConfirmer
 from console.execution.executor import REFUSED
 from console.execution.log_store import read_records
@@ -32,6 +38,61 @@ def test_every_entry_has_a_title_section_and_risk():
     assert get("scaling").built and get("scaling").highest_risk == Risk.CHANGE
     assert get("morning-health-check").built
     assert get("morning-health-check").highest_risk == Risk.READ
+
+
+def built_modules() -> dict[str, Wizard]:
+    """Every ``WIZARD`` a module under ``actions`` exposes, found without the catalogue."""
+    found = {}
+    for info in pkgutil.walk_packages(actions.__path__, "actions."):
+        wizard = getattr(importlib.import_module(info.name), "WIZARD", None)
+        if isinstance(wizard, Wizard):
+            found[wizard.id] = wizard
+    return found
+
+
+def test_built_wizards_are_the_only_source_of_their_metadata():
+    """What the catalogue (and `mcp-ops wizards`, the picker, the palette) shows for a built
+    wizard is its module's WIZARD: same id, title, section and risk (its steps' highest)."""
+    built = built_modules()
+    assert len(built) >= 5 and set(built) == set(_built())  # none left out of the catalogue
+    shown = {row[0]: row for row in rows()}
+    for wizard_id, wizard in built.items():
+        entry = get(wizard_id)
+        assert entry is wizard, f"{wizard_id}: the catalogue serves another object"
+        assert wizard.built and wizard.planned_risk is None
+        assert wizard.highest_risk == max(step.risk for step in wizard.steps)
+        assert shown[wizard_id] == (wizard.id, wizard.title, wizard.section,
+                                    wizard.highest_risk.label, ""), wizard_id
+        assert wizard_id not in PLANNED, f"{wizard_id} is built: delete its planned entry"
+
+
+def test_planned_entries_exist_only_for_ids_not_built_and_have_a_risk():
+    built = set(_built())
+    assert set(PLANNED) == set(CATALOGUE_IDS) - built
+    assert len(CATALOGUE_IDS) == len(set(CATALOGUE_IDS)) == len(built) + len(PLANNED)
+    for wizard_id, entry in PLANNED.items():
+        assert isinstance(entry.risk, Risk), f"{wizard_id}: planned risk missing"
+        assert entry.title and entry.section and entry.when, wizard_id
+        wizard = get(wizard_id)
+        assert not wizard.built and wizard.highest_risk == entry.risk
+        assert (wizard.title, wizard.section, wizard.when) == (entry.title, entry.section,
+                                                                entry.when)
+    assert problems(_built()) == []
+
+
+def test_the_catalogue_refuses_sources_that_disagree():
+    async def run(ctx):
+        yield "x"
+
+    step = Step("s", "S", "why", Risk.DESTRUCTIVE, lambda ctx: Plan("s"), run)
+    built = {**_built(), "dr-failover": Wizard("dr-failover", "Failover", "§", "when",
+                                               steps=(step,)),
+             "not-in-the-guide": Wizard("not-in-the-guide", "X", "§", "w", steps=(step,))}
+    found = problems(built)
+    assert any("both built and planned" in p and "dr-failover" in p for p in found)
+    assert any("not in CATALOGUE_IDS" in p and "not-in-the-guide" in p for p in found)
+    without = {k: v for k, v in _built().items() if k != "scaling"}
+    assert any("neither built nor planned" in p and "scaling" in p for p in problems(without))
 
 
 def test_planned_entries_refuse_with_their_section():

@@ -9,6 +9,7 @@ from wizard_support import load_config, write_config
 from actions.model import Plan, Risk, Step, Wizard
 from console.commands.run import EXIT_FAILED, _dry_run
 from console.execution.confirmation import CommandLineConfirmer
+from console.execution.driver import RunDriver
 from console.execution.log_store import read_records, verify
 from console.execution.session import ResumeError, WizardRun
 
@@ -45,7 +46,7 @@ def run(tmp_path, monkeypatch):
 
 
 async def test_a_failing_plan_is_reported_and_the_session_ended(run, capsys):
-    code = await _dry_run(run)
+    code = await _dry_run(RunDriver(run))
     out, err = capsys.readouterr()
     assert code == EXIT_FAILED
     assert "[2/3] Step change (change)\n    -> failed: no plan: cannot read the release" in out
@@ -61,7 +62,7 @@ async def test_a_failing_plan_is_reported_and_the_session_ended(run, capsys):
 
 
 async def test_a_dry_run_session_cannot_be_resumed(run, tmp_path):
-    await _dry_run(run)
+    await _dry_run(RunDriver(run))
     with pytest.raises(ResumeError, match="dry run"):
         await WizardRun.resume(run.log.path, config=run.config, wizard=WIZARD,
                                env_name="sandbox", answers={})

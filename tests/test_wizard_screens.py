@@ -173,9 +173,12 @@ async def test_session_log_viewer_lists_verifies_and_offers_resume(config, tmp_p
         await pilot.press("L")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionLogView), "the viewer")
         view = app.screen
+        await wait_for(pilot, lambda: view.listed, "the listing (verified off the UI thread)")
         assert view.sessions[0].resumable
         await pilot.press("v")
-        assert "OK: 2 records" in str(view.query_one("#verdict", Static).render())
+        verdict = view.query_one("#verdict", Static)
+        await wait_for(pilot, lambda: "records" in str(verdict.render()), "the verification")
+        assert "OK: 2 records" in str(verdict.render())
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, WizardRunner), "resumed runner")
         runner = app.screen

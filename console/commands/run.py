@@ -16,23 +16,18 @@ import signal
 import sys
 from typing import Any
 
-from actions.catalogue import CATALOGUE_IDS, get
-from console.config import ConfigError, load
+from actions.catalogue import runnable
+from console.config import load
+from console.errors import McpOpsError
 from console.execution.confirmation import CommandLineConfirmer
+from console.execution.driver import InputsRejected, RunDriver, RunState, StepEnded, StepStarting
 from console.execution.executor import (
-    ABORTED,
-    DECLINED,
-    FAILED,
-    OK,
-    REFUSED,
-    SKIPPED,
     OutputEvent,
     ProgressEvent,
     StateEvent,
+    StepPhase,
+    StepStatus,
 )
-from console.execution.log_store import resolve
-from console.execution.session import ResumeError, WizardRun
-from console.execution.session_log import default_directory
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -41,14 +36,14 @@ def _err(message: str) -> None:
     print(f"mcp-ops run: {message}", file=sys.stderr)
 
 
-async def _finish(run: WizardRun, status: str) -> None:
+async def _finish(driver: RunDriver, state: RunState | None = None) -> None:
     """End the session; an S3 archive that failed is a warning on stderr, never a changed
     exit status (the local log is complete and closed either way)."""
-    warning = await run.finish(status)
+    warning = await driver.finish(state)
     if warning:
         print(f"mcp-ops run: {warning}", file=sys.stderr, flush=True)
-    elif run.archived is not None:
-        print(run.archived.describe(), flush=True)
+    elif driver.run.archived is not None:
+        print(driver.run.archived.describe(), flush=True)
 
 
 def parse_sets(pairs: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -63,14 +58,23 @@ def parse_sets(pairs: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 class Printer:
-    """Turns executor events into stdout lines; progress only when it changes."""
+    """Turns the driver's and the executor's events into stdout lines; progress only when
+    it changes."""
 
     def __init__(self, total: int):
         self.total = total
         self.last_progress: dict[int, tuple] = {}
 
     def __call__(self, event: Any) -> None:
-        if isinstance(event, OutputEvent):
+        if isinstance(event, StepStarting):
+            print(f"[{event.step + 1}/{self.total}] {event.title} ({event.risk.label})",
+                  flush=True)
+        elif isinstance(event, StepEnded):
+            outcome = event.outcome
+            shown = outcome.error and outcome.status != StepStatus.SKIPPED
+            print(f"    -> {outcome.status}" + (f": {outcome.error}" if shown else ""),
+                  flush=True)
+        elif isinstance(event, OutputEvent):
             print(f"    {event.text}", flush=True)
         elif isinstance(event, ProgressEvent):
             p = event.progress
@@ -79,23 +83,21 @@ class Printer:
                 self.last_progress[event.step] = key
                 total = f"/{p.total:g}" if p.total else ""
                 print(f"    [{p.done:g}{total}] {p.label}", flush=True)
-        elif isinstance(event, StateEvent) and event.state in (REFUSED, "confirming"):
+        elif isinstance(event, StateEvent) and event.state in (StepStatus.REFUSED,
+                                                               StepPhase.CONFIRMING):
             print(f"    {event.state}: {event.detail}", flush=True)
 
 
 def main(args) -> int:
     try:
         _, config = load(getattr(args, "config", None))
-    except ConfigError as err:
-        print(err.render(), file=sys.stderr)
+    except McpOpsError as err:  # ConfigError: every problem, with its line
+        print(err, file=sys.stderr)
         return EXIT_REFUSED
     try:
-        wizard = get(args.wizard)
-    except KeyError:
-        _err(f"no wizard {args.wizard!r}; known: {', '.join(CATALOGUE_IDS)}")
-        return EXIT_REFUSED
-    if not wizard.built:
-        _err(wizard.not_built_message())
+        wizard = runnable(args.wizard)
+    except McpOpsError as err:  # unknown id, or planned and not built yet
+        _err(str(err))
         return EXIT_REFUSED
     answers, problems = parse_sets(args.values)
     if problems:
@@ -113,113 +115,80 @@ def main(args) -> int:
 
 
 async def _run(args, config, wizard, env_name, answers) -> int:
-    printer = Printer(len(wizard.steps))
     confirmer = CommandLineConfirmer(args.confirm)
-    read_only = bool(getattr(args, "read_only", False))
+    kw = dict(config=config, wizard=wizard, read_only=bool(getattr(args, "read_only", False)),
+              confirmer=confirmer, sink=Printer(len(wizard.steps)))
     if args.resume:
         try:
-            path = resolve(args.resume, default_directory(config.session_log.directory))
-            run, problems = await WizardRun.resume(
-                path, config=config, wizard=wizard, env_name=env_name, answers=answers,
-                read_only=read_only, confirmer=confirmer, sink=printer)
-        except (FileNotFoundError, ResumeError) as err:
+            driver, problems = await RunDriver.resume(args.resume, env_name=env_name,
+                                                      answers=answers, **kw)
+        except McpOpsError as err:  # not found, does not verify, finished, busy…
             _err(str(err))
             return EXIT_REFUSED
-        print(f"resuming {path.stem}: steps done {sorted(i + 1 for i in run.completed) or 'none'}")
+        done = sorted(i + 1 for i in driver.completed) or "none"
+        print(f"resuming {driver.log.id}: steps done {done}")
     else:
-        run = WizardRun(config=config, env_name=env_name, wizard=wizard, read_only=read_only,
-                        confirmer=confirmer, sink=printer)
-        run.start(dry_run=args.dry_run)
-        problems = await run.resolve_inputs(answers)
-    mode = " (read-only)" if run.read_only else ""
-    print(f"{wizard.id} on {run.env_name}{mode} — session {run.log.id}", flush=True)
-    if problems:
-        _err(f"{len(problems)} invalid input(s):")
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
-        await _finish(run, "refused")
+        driver = RunDriver.start(env_name=env_name, dry_run=args.dry_run, **kw)
+        problems = await driver.set_inputs(answers)
+    mode = " (read-only)" if driver.read_only else ""
+    print(f"{wizard.id} on {driver.env_name}{mode} — session {driver.log.id}", flush=True)
+    try:
+        if problems:
+            raise InputsRejected(problems)
+        if args.dry_run:
+            return await _dry_run(driver)
+        driver.require_confirmations(confirmer.problem)
+    except McpOpsError as err:
+        _err(str(err))
+        await _finish(driver, RunState.REFUSED)
         return EXIT_REFUSED
-    if args.dry_run:
-        return await _dry_run(run)
-    if not run.read_only:
-        missing = [(r, confirmer.problem(r)) for r in run.confirmation_requests()]
-        missing = [(r, why) for r, why in missing if why]
-        if missing:
-            _err(f"{len(missing)} step(s) need confirmation:")
-            for request, why in missing:
-                print(f"  step {request.step_index + 1} {request.step_title}: {why}",
-                      file=sys.stderr)
-            run.note("refused: missing confirmation for steps "
-                     + ", ".join(str(r.step_index + 1) for r, _ in missing))
-            await _finish(run, "refused")
-            return EXIT_REFUSED
-    return await _steps(run)
+    return await _steps(driver)
 
 
-async def _dry_run(run: WizardRun) -> int:
+async def _dry_run(driver: RunDriver) -> int:
     """Every plan, nothing run. A plan that cannot be made is reported the way the executor
     reports it when a step runs (``no plan: ...``, a failed step in the log), the other
     plans are still shown, and the session record is ended either way."""
-    total = len(run.wizard.steps)
-    failed = []
-    for index, step in enumerate(run.wizard.steps):
-        if not run.applicable(index):
-            print(f"[{index + 1}/{total}] {step.title}: skipped (not applicable)")
+    total = len(driver.wizard.steps)
+    entries = driver.dry_run()
+    for entry in entries:
+        step = entry.step
+        if not entry.applicable:
+            print(f"[{entry.index + 1}/{total}] {step.title}: skipped (not applicable)")
             continue
-        print(f"[{index + 1}/{total}] {step.title} ({step.risk.label})")
-        try:
-            plan = run.plan(index)
-        except Exception as exc:  # noqa: BLE001 - as Executor.run_step: a failed step
-            error = run.redactor.text(f"no plan: {exc}")
-            run._log("step_end", {"step": index, "id": step.id, "status": FAILED,
-                                  "duration": 0.0, "error": error, "dry_run": True}, sync=True)
-            print(f"    -> {FAILED}: {error}")
-            failed.append(index)
+        print(f"[{entry.index + 1}/{total}] {step.title} ({step.risk.label})")
+        if entry.plan is None:
+            print(f"    -> {StepStatus.FAILED}: {entry.error}")
             continue
-        run._log("step_plan", {"step": index, "id": step.id, "title": step.title,
-                               "risk": step.risk.label, "summary": plan.summary,
-                               "commands": list(plan.commands), "dry_run": True})
-        print(f"    {plan.summary}")  # run.plan() is redacted already
-        for command in plan.commands:
+        print(f"    {entry.plan.summary}")  # plans are redacted already
+        for command in entry.plan.commands:
             print(f"    $ {command}")
-    if failed:
-        _err(f"dry run: no plan for step(s) {', '.join(str(i + 1) for i in failed)}")
-        await _finish(run, "dry-run failed")
+    if driver.state is RunState.DRY_RUN_FAILED:
+        failed = ", ".join(str(e.index + 1) for e in entries if e.error)
+        _err(f"dry run: no plan for step(s) {failed}")
+        await _finish(driver)
         return EXIT_FAILED
-    await _finish(run, "dry-run")
+    await _finish(driver)
     return EXIT_OK
 
 
-async def _steps(run: WizardRun) -> int:
+async def _steps(driver: RunDriver) -> int:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)
-    total = len(run.wizard.steps)
-    index = run.next_index()
     try:
-        while index is not None:
-            step = run.wizard.steps[index]
-            print(f"[{index + 1}/{total}] {step.title} ({step.risk.label})", flush=True)
-            outcome = await run.run_step(index)
-            print(f"    -> {outcome.status}" + (f": {outcome.error}" if outcome.error
-                                                 and outcome.status != SKIPPED else ""),
-                  flush=True)
-            if outcome.status in (REFUSED, DECLINED):
-                await _finish(run, "refused")
-                return EXIT_REFUSED
-            if outcome.status not in (OK, SKIPPED):
-                await _finish(run, "failed")
-                return EXIT_FAILED
-            index = run.next_index(index)
+        state = await driver.advance(stop_for_operator=False)
     except asyncio.CancelledError:
-        print("interrupted: the session can be resumed with --resume " + run.log.id,
+        print("interrupted: the session can be resumed with --resume " + driver.log.id,
               file=sys.stderr)
-        await _finish(run, ABORTED)
+        await _finish(driver, RunState.ABORTED)
         return EXIT_INTERRUPTED
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-    await _finish(run, "completed")
-    print(f"completed: session {run.log.id}")
-    return EXIT_OK
+    await _finish(driver, state)
+    if state is RunState.COMPLETED:
+        print(f"completed: session {driver.log.id}")
+        return EXIT_OK
+    return EXIT_REFUSED if state is RunState.REFUSED else EXIT_FAILED

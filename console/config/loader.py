@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from console.errors import McpOpsError
+
 from .model import Config
 
 Path_ = tuple[str | int, ...]
@@ -32,7 +34,7 @@ class ConfigProblem:
         return f"{where}{self.path or '(top level)'}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(McpOpsError):
     """The configuration could not be used. ``problems`` lists every reason found."""
 
     title = "Configuration error"

@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from actions.model import Line, Plan, Progress, Risk, Step, StepFailed
@@ -27,20 +28,50 @@ from .confirmation import ConfirmationRequest, Confirmer, accepted
 from .context import NotPermitted, WizardContext
 from .session_log import SessionLog
 
+
+class StepStatus(StrEnum):
+    """How a step ended. The values are what ``step_end`` records hold, so logs written
+    before this enum existed read the same (``StepStatus("timed-out")``)."""
+
+    OK = "ok"
+    FAILED = "failed"  # the step raised, or its plan could not be made
+    REFUSED = "refused"  # read-only mode: a change step never starts
+    DECLINED = "declined"  # the confirmation was not given
+    SKIPPED = "skipped"  # by the operator, or not applicable with the answers given
+    ABORTED = "aborted"  # cancelled while running (abort, Ctrl+C, SIGHUP)
+    TIMED_OUT = "timed-out"
+
+    @property
+    def done(self) -> bool:
+        """Completed for resume: a resumed run does not repeat it."""
+        return self in (StepStatus.OK, StepStatus.SKIPPED)
+
+
+class StepPhase(StrEnum):
+    """Where a step is before it ends (``StateEvent.state``, with the final StepStatus)."""
+
+    PLANNED = "planned"
+    CONFIRMING = "confirming"
+    RUNNING = "running"
+    VERIFYING = "verifying"
+
+
+# short names, used below and by earlier modules and tests
 OK, FAILED, REFUSED, DECLINED, SKIPPED, ABORTED, TIMED_OUT = (
-    "ok", "failed", "refused", "declined", "skipped", "aborted", "timed-out")
+    StepStatus.OK, StepStatus.FAILED, StepStatus.REFUSED, StepStatus.DECLINED,
+    StepStatus.SKIPPED, StepStatus.ABORTED, StepStatus.TIMED_OUT)
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    status: str
+    status: StepStatus
     duration: float = 0.0
     error: str | None = None
     verified: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status in (OK, SKIPPED)
+        return StepStatus(self.status).done
 
 
 @dataclass(frozen=True)
@@ -59,7 +90,7 @@ class ProgressEvent:
 @dataclass(frozen=True)
 class StateEvent:
     step: int
-    state: str  # refused | planned | confirming | running | verifying | <final status>
+    state: StepPhase | StepStatus
     detail: str = ""
 
 
@@ -88,7 +119,7 @@ class Executor:
         self.log.append("output", {"step": index, "stream": stream, "line": text})
         self.sink(OutputEvent(index, text, stream))
 
-    def _end(self, index: int, step: Step, status: str, started: float, *,
+    def _end(self, index: int, step: Step, status: StepStatus, started: float, *,
              error: str | None = None, verified: str | None = None,
              last_progress: Progress | None = None) -> StepOutcome:
         duration = time.monotonic() - started
@@ -123,11 +154,11 @@ class Executor:
         self.log.append("step_plan", {"step": index, "id": step.id, "title": step.title,
                                       "risk": step.risk.label, "summary": plan.summary,
                                       "commands": list(plan.commands)})
-        self.sink(StateEvent(index, "planned", plan.summary))
+        self.sink(StateEvent(index, StepPhase.PLANNED, plan.summary))
         request = ConfirmationRequest(index, step.title, step.risk, ctx.env_name,
                                       bool(ctx.env.protected), plan)
         if request.kind != "none":
-            self.sink(StateEvent(index, "confirming", request.prompt()))
+            self.sink(StateEvent(index, StepPhase.CONFIRMING, request.prompt()))
             answer = await self.confirmer(request)
             ok, why = accepted(request, answer)
             self.log.append("confirmation", {"step": index, "kind": request.kind,
@@ -141,7 +172,7 @@ class Executor:
         ctx = self.ctx
         self.log.append("step_start", {"step": index, "id": step.id, "title": step.title,
                                        "risk": step.risk.label}, sync=True)
-        self.sink(StateEvent(index, "running"))
+        self.sink(StateEvent(index, StepPhase.RUNNING))
         last: Progress | None = None
         if step.risk > Risk.READ:
             ctx._grant(step.id)
@@ -157,7 +188,7 @@ class Executor:
                         self._say(index, str(item))
                 verified = None
                 if step.verify is not None:
-                    self.sink(StateEvent(index, "verifying"))
+                    self.sink(StateEvent(index, StepPhase.VERIFYING))
                     verified = await step.verify(ctx)
                     if verified:
                         self._say(index, f"verified: {verified}")

@@ -1,7 +1,8 @@
 """One run of one wizard: its session log, its inputs, its steps' states, and resume.
 
-Both front ends drive a wizard through :class:`WizardRun` — the console screen step by
-step with forms and modals, ``mcp-ops run`` in a loop — so both log the same records:
+Both front ends — the console screen with forms and modals, ``mcp-ops run`` headless —
+drive a :class:`WizardRun` through one :class:`~.driver.RunDriver` (which step is next,
+auto-advance, retry, skip, abort, dry run), so both log the same records:
 ``session_start``, ``inputs`` (or ``input_rejected``), then per step ``step_plan``,
 ``confirmation``, ``step_start``, ``output``…, ``step_end``, and ``session_end``.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from actions.inputs import Input, InputError
 from actions.model import Plan, Risk, Wizard
+from console.errors import McpOpsError
 from console.identity import Operator, current_operator
 
 from .confirmation import ConfirmationRequest, Confirmer
@@ -44,8 +46,10 @@ class InputProblem:
         return f"{self.name}: {self.message}"
 
 
-class ResumeError(Exception):
+class ResumeError(McpOpsError):
     """The session cannot be resumed (tampered, finished, another wizard or environment)."""
+
+    title = "Cannot resume"
 
 
 class WizardRun:
@@ -93,7 +97,7 @@ class WizardRun:
     @classmethod
     async def resume(cls, path: Path, *, config: Any, wizard: Wizard, env_name: str | None,
                      answers: Mapping[str, str], **kw: Any) -> tuple[WizardRun, list[InputProblem]]:
-        check = verify(path)
+        check = await asyncio.to_thread(verify, path)  # a long log: not on the caller's loop
         if not check.ok:
             raise ResumeError(f"session {path.stem} does not verify: {check.describe()}")
         records = check.records

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from console.errors import McpOpsError
 from console.identity import Operator
 
 from .redaction import Redactor
@@ -66,8 +67,10 @@ def head_path(log_path: Path) -> Path:
     return log_path.with_suffix(".head")
 
 
-class SessionLogBusy(Exception):
+class SessionLogBusy(McpOpsError):
     """Another process is writing this session (it is still running)."""
+
+    title = "Session busy"
 
 
 class SessionLog:
