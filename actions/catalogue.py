@@ -9,7 +9,7 @@ and put it in ``BUILT`` below in place of its planned entry.
 
 from __future__ import annotations
 
-from .model import Risk, Wizard
+from console.execution.model import Risk, Wizard
 
 # (id, title, guide section, when to use it, highest risk once built)
 PLANNED: tuple[tuple[str, str, str, str, Risk], ...] = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
 
 COMPONENT_COMMANDS = {
     "service": lambda env: [("curl", "-fsS", env.service.base_url + p) for p in (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .model import Progress, StepFailed, StepOutput
+from console.execution.model import Progress, StepFailed, StepOutput
 
 
 def rollout_state(deployment: dict[str, Any]) -> tuple[bool, int, int, str]:

@@ -15,8 +15,8 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from .inputs import IntInput
-from .model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.inputs import IntInput
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
 from .rollout import follow_rollout, rollout_state
 
 

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, ProgressBar, Static
 
-from actions.model import Risk, Wizard
+from console.execution.model import Risk, Wizard
 from console.execution.executor import (
     DECLINED,
     FAILED,

@@ -7,7 +7,7 @@ import pytest
 from wizard_support import Trap, load_config, trap_kubeconfig, write_config
 
 from actions.catalogue import CATALOGUE_IDS, catalogue, get
-from actions.model import Risk
+from console.execution.model import Risk
 from console.execution.confirmation import CommandLineConfirmer
 from console.execution.executor import REFUSED
 from console.execution.log_store import read_records

@@ -13,7 +13,7 @@ import pytest
 from waiting import process_gone
 from wizard_support import load_config, write_config
 
-from actions.model import Plan, Progress, Risk, Step, StepFailed, Wizard
+from console.execution.model import Plan, Progress, Risk, Step, StepFailed, Wizard
 from console.execution.confirmation import ConfirmationAnswer, ConfirmationRequest
 from console.execution.executor import (
     ABORTED,

@@ -18,7 +18,7 @@ from health_support import emulator
 from wizard_support import load_config, write_config
 
 from actions.backups.cluster import ClusterReads
-from actions.model import Plan, Risk, Step, Wizard
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.context import NotPermitted
 from console.execution.executor import FAILED
 from console.execution.read_access import read_exec_problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,4 +40,5 @@ def test_import_linter_contract_holds():
     assert lint, "import-linter is part of the dev extra"
     out = subprocess.run([lint], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "1 kept, 0 broken" in out.stdout
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken", out.stdout)
+    assert kept and int(kept.group(1)) >= 2, out.stdout  # Textual/screens; execution/actions

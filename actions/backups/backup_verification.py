@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
 from .cluster import ClusterReads
 from .s3_dumps import human_age, human_size
 from .velero import describe_backup

@@ -24,8 +24,8 @@ import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..inputs import BoolInput, LiveChoiceInput
-from ..model import Plan, Risk, Step, StepOutput, Wizard
+from console.execution.inputs import BoolInput, LiveChoiceInput
+from console.execution.model import Plan, Risk, Step, StepOutput, Wizard
 from . import pitr_recovery, pitr_traffic, pitr_verify
 from .cluster import ClusterReads
 from .health import health_check_step

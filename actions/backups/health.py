@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..model import Plan, Risk, Step, StepFailed, StepOutput
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput
 from ..morning_health_check import COMPONENT_COMMANDS, check_component
 
 COMPONENTS = ("service", "pods")

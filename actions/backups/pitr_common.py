@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..model import StepFailed, StepOutput
+from console.execution.model import StepFailed, StepOutput
 
 RECOVERY_POD = "postgres-recovery"
 RECOVERY_CLAIM = "postgres-recovery-pvc"

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ..model import Line, Plan, Progress, StepFailed, StepOutput
+from console.execution.model import Line, Plan, Progress, StepFailed, StepOutput
 from .cluster import ClusterReads, ClusterWrites
 from .pitr_common import (
     RECOVERY_CLAIM,

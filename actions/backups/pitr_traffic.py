@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..model import Plan, Progress, StepFailed, StepOutput
+from console.execution.model import Plan, Progress, StepFailed, StepOutput
 from ..rollout import follow_rollout, rollout_state
 from .cluster import ClusterReads, ClusterWrites
 from .pitr_common import (

@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..inputs import Input, InputError
-from ..model import Plan, StepFailed, StepOutput
+from console.execution.inputs import Input, InputError
+from console.execution.model import Plan, StepFailed, StepOutput
 from .cluster import ClusterReads, ClusterWrites
 from .pitr_common import HOST_KEY, RECOVERY_POD, previous_host_secret, recovery_host
 from .pod_exec import run_in_pod

@@ -18,7 +18,7 @@ from typing import Any
 from console.collectors.backups_model import VeleroBackup
 from console.collectors.velero_parse import by_creation, velero_backup
 
-from ..model import Progress, StepFailed, StepOutput
+from console.execution.model import Progress, StepFailed, StepOutput
 from .cluster import ClusterReads
 from .s3_dumps import human_age
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Plan, Risk, Step, StepFailed, StepOutput
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput
 from . import velero
 from .cluster import ClusterReads, ClusterWrites
 

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from ..inputs import BoolInput, LiveChoiceInput
-from ..model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.inputs import BoolInput, LiveChoiceInput
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
 from . import velero
 from .cluster import ClusterReads, ClusterWrites
 from .health import health_check_step

@@ -123,7 +123,7 @@ class Mutations:
 
 
 class WizardContext:
-    """The StepContext of actions.model, as the executor provides it."""
+    """The StepContext of console.execution.model, as the executor provides it."""
 
     def __init__(self, *, config: Any, env_name: str, env: Any, read_only: bool,
                  clients: Clients, redactor: Redactor,

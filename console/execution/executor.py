@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actions.model import Line, Plan, Progress, Risk, Step, StepFailed
+from console.execution.model import Line, Plan, Progress, Risk, Step, StepFailed
 
 from .confirmation import ConfirmationRequest, Confirmer, accepted
 from .context import NotPermitted, WizardContext

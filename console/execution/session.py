@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actions.inputs import Input, InputError
-from actions.model import Plan, Risk, Wizard
+from console.execution.inputs import Input, InputError
+from console.execution.model import Plan, Risk, Wizard
 from console.identity import Operator, current_operator
 
 from .confirmation import ConfirmationRequest, Confirmer
