@@ -27,7 +27,7 @@ from console.execution.model import Plan, Risk, Wizard
 from console.identity import Operator, current_operator
 
 from .confirmation import ConfirmationRequest, Confirmer
-from .context import Clients, WizardContext
+from .context import Clients, StepContext
 from .executor import SKIPPED, Executor, Sink, StepOutcome
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
@@ -60,9 +60,9 @@ class WizardRun:
         self.redactor = redactor or redactor_for(config)
         self.directory = directory or default_directory(config.session_log.directory)
         self.clients = Clients(env)
-        self.ctx = WizardContext(config=config, env_name=name, env=env,
-                                 read_only=self.read_only, clients=self.clients,
-                                 redactor=self.redactor)
+        self.ctx = StepContext(config=config, env_name=name, env=env,
+                               read_only=self.read_only, clients=self.clients,
+                               redactor=self.redactor, operator=self.operator)
         self.confirmer = confirmer
         self.sink = sink
         self.log: SessionLog | None = None
@@ -87,6 +87,7 @@ class WizardRun:
 
     def _executor(self) -> None:
         assert self.log is not None
+        self.ctx._attach_log(self.log)
         self.executor = Executor(ctx=self.ctx, log=self.log, confirmer=self.confirmer,
                                  sink=self.sink)
 
