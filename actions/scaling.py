@@ -204,11 +204,13 @@ async def run_hpa(ctx: StepContext) -> AsyncIterator[StepOutput]:
     if _missing(t):
         raise StepFailed(f"{', '.join(_missing(t))} not given and not known: refusing to "
                          "guess; nothing was changed")
+    deployment = await (await ctx.kube()).deployment()  # before the new bounds move it
     record(ctx, f"hpa/{hpa.name} before: min {hpa.min}, max {hpa.max}, cpu "
-                f"{hpa.cpu_target_pct}%", hpa_min=hpa.min, hpa_max=hpa.max,
-           cpu_target=hpa.cpu_target_pct)
-    yield (f"previous: min {hpa.min}, max {hpa.max}, cpu target {hpa.cpu_target_pct}% "
-           "(kept in the session log for an undo)")
+                f"{hpa.cpu_target_pct}%; deployment/{deployment.name} {deployment.desired} "
+                "replicas", hpa_min=hpa.min, hpa_max=hpa.max, cpu_target=hpa.cpu_target_pct,
+           replicas=deployment.desired)
+    yield (f"previous: min {hpa.min}, max {hpa.max}, cpu target {hpa.cpu_target_pct}%, "
+           f"{deployment.desired} replicas (kept in the session log for an undo)")
     yield await (await ctx.mutations.kube()).apply(_patch_op(ctx, hpa))
     after = await live_hpa(ctx, fresh=True)
     if isinstance(after, HpaInfo):
@@ -254,8 +256,8 @@ async def run_scale(ctx: StepContext) -> AsyncIterator[StepOutput]:
     op = _scale_op(ctx)
     before = await (await ctx.kube()).deployment()
     record(ctx, f"deployment/{before.name} before: {before.desired} replicas",
-           replicas=before.desired)
-    yield f"previous: {before.desired} replicas (kept in the session log for an undo)"
+           replicas=before.desired)  # an undo keeps the HPA step's count if it recorded one
+    yield f"now: {before.desired} replicas"
     yield await (await ctx.mutations.kube()).apply(op)
     async for item in follow_rollout(ctx, replicas=op.replicas):
         yield item

@@ -1,8 +1,10 @@
 """The scaling wizard's way back: what it changed is kept in the log, and can be put back.
 
 Before the HPA step patches anything it writes the HPA's previous minimum, maximum and CPU
-target into the session log (a ``note`` record, hash-chained and fsynced like every
-record); before the scale step scales, the previous replica count. Undoing is running the
+target, and the deployment's replica count, into the session log (a ``note`` record,
+hash-chained and fsynced like every record) — the count before the HPA's new bounds move
+it; the scale step records the count too when the HPA step did not run. The first value
+recorded for each is the one an undo restores. Undoing is running the
 wizard again with one answer: ``undo`` — the id of that earlier session
 (``mcp-ops run scaling --set undo=SESSION``; in the console, the undo field offers the
 recent scaling sessions of this environment). The log is verified first (an edited log is
@@ -74,9 +76,10 @@ def load(path: Path, env_name: str) -> Previous:
         raise InputError(f"session {path.stem} ran on {records[0].get('env')!r}, "
                          f"not {env_name!r}")
     found: dict[str, Any] = {}
-    for r in records:
+    for r in records:  # the first value recorded is the one from before the run
         if r["event"] == "note" and isinstance(r["data"].get(PREVIOUS), dict):
-            found.update(r["data"][PREVIOUS])
+            for key, value in r["data"][PREVIOUS].items():
+                found.setdefault(key, value)
     if not found:
         raise InputError(f"session {path.stem} recorded no previous values (it changed "
                          "nothing)")
