@@ -37,7 +37,9 @@ READ_ONLY_SESSION = "SET default_transaction_read_only = on"
 
 def split_queries(text: str) -> list[str]:
     """Statements separated by ``;`` (a ``;`` inside quotes does not split)."""
-    queries, current, quote = [], [], ""
+    queries: list[str] = []
+    current: list[str] = []
+    quote = ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote

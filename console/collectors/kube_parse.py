@@ -55,7 +55,7 @@ def deployment(obj: dict, container: str) -> DeploymentInfo:
     containers = spec.get("template", {}).get("spec", {}).get("containers", [])
     chosen = next((c for c in containers if c.get("name") == container),
                   containers[0] if containers else {})
-    progressing = next((c for c in status.get("conditions", []) or []
+    progressing: dict = next((c for c in status.get("conditions", []) or []
                         if c.get("type") == "Progressing"), {})
     return DeploymentInfo(
         name=meta.get("name", ""),
@@ -123,7 +123,7 @@ def pod(obj: dict, now: datetime, usage: dict | None, previous_restarts: int | N
         last = last or (last_state.get("terminated") or {}).get("reason", "") \
             or (state.get("terminated") or {}).get("reason", "")
     restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
-    owner = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), {})
+    owner: dict = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), {})
     requests = [c.get("resources", {}).get("requests", {}) for c in spec.get("containers", [])]
     limits = [c.get("resources", {}).get("limits", {}) for c in spec.get("containers", [])]
     cpu = mem = None

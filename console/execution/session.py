@@ -111,7 +111,7 @@ class WizardRun:
         run = cls(config=config, env_name=start["env"], wizard=wizard,
                   read_only=kw.pop("read_only", False) or start["data"].get("read_only", False),
                   **kw)
-        recorded = next((r["data"].get("raw", {}) for r in reversed(records)
+        recorded: dict[str, str] = next((r["data"].get("raw", {}) for r in reversed(records)
                          if r["event"] == "inputs"), {})
         run.completed = set(completed_steps(records))
         run.log = SessionLog.reopen(path, env=run.env_name, operator=run.operator,
@@ -137,7 +137,7 @@ class WizardRun:
             self.log.close()
             ended = True
         await self.clients.close()
-        if ended and destination(self.config, self.log.id) is not None:
+        if ended and self.log is not None and destination(self.config, self.log.id) is not None:
             await self._archive()
         return self.archive_warning
 

@@ -134,7 +134,9 @@ class PodExec:
             if self.container:
                 kwargs["container"] = self.container
             try:
-                connecting = await k8s.CoreV1Api(api_client=ws_api) \
+                # with _preload_content off, WsApiClient answers the WebSocket to enter
+                # (its generated signature says str)
+                connecting: Any = await k8s.CoreV1Api(api_client=ws_api) \
                     .connect_get_namespaced_pod_exec(self.pod, self.namespace, **kwargs)
                 async with connecting as ws:
                     async for item in self._session(ws):
@@ -162,12 +164,13 @@ class PodExec:
             while True:
                 pending = {receive} | ({waiting_sent} if waiting_sent else set())
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if waiting_sent in done:
+                if waiting_sent is not None and waiting_sent in done:
                     item = waiting_sent.result()
                     waiting_sent = asyncio.ensure_future(queue.get()) if item else None
                     if item:
                         yield item
-                    elif feeder.done() and feeder.exception() and status is None:
+                    elif feeder is not None and feeder.done() and feeder.exception() \
+                            and status is None:
                         raise ExecError(f"reading the data for stdin failed: "
                                         f"{feeder.exception()}")
                 if receive not in done:
