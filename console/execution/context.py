@@ -138,11 +138,9 @@ class Clients:
 
     async def aws_writer(self) -> AwsWriter:
         if self._aws_writer is None:
-            from .writers.aws import AwsReader, AwsWriter
+            from .writers.aws import AwsWriter  # an AwsReader that also writes
 
-            reader = AwsReader(self.env.aws)
-            await reader.__aenter__()
-            self._aws_writer = AwsWriter(reader)
+            self._aws_writer = AwsWriter(self.env.aws)
             self.opened.append("aws (writer)")
         writer: AwsWriter = self._aws_writer
         return writer
