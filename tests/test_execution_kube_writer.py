@@ -239,12 +239,14 @@ async def test_exec_streams_stdin_then_closes_it_and_logs_are_read(tmp_path, clu
         yield f"exit {execution.code}"
         log = await reader.pod_log(pod, tail=3)
         yield f"log lines {len(log.splitlines())}"
+        streamed = [line async for line in reader.stream_log(pod, tail=3)]
+        yield f"streamed {streamed == log.splitlines()}"
 
     outcome, lines = await granted(tmp_path, cluster, body)
     assert outcome.status == OK, (outcome, lines)
     text = [line for line in lines if not line.startswith("sent")]
     assert text[:3] == ["first line", "second line", "no newline"]
-    assert "exit 0" in text and "log lines 3" in text
+    assert "exit 0" in text and "log lines 3" in text and "streamed True" in text
     assert f"sent {sum(map(len, chunks))}" in lines
 
 

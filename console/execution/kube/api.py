@@ -102,6 +102,11 @@ class KubeApi:
                 return None
             raise
 
+    def lines(self, path: str, *, read_timeout: float | None,
+              **params: Any) -> AsyncIterator[str]:
+        """A streaming GET's lines as they arrive (a followed log)."""
+        return self.source.lines(path, read_timeout=read_timeout, **params)
+
     def watch(self, path: str, resource_version: str, *, seconds: int,
               **params: Any) -> AsyncIterator[dict[str, Any]]:
         return self.source.watch(path, resource_version, seconds=seconds, **params)

@@ -217,6 +217,19 @@ class KubeReader:
         return await self._api.get_text(path, container=container, previous=previous or None,
                                         tailLines=tail, sinceSeconds=since_seconds)
 
+    async def stream_log(self, name: str, container: str | None = None, *,
+                         follow: bool = False, tail: int | None = None,
+                         since_seconds: int | None = None, previous: bool = False,
+                         namespace: str | None = None) -> AsyncIterator[str]:
+        """``kubectl logs [-f] [--tail N] [--since Ns]``: the lines as they arrive, one at a
+        time (memory stays flat however long the log); ``follow`` waits for new ones."""
+        path = await self._api.path("Pod", name, namespace=namespace, subresource="log")
+        async for line in self._api.lines(
+                path, read_timeout=None if follow else self.settings.request_timeout,
+                container=container, follow=follow or None, tailLines=tail,
+                sinceSeconds=since_seconds, previous=previous or None):
+            yield line
+
     async def watch_object(self, kind: str, name: str, *, timeout: int,
                            namespace: str | None = None,
                            api_version: str | None = None) -> AsyncIterator[dict[str, Any]]:
