@@ -7,10 +7,10 @@ import pytest
 from wizard_support import Trap, load_config, trap_kubeconfig, write_config
 
 from actions.catalogue import CATALOGUE_IDS, catalogue, get
-from console.execution.model import Risk
 from console.execution.confirmation import CommandLineConfirmer
 from console.execution.executor import REFUSED
 from console.execution.log_store import read_records
+from console.execution.model import Risk
 from console.execution.session import WizardRun
 
 IDS = ("morning-health-check log-review backup-verification db-pitr velero-restore dr-failover "

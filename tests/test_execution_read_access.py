@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 from health_support import emulator
 from wizard_support import load_config, write_config
 
-from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.context import NotPermitted
 from console.execution.executor import FAILED
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.read_access import read_exec_problem
 from console.execution.session import WizardRun
 
