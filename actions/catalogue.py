@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.errors import McpOpsError
-
-from .model import Risk, Wizard
+from console.execution.model import Risk, Wizard
 
 # the guide's order
 CATALOGUE_IDS: tuple[str, ...] = (

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from actions.model import Plan, Risk, Step, Wizard  # noqa: E402
 from console.execution.confirmation import ConfirmationAnswer  # noqa: E402
 from console.execution.log_store import verify  # noqa: E402
+from console.execution.model import Plan, Risk, Step, Wizard  # noqa: E402
 from console.execution.process import Process  # noqa: E402
 from console.execution.redaction import Redactor  # noqa: E402
 from console.execution.session import WizardRun  # noqa: E402

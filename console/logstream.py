@@ -97,7 +97,7 @@ class PodLogStream:
 
     async def aclose(self) -> None:
         try:
-            await self._lines.aclose()
+            await self._lines.aclose()  # type: ignore[attr-defined]  # an async generator
         finally:
             await self._source.close()
 

@@ -17,7 +17,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from actions.catalogue import catalogue
-from actions.model import Risk, Wizard
+from console.execution.model import Risk, Wizard
 
 RISK_STYLE = {Risk.READ: "green", Risk.CHANGE: "yellow", Risk.DESTRUCTIVE: "bold red"}
 

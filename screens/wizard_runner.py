@@ -25,7 +25,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, ProgressBar, Static
 
-from actions.model import Risk, Wizard
 from console.execution.driver import RunDriver, RunState, StepEnded, StepStarting
 from console.execution.executor import (
     OutputEvent,
@@ -35,6 +34,7 @@ from console.execution.executor import (
     StepPhase,
     StepStatus,
 )
+from console.execution.model import Risk, Wizard
 from console.execution.session import WizardRun
 
 from .confirm_modal import ConfirmModal

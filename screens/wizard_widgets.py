@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from actions.inputs import Input as WizardInput
-from actions.model import Plan, Risk, Step
+from console.execution.inputs import Input as WizardInput
+from console.execution.model import Plan, Risk, Step
 
 STATE_MARK = {
     "pending": ("·", "dim"), "running": ("▶", "bold cyan"), "confirming": ("?", "bold yellow"),

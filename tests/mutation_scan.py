@@ -1,9 +1,9 @@
 """A scan of the source tree for anything that could change the platform outside a writer.
 
 The rule (DESIGN.md, Safety): every action that changes anything goes through the
-executor, and only the writer classes it hands to a granted step — ``KubeWriter``,
-``Mutations`` and the recovery wizards' ``ClusterWrites`` — may call a mutating client
-method. Every module under ``console/``, ``screens/`` and ``actions/`` is parsed (only the
+executor, and only the writer classes it hands to a granted step (``KubeWriter`` — the one
+Kubernetes writer — and the other systems' writers in ``console/execution/writers/``) may
+call a mutating client method. Every module under ``console/``, ``screens/`` and ``actions/`` is parsed (only the
 sandbox, which *is* the emulated platform, is left out) and these are reported:
 
 - a mutating Kubernetes method, called, referenced (``{"Pod": core.create_namespaced_pod}``)
@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_TREES = ("sandbox/",)
 ENGINE = "console/execution/"
 WRITER_CLASSES = {
-    "console/execution/kube.py": {"KubeWriter"},
+    "console/execution/kube/writer.py": {"KubeWriter"},
     "console/execution/context.py": {"Mutations"},
-    "actions/backups/cluster.py": {"ClusterWrites"},
     "console/execution/writers/sql.py": {"SqlWriter"},
     "console/execution/writers/redis.py": {"RedisWriter"},
+    "console/execution/writers/aws.py": {"AwsWriter"},
+    "console/execution/writers/http.py": {"WebhookWriter"},
 }
 
 KUBE_MUTATING = re.compile(

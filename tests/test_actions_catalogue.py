@@ -12,11 +12,11 @@ from wizard_support import Trap, load_config, trap_kubeconfig, write_config
 
 import actions
 from actions.catalogue import CATALOGUE_IDS, PLANNED, _built, catalogue, get, problems
-from actions.model import Plan, Risk, Step, Wizard
 from console.commands.wizards import rows
 from console.execution.confirmation import CommandLineConfirmer
 from console.execution.executor import REFUSED
 from console.execution.log_store import read_records
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.session import WizardRun
 
 IDS = ("morning-health-check log-review backup-verification db-pitr velero-restore dr-failover "
@@ -44,6 +44,8 @@ def built_modules() -> dict[str, Wizard]:
     """Every ``WIZARD`` a module under ``actions`` exposes, found without the catalogue."""
     found = {}
     for info in pkgutil.walk_packages(actions.__path__, "actions."):
+        if info.name.startswith("actions.examples"):
+            continue  # the README's example is not a runbook procedure
         wizard = getattr(importlib.import_module(info.name), "WIZARD", None)
         if isinstance(wizard, Wizard):
             found[wizard.id] = wizard

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from actions.inputs import (
+from console.execution.inputs import (
     BoolInput,
     ChoiceInput,
     ImageInput,

@@ -35,9 +35,15 @@ SECRETS = {
 }
 
 HELM_STANDIN = """#!{python}
-import json, os, sys, time
+import json, os, subprocess, sys, time
+args = sys.argv[1:]
 with open(os.environ["HELM_STANDIN_RECORD"], "a") as f:
-    f.write(json.dumps(sys.argv[1:]) + "\\n")
+    f.write(json.dumps(args) + "\\n")
+if args[:1] == ["list"]:  # the release as helm list -o json shows it
+    print(json.dumps([{{"name": "postgres-production", "namespace": "mcp-production",
+                       "revision": "41", "status": "deployed", "chart": "postgresql-ha-14.2.3",
+                       "app_version": "16.4.0"}}]))
+    sys.exit(0)
 with open(os.environ["HELM_STANDIN_PIDS"], "a") as f:
     f.write(f"{{os.getpid()}}\\n")
 print("Release \\"postgres-production\\" has been upgraded. Happy Helming!", flush=True)
@@ -45,6 +51,23 @@ for name in {names!r}:
     print(f"env {{name}}={{os.environ.get(name, '')}}", flush=True)
 print("connecting to postgresql://app:" + os.environ["WZ_TEST_PG_PASSWORD"] + "@db/x", flush=True)
 time.sleep(float(os.environ.get("HELM_STANDIN_SLEEP", "0")))
+# what bitnami/postgresql-ha does with postgresql.replicaCount=N (any other key is ignored,
+# as --reuse-values ignores an unknown key): its StatefulSet runs N PostgreSQL pods
+opts = dict(zip(args, args[1:]))
+count = [a.split("=", 1)[1] for a in args if a.startswith("postgresql.replicaCount=")]
+if count:
+    labels = {{"app.kubernetes.io/instance": "postgres-production",
+              "app.kubernetes.io/component": "postgresql"}}
+    sts = {{"apiVersion": "apps/v1", "kind": "StatefulSet",
+           "metadata": {{"name": "postgres-production-postgresql-ha-postgresql",
+                        "namespace": opts["--namespace"], "labels": labels}},
+           "spec": {{"replicas": int(count[0]), "serviceName": "postgresql-headless",
+                    "podManagementPolicy": "Parallel", "selector": {{"matchLabels": labels}},
+                    "template": {{"metadata": {{"labels": labels}}, "spec": {{"containers": [
+                        {{"name": "postgresql", "image": "bitnami/postgresql-repmgr:16.4.0"}}]}}}}}}}}
+    subprocess.run(["kubectl", "--kubeconfig", opts["--kubeconfig"], "--context",
+                    opts["--kube-context"], "apply", "-f", "-"], input=json.dumps(sts),
+                   text=True, check=True, capture_output=True)
 print("REVISION: 42", flush=True)
 """
 
@@ -157,8 +180,11 @@ def test_dry_run_prints_each_plan_and_command(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "$ kubectl scale deployment/mcp-server-production --replicas=10 -n mcp-production" \
         in out.stdout
+    # postgresql-ha's key (not the runbook's readReplicas.replicaCount), the chart version
+    # read at run time (no cluster here), --wait
     assert "$ helm upgrade postgres-production bitnami/postgresql-ha --namespace " \
-           "mcp-production --reuse-values --set readReplicas.replicaCount=3" in out.stdout
+           "mcp-production --reuse-values --version '<deployed chart version, read with helm " \
+           "list>' --set postgresql.replicaCount=3 --wait" in out.stdout
     (summary,) = sessions(tmp_path)
     assert summary.status == "dry-run" and not summary.resumable
 
@@ -190,10 +216,17 @@ def test_full_run_changes_the_cluster_and_never_shows_a_secret(setup, emulator):
     hpa = kubectl_json(emulator, "get", "hpa/mcp-server-hpa", "-n", "mcp-production")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (9, 25)
     assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 55
-    argv = json.loads((tmp_path / "helm-argv.jsonl").read_text().splitlines()[0])
+    calls = [json.loads(line) for line in (tmp_path / "helm-argv.jsonl").read_text().splitlines()]
+    assert calls[0][:2] == ["list", "--namespace"]  # the deployed chart version, read first
+    (argv,) = [c for c in calls if c[0] == "upgrade"]
     assert argv == ["upgrade", "postgres-production", "bitnami/postgresql-ha", "--namespace",
-                    "mcp-production", "--reuse-values", "--set", "readReplicas.replicaCount=2",
+                    "mcp-production", "--reuse-values", "--version", "14.2.3",
+                    "--set", "postgresql.replicaCount=2", "--wait", "--timeout", "300s",
                     "--kube-context", "sandbox", "--kubeconfig", str(emulator.kubeconfig)]
+    sts = kubectl_json(emulator, "get", "statefulset/postgres-production-postgresql-ha-postgresql",
+                       "-n", "mcp-production")
+    assert sts["status"]["readyReplicas"] == 2  # checked by the step, read back here
+    assert "statefulset/postgres-production-postgresql-ha-postgresql: 2/2 ready" in out.stdout
     (summary,) = sessions(tmp_path)
     assert verify(summary.path).ok and summary.status == "completed"
     export = mcp_ops(config, env, "log", "export", summary.id)

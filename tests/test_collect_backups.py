@@ -121,7 +121,7 @@ def test_latest_is_by_creation_in_collector_and_wizards_alike():
     listing (--sort-by=.metadata.creationTimestamp) puts the later-started one last."""
     from datetime import UTC, datetime
 
-    from actions.backups import velero
+    from actions.library import velero
     from console.collectors.velero_parse import newest_first
 
     now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

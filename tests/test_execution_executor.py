@@ -13,7 +13,6 @@ import pytest
 from waiting import process_gone
 from wizard_support import load_config, write_config
 
-from actions.model import Plan, Progress, Risk, Step, StepFailed, Wizard
 from console.execution.confirmation import ConfirmationAnswer, ConfirmationRequest
 from console.execution.executor import (
     ABORTED,
@@ -25,6 +24,7 @@ from console.execution.executor import (
     ProgressEvent,
 )
 from console.execution.log_store import read_records, verify
+from console.execution.model import Plan, Progress, Risk, Step, StepFailed, Wizard
 from console.execution.session import WizardRun
 
 

@@ -17,10 +17,9 @@ import redis.asyncio as aioredis
 from health_support import emulator
 from wizard_support import load_config, write_config
 
-from actions.backups.cluster import ClusterReads
-from actions.model import Plan, Risk, Step, Wizard
 from console.execution.context import NotPermitted
 from console.execution.executor import FAILED
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.read_access import read_exec_problem
 from console.execution.session import WizardRun
 
@@ -70,8 +69,8 @@ async def test_the_kubernetes_reader_reads_and_refuses_every_write(cluster_run):
         reader = await run.ctx.kube()
         assert not hasattr(reader, "api")  # no raw client to build a writer on
         before = replicas(cluster)
-        assert (await reader.deployment())["spec"]["replicas"] == before
-        reads = ClusterReads(reader)
+        assert (await reader.deployment()).desired == before  # a typed view now
+        reads = reader  # ClusterReads is part of the reader now
         assert await reads.pods("app=mcp-server")
         assert await reads.pod("no-such-pod") is None
         for api, method in (("AppsV1Api", "delete_namespaced_deployment"),

@@ -8,10 +8,10 @@ import sys
 import pytest
 from wizard_support import load_config, write_config
 
-from actions.inputs import Input, IntInput
-from actions.model import Plan, Risk, Step, Wizard
 from console.execution.confirmation import ConfirmationAnswer
+from console.execution.inputs import Input, IntInput
 from console.execution.log_store import read_records, verify
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.session import ResumeError, WizardRun
 
 

@@ -2,7 +2,7 @@
 
 Every module of ``console/``, ``screens/`` and ``actions/`` (the sandbox excepted: it *is*
 the emulated platform) is parsed by :mod:`mutation_scan`; a mutating Kubernetes, Redis or
-SQL call anywhere but inside ``KubeWriter``, ``Mutations`` or ``ClusterWrites`` is reported
+SQL call anywhere but inside the writers (``KubeWriter``...) is reported
 with its file and line. The scanner is checked on snippets of each kind first — every
 Redis write it knows included — so it cannot pass by seeing nothing.
 """
@@ -112,7 +112,7 @@ class KubeReader:
 async def helper(apps):
     await apps.delete_namespaced_pod("x", "ns")
 '''
-    found = scan_source(snippet, "console/execution/kube.py")
+    found = scan_source(snippet, "console/execution/kube/writer.py")
     assert [f.split(":")[1] for f in found] == ["8", "11"], found
     assert len(scan_source(snippet, "console/execution/other.py")) == 3
 
@@ -125,8 +125,8 @@ def test_no_module_outside_the_writers_calls_a_mutating_method():
     files = scanned_files()
     names = {path.relative_to(ROOT).as_posix() for path in files}
     assert len(files) >= 10  # the tree is really scanned
-    assert {"actions/backups/cluster.py", "actions/scaling.py",
-            "console/execution/kube.py", "screens/log_viewer.py"} <= names
+    assert {"actions/backups/pitr_recovery.py", "actions/scaling.py",
+            "console/execution/kube/writer.py", "screens/log_viewer.py"} <= names
     assert not any(n.startswith("sandbox/") for n in names)
     found = [hit for path in files
              for hit in scan_source(path.read_text(), path.relative_to(ROOT).as_posix())]

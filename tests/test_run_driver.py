@@ -10,8 +10,6 @@ import pytest
 from wizard_support import load_config, write_config
 
 from actions.catalogue import UnknownWizard, WizardNotBuilt, runnable
-from actions.inputs import IntInput
-from actions.model import Plan, Risk, Step, StepFailed, Wizard
 from console.config import ConfigError
 from console.errors import McpOpsError
 from console.execution.confirmation import CommandLineConfirmer, ConfirmationAnswer
@@ -25,7 +23,9 @@ from console.execution.driver import (
     StepStarting,
 )
 from console.execution.executor import StepStatus
+from console.execution.inputs import IntInput
 from console.execution.log_store import read_records, summarize, verify
+from console.execution.model import Plan, Risk, Step, StepFailed, Wizard
 from console.execution.session import ResumeError
 from console.execution.session_log import SessionLog, SessionLogBusy
 

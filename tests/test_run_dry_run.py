@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from wizard_support import load_config, write_config
 
-from actions.model import Plan, Risk, Step, Wizard
 from console.commands.run import EXIT_FAILED, _dry_run
 from console.execution.confirmation import CommandLineConfirmer
 from console.execution.driver import RunDriver
 from console.execution.log_store import read_records, verify
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.session import ResumeError, WizardRun
 
 SECRET = "pg-Secret-5521"

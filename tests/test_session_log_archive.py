@@ -17,9 +17,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 from wizard_support import PYTHON, ROOT, cli_env, load_config, write_config
 
-from actions.model import Plan, Risk, Step, Wizard
 from console.execution.confirmation import CommandLineConfirmer
 from console.execution.log_store import list_sessions, read_records, verify
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.session import WizardRun
 
 pytestmark = pytest.mark.timeout(120)

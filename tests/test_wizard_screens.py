@@ -13,9 +13,9 @@ import pytest
 from textual.widgets import Input, Log, OptionList, Static
 from wizard_support import load_config, write_config
 
-from actions.inputs import IntInput
-from actions.model import Plan, Risk, Step, StepFailed, Wizard
+from console.execution.inputs import IntInput
 from console.execution.log_store import list_sessions, read_records, verify
+from console.execution.model import Plan, Risk, Step, StepFailed, Wizard
 from console.execution.redaction import Redactor
 from console.execution.session_log import SessionLog
 from screens.app import McpOpsApp

@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import Static
 from wizard_support import load_config, write_config
 
-from actions.model import Plan, Risk, Step, Wizard
+from console.execution.model import Plan, Risk, Step, Wizard
 from console.execution.redaction import Redactor
 from console.execution.session_log import SessionLog
 from screens.app import McpOpsApp

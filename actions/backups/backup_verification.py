@@ -2,8 +2,9 @@
 
 Three items, each a step that shows what the guide's command shows and records a verdict
 with its reason; the last step sums them up and fails if any item failed. Velero backups
-and S3 dumps are read by the backups collector and judged by the same rules as the
-dashboard's backups panel (latest finished backup Completed and younger than
+and S3 dumps are read by the dashboard's backups collector (``ctx.collect("backups")``, that
+collector alone, one look shared by the first two steps) and judged by the same rules as
+the dashboard's backups panel (latest finished backup Completed and younger than
 ``thresholds.backup_max_age_hours``; latest dump non-empty and as young). Today's
 ``postgres-backup-YYYYMMDD`` job passes when it completed and its log has a success line
 and no error line (the guide's ``grep -i "success\\|error"``).
@@ -16,37 +17,33 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
-from .cluster import ClusterReads
-from .s3_dumps import human_age, human_size
-from .velero import describe_backup
+from console.collectors.backups_model import BackupsSnapshot
+from console.execution.context import StepContext
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.health.rules_backups import evaluate_backups
+from console.health.status import Status
+
+from ..library.units import human_age, human_size
+from ..library.velero import describe_backup
 
 SUCCESS_OR_ERROR = re.compile(r"success|error", re.IGNORECASE)
 ERROR = re.compile(r"error", re.IGNORECASE)
 
 
-def _verdicts(ctx: Any) -> dict[str, tuple[bool, str]]:
-    return ctx.cache.setdefault("verification", {})
+def _verdicts(ctx: StepContext) -> dict[str, tuple[bool, str]]:
+    verdicts: dict[str, tuple[bool, str]] = ctx.cache.setdefault("verification", {})
+    return verdicts
 
 
-async def _snapshot(ctx: Any) -> Any:
+async def _snapshot(ctx: StepContext) -> BackupsSnapshot:
     """One collection of Velero backups and S3 dumps, shared by the first two steps."""
-    if "backups.snapshot" not in ctx.cache:
-        from console.collectors.backups import BackupsCollector
-
-        timeout = ctx.config.ui.source_timeout_seconds * 3 if ctx.config else 10.0
-        collector = BackupsCollector(ctx.env, timeout=timeout)
-        try:
-            ctx.cache["backups.snapshot"] = await collector.collect()
-        finally:
-            await collector.close()
-    return ctx.cache["backups.snapshot"]
+    snapshot = await ctx.collect("backups", timeout=ctx.config.ui.source_timeout_seconds * 3,
+                                 max_age=600)
+    assert isinstance(snapshot, BackupsSnapshot)
+    return snapshot
 
 
-def _finding(ctx: Any, snapshot: Any, check: str) -> tuple[bool, str]:
-    from console.health.rules_backups import evaluate_backups
-    from console.health.status import Status
-
+def _finding(ctx: StepContext, snapshot: BackupsSnapshot, check: str) -> tuple[bool, str]:
     for finding in evaluate_backups(snapshot, ctx.env.thresholds):
         if finding.check in (check, "collect"):
             return finding.status == Status.HEALTHY, finding.reason
@@ -54,7 +51,7 @@ def _finding(ctx: Any, snapshot: Any, check: str) -> tuple[bool, str]:
 
 
 # ---- 1. Velero -------------------------------------------------------------------------
-def plan_velero(ctx: Any) -> Plan:
+def plan_velero(ctx: StepContext) -> Plan:
     return Plan("List the Velero backups oldest to newest with phase, age, errors and "
                 "warnings; the latest finished one must be Completed and recent",
                 (Plan.command("kubectl", "get", "backups", "-n",
@@ -62,7 +59,7 @@ def plan_velero(ctx: Any) -> Plan:
                               "--sort-by=.metadata.creationTimestamp"),))
 
 
-async def run_velero(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_velero(ctx: StepContext) -> AsyncIterator[StepOutput]:
     snapshot = await _snapshot(ctx)
     if snapshot.velero_error:
         yield f"Velero backups unreadable: {snapshot.velero_error}"
@@ -75,7 +72,7 @@ async def run_velero(ctx: Any) -> AsyncIterator[StepOutput]:
 
 
 # ---- 2. S3 dumps -----------------------------------------------------------------------
-def plan_s3(ctx: Any) -> Plan:
+def plan_s3(ctx: StepContext) -> Plan:
     a = ctx.env.aws
     return Plan(f"List the database dumps under s3://{a.s3_backup_bucket}/{a.s3_backup_prefix} "
                 "with sizes and ages; the newest must be non-empty and recent",
@@ -83,7 +80,7 @@ def plan_s3(ctx: Any) -> Plan:
                               "--recursive", "--human-readable"),))
 
 
-async def run_s3(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_s3(ctx: StepContext) -> AsyncIterator[StepOutput]:
     snapshot = await _snapshot(ctx)
     if snapshot.s3_error:
         yield f"S3 dumps unreadable: {snapshot.s3_error}"
@@ -95,11 +92,11 @@ async def run_s3(ctx: Any) -> AsyncIterator[StepOutput]:
 
 
 # ---- 3. today's backup job -------------------------------------------------------------
-def job_name(ctx: Any, today: datetime | None = None) -> str:
+def job_name(ctx: StepContext, today: datetime | None = None) -> str:
     return f"{ctx.env.kubernetes.backup_job_prefix}{(today or datetime.now(UTC)):%Y%m%d}"
 
 
-def plan_job(ctx: Any) -> Plan:
+def plan_job(ctx: StepContext) -> Plan:
     k = ctx.env.kubernetes
     return Plan(f"Read today's job {job_name(ctx)}: it must have completed and its log must "
                 "say success and no error",
@@ -119,13 +116,13 @@ def _job_state(job: dict[str, Any]) -> tuple[bool, str]:
     return False, f"not finished ({int(status.get('active') or 0)} active)"
 
 
-async def run_job(ctx: Any) -> AsyncIterator[StepOutput]:
-    reads = ClusterReads(await ctx.kube())
+async def run_job(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    reader = await ctx.kube()
     name = job_name(ctx)
-    job = await reads.job(name)
+    job = await reader.raw("Job", name)
     if job is None:
         prefix = ctx.env.kubernetes.backup_job_prefix
-        others = sorted(j["metadata"]["name"] for j in await reads.jobs()
+        others = sorted(j["metadata"]["name"] for j in await reader.raw_list("Job")
                         if j["metadata"]["name"].startswith(prefix))
         reason = f"job {name} not found" + (f" (newest is {others[-1]})" if others else "")
         _verdicts(ctx)["Backup job"] = (False, reason)
@@ -133,11 +130,11 @@ async def run_job(ctx: Any) -> AsyncIterator[StepOutput]:
         return
     finished, state = _job_state(job)
     yield f"job/{name}: {state}"
-    pods = await reads.pods(f"job-name={name}")
-    pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    pods = await reader.pods(f"job-name={name}")
+    pods.sort(key=lambda p: -p.age_seconds)  # the newest last
     lines: list[str] = []
     for pod in pods[-1:]:
-        lines = (await reads.pod_log(pod["metadata"]["name"])).splitlines()
+        lines = (await reader.pod_log(pod.name)).splitlines()
     matches = [line for line in lines if SUCCESS_OR_ERROR.search(line)]
     for line in matches:
         yield f"  {line}"
@@ -160,11 +157,11 @@ async def run_job(ctx: Any) -> AsyncIterator[StepOutput]:
 ITEMS = ("Velero backups", "S3 database dumps", "Backup job")
 
 
-def plan_summary(ctx: Any) -> Plan:
+def plan_summary(ctx: StepContext) -> Plan:
     return Plan("Pass or fail per item, with the reason; any failed item fails the check")
 
 
-async def run_summary(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_summary(ctx: StepContext) -> AsyncIterator[StepOutput]:
     verdicts = _verdicts(ctx)
     failed = []
     for item in ITEMS:

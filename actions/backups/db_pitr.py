@@ -21,14 +21,16 @@ damaged primary stays damaged, as in production.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from ..inputs import BoolInput, LiveChoiceInput
-from ..model import Plan, Risk, Step, StepOutput, Wizard
+from console.execution.context import StepContext
+from console.execution.inputs import BoolInput, LiveChoiceInput
+from console.execution.kube import KubeError
+from console.execution.model import Plan, Risk, Step, StepOutput, Wizard
+
+from ..library.health import health_check_step
 from . import pitr_recovery, pitr_traffic, pitr_verify
-from .cluster import ClusterReads
-from .health import health_check_step
 from .pitr_common import (
     HOST_KEY,
     RECOVERY_POD,
@@ -44,14 +46,14 @@ WAY_BACK = BoolInput(
                         "if it happened and scale the application back to its remembered count.")
 
 
-async def _dump_choices(ctx: Any) -> list[str]:
+async def _dump_choices(ctx: StepContext) -> list[str]:
     try:
         return await dump_keys(ctx)
     except Exception:  # noqa: BLE001 - an unreadable bucket must not block the way back
         return []
 
 
-async def _newest_dump(ctx: Any) -> str | None:
+async def _newest_dump(ctx: StepContext) -> str | None:
     try:
         return await newest_key(ctx)
     except Exception:  # noqa: BLE001
@@ -64,12 +66,12 @@ DUMP = LiveChoiceInput("dump", "Database dump to restore (S3 key)", source=_dump
                             "is the newest.")
 
 
-def _recovering(values: Any) -> bool:
+def _recovering(values: Mapping[str, Any]) -> bool:
     return not values.get("way_back")
 
 
 # ---- 1. look ---------------------------------------------------------------------------
-def plan_look(ctx: Any) -> Plan:
+def plan_look(ctx: StepContext) -> Plan:
     k = ctx.env.kubernetes
     return Plan(f"Show deployment/{k.deployment}, its HPA, the credentials' host (masked) and "
                 "what an earlier recovery attempt left (remembered replicas, recovery pod)",
@@ -78,32 +80,29 @@ def plan_look(ctx: Any) -> Plan:
                  Plan.command("kubectl", "get", f"pod/{RECOVERY_POD}", "-n", k.namespace)))
 
 
-async def run_look(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_look(ctx: StepContext) -> AsyncIterator[StepOutput]:
     k = ctx.env.kubernetes
     reader = await ctx.kube()
-    reads = ClusterReads(reader)
     deployment = await reader.deployment()
-    replicas = deployment["spec"].get("replicas")
-    yield f"deployment/{k.deployment}: spec.replicas {replicas}"
-    remembered = remembered_replicas(deployment)
+    yield f"deployment/{k.deployment}: spec.replicas {deployment.desired}"
+    remembered = remembered_replicas(deployment.annotations)
     if remembered is not None:
         yield f"an earlier recovery remembered {remembered} replicas (it did not finish)"
     try:
         hpa = await reader.hpa()
-        spec = hpa.get("spec", {})
-        yield (f"hpa/{k.hpa}: min {spec.get('minReplicas')}, max {spec.get('maxReplicas')}; "
+        yield (f"hpa/{k.hpa}: min {hpa.min}, max {hpa.max}; "
                "at 0 replicas Kubernetes disables it (ScalingDisabled) until replicas return")
-    except Exception:  # noqa: BLE001 - no HPA is fine
+    except KubeError:  # no HPA is fine
         yield f"hpa/{k.hpa}: not found"
     try:
-        secret = await reads.secret(k.database_secret)
+        secret = await reader.secret(k.database_secret)
         host = base64.b64decode(((secret or {}).get("data") or {}).get(HOST_KEY, "")).decode()
         where = "the recovery database" if host == recovery_host(ctx) else "the old database"
         yield f"secret/{k.database_secret}: host points at {where}"
     except Exception as exc:  # noqa: BLE001 - a reader may not see secrets; looking goes on
         yield f"secret/{k.database_secret}: not readable with these credentials ({exc})"
-    pod = await reads.pod(RECOVERY_POD)
-    yield (f"pod/{RECOVERY_POD}: {(pod.get('status') or {}).get('phase', '?')}" if pod
+    pod = await reader.pod(RECOVERY_POD)
+    yield (f"pod/{RECOVERY_POD}: {pod.phase or '?'}" if pod
            else f"pod/{RECOVERY_POD}: not there yet")
     if ctx.values.get("way_back"):
         yield "way back chosen: the recovery steps will be skipped"

@@ -25,8 +25,11 @@ from typing import Any
 
 import yaml
 
-from ..model import Line, Plan, Progress, StepFailed, StepOutput
-from .cluster import ClusterReads, ClusterWrites
+from console.execution.context import StepContext
+from console.execution.kube import ExecLine, ExecSent, KubeReader, run_in_pod
+from console.execution.model import Line, Plan, Progress, StepFailed, StepOutput
+
+from ..library.units import human_size
 from .pitr_common import (
     RECOVERY_CLAIM,
     RECOVERY_IMAGE,
@@ -34,19 +37,18 @@ from .pitr_common import (
     RECOVERY_POD,
     RECOVERY_SERVICE,
 )
-from .pod_exec import ExecLine, ExecSent, PodExec, run_in_pod
-from .s3_dumps import DumpStream, human_size
+from .s3_dumps import DumpStream
 
 CLAIM_SIZE = "100Gi"
 RESTORE_OPTIONS = ("--clean", "--if-exists", "--no-owner", "--single-transaction", "--verbose")
 
 
-def _secret_env(ctx: Any, name: str, key: str) -> dict[str, Any]:
+def _secret_env(ctx: StepContext, name: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {
         "name": ctx.env.kubernetes.database_secret, "key": key}}}
 
 
-def manifests(ctx: Any) -> list[dict[str, Any]]:
+def manifests(ctx: StepContext) -> list[dict[str, Any]]:
     """The claim, the pod and its Service, in creation order."""
     ns = ctx.env.kubernetes.namespace
     meta = {"namespace": ns, "labels": dict(RECOVERY_LABELS)}
@@ -75,7 +77,7 @@ def manifests(ctx: Any) -> list[dict[str, Any]]:
 
 
 # ---- create the recovery instance ------------------------------------------------------
-def plan_instance(ctx: Any) -> Plan:
+def plan_instance(ctx: StepContext) -> Plan:
     ns = ctx.env.kubernetes.namespace
     text = yaml.safe_dump_all(manifests(ctx), sort_keys=False).rstrip()
     return Plan(f"Create {RECOVERY_CLAIM}, pod {RECOVERY_POD} ({RECOVERY_IMAGE}) and Service "
@@ -88,34 +90,31 @@ def plan_instance(ctx: Any) -> Plan:
                               "-d", ctx.env.postgres.database)))
 
 
-async def run_instance(ctx: Any) -> AsyncIterator[StepOutput]:
-    reads = ClusterReads(await ctx.kube())
-    writes = ClusterWrites(await ctx.mutations.kube())
-    lookups = {"PersistentVolumeClaim": reads.claim, "Pod": reads.pod, "Service": reads.service}
+async def run_instance(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    reader = await ctx.kube()
+    writer = await ctx.mutations.kube()
     for manifest in manifests(ctx):
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        existing = await lookups[kind](name)
+        existing = await reader.raw(kind, name)
         if existing is None:
-            await writes.create(manifest)
+            await writer.create(manifest)
             yield f"{kind.lower()}/{name} created"
         else:
             state = (existing.get("status") or {}).get("phase", "present")
             yield f"{kind.lower()}/{name} already exists ({state}): reused"
-    async for item in wait_until_ready(ctx, reads, timeout=300):
+    async for item in wait_until_ready(ctx, reader, timeout=300):
         yield item
 
 
-async def wait_until_ready(ctx: Any, reads: ClusterReads, *,
+async def wait_until_ready(ctx: StepContext, reader: KubeReader, *,
                            timeout: float) -> AsyncIterator[StepOutput]:
     deadline = time.monotonic() + timeout
     last = None
     while True:
-        pod = await reads.pod(RECOVERY_POD) or {}
-        status = pod.get("status") or {}
-        phase = status.get("phase", "Pending")
-        waiting = [((c.get("state") or {}).get("waiting") or {}).get("reason")
-                   for c in status.get("containerStatuses") or []]
-        shown = f"pod/{RECOVERY_POD}: {phase}" + "".join(f" ({w})" for w in waiting if w)
+        pod = await reader.pod(RECOVERY_POD)
+        phase = (pod.phase if pod else "") or "Pending"
+        waiting = pod.waiting_reason if pod else ""
+        shown = f"pod/{RECOVERY_POD}: {phase}" + (f" ({waiting})" if waiting else "")
         if shown != last:
             yield shown
             last = shown
@@ -123,7 +122,7 @@ async def wait_until_ready(ctx: Any, reads: ClusterReads, *,
             raise StepFailed(f"pod/{RECOVERY_POD} is {phase}: delete it (and check its log) "
                              "before trying again")
         if phase == "Running":
-            code, lines = await run_in_pod(reads.exec_target(
+            code, lines = await run_in_pod(reader.exec_target(
                 RECOVERY_POD, ["pg_isready", "-d", ctx.env.postgres.database]))
             if code == 0:
                 yield f"PostgreSQL in {RECOVERY_POD}: " + " ".join(line.text for line in lines)
@@ -133,19 +132,19 @@ async def wait_until_ready(ctx: Any, reads: ClusterReads, *,
         await asyncio.sleep(0.5)
 
 
-async def verify_instance(ctx: Any) -> str:
-    pod = await ClusterReads(await ctx.kube()).pod(RECOVERY_POD)
-    if not pod or (pod.get("status") or {}).get("phase") != "Running":
+async def verify_instance(ctx: StepContext) -> str:
+    pod = await (await ctx.kube()).pod(RECOVERY_POD)
+    if not pod or pod.phase != "Running":
         raise StepFailed(f"pod/{RECOVERY_POD} is not Running")
-    return f"pod/{RECOVERY_POD} Running on {pod['spec'].get('nodeName', '?')}"
+    return f"pod/{RECOVERY_POD} Running on {pod.node or '?'}"
 
 
 # ---- restore ---------------------------------------------------------------------------
-def restore_command(ctx: Any) -> list[str]:
+def restore_command(ctx: StepContext) -> list[str]:
     return ["pg_restore", "-d", ctx.env.postgres.database, *RESTORE_OPTIONS]
 
 
-def plan_restore(ctx: Any) -> Plan:
+def plan_restore(ctx: StepContext) -> Plan:
     a, ns = ctx.env.aws, ctx.env.kubernetes.namespace
     key = ctx.values.get("dump") or "<no dump chosen>"
     return Plan(f"Stream s3://{a.s3_backup_bucket}/{key} into pg_restore in {RECOVERY_POD} "
@@ -155,16 +154,15 @@ def plan_restore(ctx: Any) -> Plan:
                                         *restore_command(ctx)),))
 
 
-async def run_restore(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_restore(ctx: StepContext) -> AsyncIterator[StepOutput]:
     key = ctx.values.get("dump")
     if not key:
         raise StepFailed("no dump chosen (the S3 listing was empty or unreadable)")
-    writes = ClusterWrites(await ctx.mutations.kube())
+    writer = await ctx.mutations.kube()
     async with DumpStream(ctx, key) as dump:
         total = dump.size or 0
         yield f"restoring {key} ({human_size(total)}) into {RECOVERY_POD}"
-        execution = PodExec(writes.exec_target(RECOVERY_POD, restore_command(ctx)),
-                            stdin=dump.chunks())
+        execution = writer.exec(RECOVERY_POD, restore_command(ctx), stdin=dump.chunks())
         errors: list[str] = []
         async for item in execution:
             if isinstance(item, ExecSent):

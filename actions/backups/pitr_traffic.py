@@ -19,11 +19,14 @@ import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
-from ..model import Plan, Progress, StepFailed, StepOutput
-from ..rollout import follow_rollout, rollout_state
-from .cluster import ClusterReads, ClusterWrites
+from console.config.model import KubernetesSettings
+from console.execution.context import StepContext
+from console.execution.kube.ops import Annotate, ScaleDeployment
+from console.execution.model import Plan, Progress, StepFailed, StepOutput
+
+from ..library.plan import commands
+from ..library.rollout import follow_rollout
 from .pitr_common import (
     HOST_KEY,
     REMEMBERED,
@@ -35,49 +38,58 @@ from .pitr_common import (
 POLL_SECONDS = 0.5
 
 
-def _k(ctx: Any) -> Any:
+def _k(ctx: StepContext) -> KubernetesSettings:
     return ctx.env.kubernetes
 
 
+def _scale(ctx: StepContext, replicas: int) -> ScaleDeployment:
+    k = _k(ctx)
+    return ScaleDeployment(k.deployment, k.namespace, replicas)
+
+
+def _remember(ctx: StepContext, replicas: int | None) -> Annotate:
+    k = _k(ctx)
+    return Annotate("Deployment", k.deployment, k.namespace,
+                    {REMEMBERED: None if replicas is None else str(replicas)})
+
+
 # ---- stop ------------------------------------------------------------------------------
-def plan_stop(ctx: Any) -> Plan:
+def plan_stop(ctx: StepContext) -> Plan:
     k = _k(ctx)
     return Plan(f"Remember the replica count of deployment/{k.deployment} (annotation "
                 f"{REMEMBERED}), scale it to 0 and wait until no pod ({k.app_selector}) is "
                 "left; the HPA is disabled while the target is at 0",
                 (Plan.command("kubectl", "annotate", f"deployment/{k.deployment}", "-n",
                               k.namespace, f"{REMEMBERED}=<current replicas>"),
-                 Plan.command("kubectl", "scale", f"deployment/{k.deployment}", "--replicas=0",
-                              "-n", k.namespace),
+                 *commands(ctx, [_scale(ctx, 0)]),
                  Plan.command("kubectl", "wait", "--for=delete", "pod", "-l", k.app_selector,
                               "-n", k.namespace, "--timeout=300s")))
 
 
-async def run_stop(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_stop(ctx: StepContext) -> AsyncIterator[StepOutput]:
     k = _k(ctx)
-    reader = await ctx.kube()
-    deployment = await reader.deployment()
-    current = int(deployment["spec"].get("replicas") or 0)
-    remembered = remembered_replicas(deployment)
-    writes = ClusterWrites(await ctx.mutations.kube())
+    deployment = await (await ctx.kube()).deployment()
+    current = deployment.desired
+    remembered = remembered_replicas(deployment.annotations)
+    writer = await ctx.mutations.kube()
     if remembered is None:
         remembered = current
         if current == 0:
             remembered = k.normal_replicas
             yield (f"deployment/{k.deployment} is already at 0 with nothing remembered; it will "
                    f"come back at the configured normal count, {remembered}")
-        await writes.annotate_deployment({REMEMBERED: str(remembered)})
+        await writer.apply(_remember(ctx, remembered))
         yield f"remembered: deployment/{k.deployment} had {remembered} replicas"
     else:
         yield f"already remembered from an earlier attempt: {remembered} replicas"
     if current != 0:
-        await writes.scale(0)
+        await writer.apply(_scale(ctx, 0))
         yield f"deployment/{k.deployment} scaled to 0 (was {current})"
     async for item in wait_for_no_pods(ctx, timeout=240):
         yield item
 
 
-async def wait_for_no_pods(ctx: Any, *, timeout: float) -> AsyncIterator[StepOutput]:
+async def wait_for_no_pods(ctx: StepContext, *, timeout: float) -> AsyncIterator[StepOutput]:
     reader = await ctx.kube()
     first: int | None = None
     last = None
@@ -89,7 +101,7 @@ async def wait_for_no_pods(ctx: Any, *, timeout: float) -> AsyncIterator[StepOut
         if len(pods) != last:
             yield f"pods left: {len(pods)}"
             last = len(pods)
-        desired = int((await reader.deployment())["spec"].get("replicas") or 0)
+        desired = (await reader.deployment()).desired
         if desired != 0:
             raise StepFailed(f"spec.replicas went back to {desired} while waiting: something "
                              "(an HPA with minReplicas 0 enabled, or another operator) scales "
@@ -102,24 +114,24 @@ async def wait_for_no_pods(ctx: Any, *, timeout: float) -> AsyncIterator[StepOut
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def verify_stopped(ctx: Any) -> str:
+async def verify_stopped(ctx: StepContext) -> str:
     reader = await ctx.kube()
     deployment = await reader.deployment()
-    if deployment["spec"].get("replicas") != 0 or await reader.pods():
+    if deployment.desired != 0 or await reader.pods():
         raise StepFailed("the application is not at 0 replicas")
-    return f"0 replicas, {remembered_replicas(deployment)} remembered"
+    return f"0 replicas, {remembered_replicas(deployment.annotations)} remembered"
 
 
 # ---- back up again ---------------------------------------------------------------------
-async def _target(ctx: Any) -> tuple[int, str]:
+async def _target(ctx: StepContext) -> tuple[int, str]:
     deployment = await (await ctx.kube()).deployment()
-    remembered = remembered_replicas(deployment)
+    remembered = remembered_replicas(deployment.annotations)
     if remembered is not None:
         return remembered, f"the remembered count ({REMEMBERED})"
     return _k(ctx).normal_replicas, "the configured normal count (nothing was remembered)"
 
 
-def plan_restart(ctx: Any) -> Plan:
+def plan_restart(ctx: StepContext) -> Plan:
     k = _k(ctx)
     return Plan(f"Scale deployment/{k.deployment} back to the replica count remembered before "
                 "traffic was stopped, follow the rollout until every replica is ready, and "
@@ -128,32 +140,30 @@ def plan_restart(ctx: Any) -> Plan:
                               "--replicas=<remembered>", "-n", k.namespace),
                  Plan.command("kubectl", "rollout", "status", f"deployment/{k.deployment}",
                               "-n", k.namespace),
-                 Plan.command("kubectl", "annotate", f"deployment/{k.deployment}", "-n",
-                              k.namespace, f"{REMEMBERED}-")))
+                 *commands(ctx, [_remember(ctx, None)])))
 
 
-async def scale_back(ctx: Any) -> AsyncIterator[StepOutput]:
+async def scale_back(ctx: StepContext) -> AsyncIterator[StepOutput]:
     k = _k(ctx)
     replicas, why = await _target(ctx)
-    writes = ClusterWrites(await ctx.mutations.kube())
-    await writes.scale(replicas)
+    writer = await ctx.mutations.kube()
+    await writer.apply(_scale(ctx, replicas))
     yield f"deployment/{k.deployment} scaled to {replicas}: {why}"
-    async for item in follow_rollout(ctx, timeout=int(k.request_timeout * 30), replicas=replicas):
+    async for item in follow_rollout(ctx, replicas=replicas):
         yield item
-    await writes.annotate_deployment({REMEMBERED: None})
+    await writer.apply(_remember(ctx, None))
     yield f"{REMEMBERED} removed: the recovery's replica count is no longer needed"
 
 
-async def verify_running(ctx: Any) -> str:
+async def verify_running(ctx: StepContext) -> str:
     deployment = await (await ctx.kube()).deployment()
-    settled, ready, desired, text = rollout_state(deployment)
-    if not settled or desired == 0:
-        raise StepFailed(f"deployment not back: {text}")
-    return f"{ready}/{desired} replicas ready"
+    if not deployment.rollout_complete or deployment.desired == 0:
+        raise StepFailed(f"deployment not back: {deployment.rollout_text}")
+    return f"{deployment.ready}/{deployment.desired} replicas ready"
 
 
 # ---- the way back ----------------------------------------------------------------------
-def plan_way_back(ctx: Any) -> Plan:
+def plan_way_back(ctx: StepContext) -> Plan:
     k = _k(ctx)
     return Plan(f"Go back to the old database: if secret/{k.database_secret} was switched to "
                 f"{recovery_host(ctx)}, put the previous host back (kept in secret/"
@@ -166,19 +176,19 @@ def plan_way_back(ctx: Any) -> Plan:
                  *plan_restart(ctx).commands))
 
 
-async def run_way_back(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_way_back(ctx: StepContext) -> AsyncIterator[StepOutput]:
     k = _k(ctx)
-    reads = ClusterReads(await ctx.kube())
-    secret = await reads.secret(k.database_secret) or {}
+    reader = await ctx.kube()
+    secret = await reader.secret(k.database_secret) or {}
     host = base64.b64decode((secret.get("data") or {}).get(HOST_KEY, "")).decode()
-    kept = await reads.secret(previous_host_secret(ctx))
+    kept = await reader.secret(previous_host_secret(ctx))
     if host == recovery_host(ctx):
         if kept is None or HOST_KEY not in (kept.get("data") or {}):
             raise StepFailed(f"secret/{k.database_secret} points at the recovery database "
                              f"but secret/{previous_host_secret(ctx)} with the previous host "
                              "is missing: set the host by hand")
-        writes = ClusterWrites(await ctx.mutations.kube())
-        await writes.patch_secret(k.database_secret, {HOST_KEY: kept["data"][HOST_KEY]})
+        writer = await ctx.mutations.kube()
+        await writer.patch_secret(k.database_secret, {HOST_KEY: kept["data"][HOST_KEY]})
         yield (f"secret/{k.database_secret}: host switched back to the previous database "
                "(value masked)")
     else:

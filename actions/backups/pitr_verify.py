@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..inputs import Input, InputError
-from ..model import Plan, StepFailed, StepOutput
-from .cluster import ClusterReads, ClusterWrites
+from console.execution.context import StepContext
+from console.execution.inputs import Input, InputError
+from console.execution.kube import KubeReader, run_in_pod
+from console.execution.kube.ops import PatchObject
+from console.execution.model import Plan, StepFailed, StepOutput
+
+from ..library.plan import commands
 from .pitr_common import HOST_KEY, RECOVERY_POD, previous_host_secret, recovery_host
-from .pod_exec import run_in_pod
 
 DEFAULT_QUERIES = "SELECT count(*) FROM critical_table"
 READ_STATEMENT = re.compile(r"^\s*(SELECT|WITH|TABLE|VALUES|SHOW)\b", re.IGNORECASE)
@@ -35,7 +37,9 @@ READ_ONLY_SESSION = "SET default_transaction_read_only = on"
 
 def split_queries(text: str) -> list[str]:
     """Statements separated by ``;`` (a ``;`` inside quotes does not split)."""
-    queries, current, quote = [], [], ""
+    queries: list[str] = []
+    current: list[str] = []
+    quote = ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
@@ -56,7 +60,7 @@ class QueriesInput(Input):
 
     kind: str = field(default="read-only SQL", init=False)
 
-    async def convert(self, text: str, ctx: Any) -> str:
+    async def convert(self, text: str, ctx: StepContext) -> str:
         text = await super().convert(text, ctx)
         queries = split_queries(text)
         if not queries:
@@ -72,14 +76,14 @@ QUERIES = QueriesInput("verify_queries", "Verification queries", default=DEFAULT
                        help="Run in the recovered database, read only; ';' separates them.")
 
 
-def psql_command(ctx: Any, query: str) -> list[str]:
+def psql_command(ctx: StepContext, query: str) -> list[str]:
     return ["psql", "-d", ctx.env.postgres.database, "-X", "-q", "-A", "-P", "footer=off",
             "-v", "ON_ERROR_STOP=1",
             "-c", READ_ONLY_SESSION, "-c", query]
 
 
 # ---- verify ----------------------------------------------------------------------------
-def plan_verify(ctx: Any) -> Plan:
+def plan_verify(ctx: StepContext) -> Plan:
     ns = ctx.env.kubernetes.namespace
     queries = split_queries(ctx.values.get("verify_queries") or DEFAULT_QUERIES)
     return Plan(f"Run {len(queries)} read-only verification quer{'y' if len(queries) == 1 else 'ies'}"
@@ -88,7 +92,7 @@ def plan_verify(ctx: Any) -> Plan:
                                    "-d", ctx.env.postgres.database, "-c", q) for q in queries))
 
 
-async def run_verify(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_verify(ctx: StepContext) -> AsyncIterator[StepOutput]:
     reader = await ctx.kube()
     results: list[tuple[str, str]] = []
     for query in split_queries(ctx.values.get("verify_queries") or DEFAULT_QUERIES):
@@ -104,7 +108,7 @@ async def run_verify(ctx: Any) -> AsyncIterator[StepOutput]:
         rows = [line.text for line in lines if line.stream == "stdout"]
         results.append((query, " / ".join(rows[1:] if len(rows) > 1 else rows)))
     ctx.cache["pitr.verification"] = results
-    ctx.cache["pitr.diff"] = await secret_diff(ctx, ClusterReads(reader))
+    ctx.cache["pitr.diff"] = await secret_diff(ctx, reader)
     yield "results to accept: " + "; ".join(f"{q} → {r}" for q, r in results)
 
 
@@ -127,19 +131,25 @@ def diff_lines(name: str, data: dict[str, str], changes: dict[str, bytes]) -> li
     return lines
 
 
-async def secret_diff(ctx: Any, reads: ClusterReads) -> list[str]:
-    secret = await reads.secret(ctx.env.kubernetes.database_secret)
+async def secret_diff(ctx: StepContext, reader: KubeReader) -> list[str]:
+    secret = await reader.secret(ctx.env.kubernetes.database_secret)
     if secret is None:
         return [f"secret/{ctx.env.kubernetes.database_secret} not found"]
     return diff_lines(ctx.env.kubernetes.database_secret, secret.get("data") or {},
                       {HOST_KEY: recovery_host(ctx).encode()})
 
 
-def switch_patch(ctx: Any) -> dict[str, Any]:
+def switch_patch(ctx: StepContext) -> dict[str, Any]:
     return {"data": {HOST_KEY: base64.b64encode(recovery_host(ctx).encode()).decode()}}
 
 
-def plan_switch(ctx: Any) -> Plan:
+def switch(ctx: StepContext) -> PatchObject:
+    """``kubectl patch secret postgres-credentials --type merge``: the host, base64."""
+    k = ctx.env.kubernetes
+    return PatchObject("Secret", k.database_secret, k.namespace, switch_patch(ctx), "merge")
+
+
+def plan_switch(ctx: StepContext) -> Plan:
     k = ctx.env.kubernetes
     results = ctx.cache.get("pitr.verification")
     shown = ("; ".join(f"{q} → {r}" for q, r in results) if results
@@ -148,16 +158,13 @@ def plan_switch(ctx: Any) -> Plan:
     return Plan(f"ACCEPT the verification ({shown}) and switch the application to the "
                 f"recovered database: secret/{k.database_secret} host -> {recovery_host(ctx)} "
                 f"(previous host kept in secret/{previous_host_secret(ctx)}). "
-                + " ".join(diff),
-                (Plan.command("kubectl", "patch", "secret", k.database_secret, "-n",
-                              k.namespace, "--type", "merge", "-p",
-                              json.dumps(switch_patch(ctx), separators=(",", ":"))),))
+                + " ".join(diff), commands(ctx, [switch(ctx)]))
 
 
-async def run_switch(ctx: Any) -> AsyncIterator[StepOutput]:
+async def run_switch(ctx: StepContext) -> AsyncIterator[StepOutput]:
     k = ctx.env.kubernetes
-    reads = ClusterReads(await ctx.kube())
-    secret = await reads.secret(k.database_secret)
+    reader = await ctx.kube()
+    secret = await reader.secret(k.database_secret)
     if secret is None:
         raise StepFailed(f"secret/{k.database_secret} not found")
     data = secret.get("data") or {}
@@ -167,22 +174,22 @@ async def run_switch(ctx: Any) -> AsyncIterator[StepOutput]:
     if data.get(HOST_KEY) == target:
         yield "already switched (an earlier attempt): nothing to change"
         return
-    writes = ClusterWrites(await ctx.mutations.kube())
+    writer = await ctx.mutations.kube()
     kept = {HOST_KEY: data.get(HOST_KEY, "")}
-    if await reads.secret(previous_host_secret(ctx)) is None:
-        await writes.create({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+    if await reader.secret(previous_host_secret(ctx)) is None:
+        await writer.create({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                              "metadata": {"name": previous_host_secret(ctx),
                                           "labels": {"app.kubernetes.io/managed-by": "mcp-ops"}},
                              "data": kept})
     else:
-        await writes.patch_secret(previous_host_secret(ctx), kept)
+        await writer.patch_secret(previous_host_secret(ctx), kept)
     yield f"previous host kept in secret/{previous_host_secret(ctx)}"
-    await writes.patch_secret(k.database_secret, {HOST_KEY: target})
+    await writer.apply(switch(ctx))
     yield f"secret/{k.database_secret} patched: the application will use {recovery_host(ctx)}"
 
 
-async def verify_switch(ctx: Any) -> str:
-    secret = await ClusterReads(await ctx.kube()).secret(ctx.env.kubernetes.database_secret)
+async def verify_switch(ctx: StepContext) -> str:
+    secret = await (await ctx.kube()).secret(ctx.env.kubernetes.database_secret)
     got = base64.b64decode(((secret or {}).get("data") or {}).get(HOST_KEY, "")).decode()
     if got != recovery_host(ctx):
         raise StepFailed("the secret's host does not read back as the recovery host")

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 
-from ..inputs import BoolInput, LiveChoiceInput
-from ..model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
-from . import velero
-from .cluster import ClusterReads, ClusterWrites
-from .health import health_check_step
+from console.execution.context import StepContext
+from console.execution.inputs import BoolInput, LiveChoiceInput
+from console.execution.kube.ops import CreateVeleroRestore
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+
+from ..library import velero
+from ..library.health import health_check_step
+from ..library.plan import kube_plan
 
 RESTORE_TIMEOUT = 1800.0
 
@@ -33,76 +35,73 @@ ACCEPT_PARTIAL = BoolInput(
     help="no: stop for a decision after showing the warnings and errors (the safe answer).")
 
 
-def _velero_ns(ctx: Any) -> str:
+def _velero_ns(ctx: StepContext) -> str:
     return ctx.env.kubernetes.velero_namespace
 
 
-def _restore_name(ctx: Any) -> str:
+def _restore_name(ctx: StepContext) -> str:
     """Chosen once per run (the plan shown is the restore created), like the CLI's."""
-    names = ctx.cache.setdefault("velero.restore_names", {})
+    names: dict[str, str] = ctx.cache.setdefault("velero.restore_names", {})
     backup = ctx.values["backup"]
     if backup not in names:
         names[backup] = velero.restore_name(backup, datetime.now())
     return names[backup]
 
 
+def _restore(ctx: StepContext) -> CreateVeleroRestore:
+    return CreateVeleroRestore(_restore_name(ctx), ctx.values["backup"])
+
+
 # ---- 1. list ---------------------------------------------------------------------------
-def plan_list(ctx: Any) -> Plan:
+def plan_list(ctx: StepContext) -> Plan:
     return Plan("List the Velero backups, oldest to newest, with phase, age, errors and "
                 "warnings", (Plan.command("velero", "backup", "get"),
                              Plan.command("kubectl", "get", "backups", "-n", _velero_ns(ctx),
                                           "--sort-by=.metadata.creationTimestamp")))
 
 
-async def run_list(ctx: Any) -> AsyncIterator[StepOutput]:
-    reads = ClusterReads(await ctx.kube())
-    backups = velero.by_creation(await reads.velero_list("backups"))
+async def run_list(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    backups = await (await ctx.kube()).backups()
     for backup in backups:
         yield velero.describe_backup(backup)
-    done = [b for b in backups if velero.phase(b) in velero.RESTORABLE]
+    done = [b for b in backups if b.phase in velero.RESTORABLE]
     if not done:
         raise StepFailed("no Completed or PartiallyFailed backup to restore from")
     yield f"{len(backups)} backups, {len(done)} restorable"
 
 
 # ---- 2. create -------------------------------------------------------------------------
-def plan_create(ctx: Any) -> Plan:
-    backup, name = ctx.values["backup"], _restore_name(ctx)
-    return Plan(f"Create Restore {name} in {_velero_ns(ctx)} from backup {backup}: Velero "
-                "re-creates every missing object of the backup's namespaces and leaves "
-                "existing ones as they are",
-                (Plan.command("velero", "restore", "create", name, f"--from-backup={backup}"),))
+def plan_create(ctx: StepContext) -> Plan:
+    op = _restore(ctx)
+    return kube_plan(ctx, f"Create Restore {op.name} in {_velero_ns(ctx)} from backup "
+                          f"{op.backup}: Velero re-creates every missing object of the "
+                          "backup's namespaces and leaves existing ones as they are", [op])
 
 
-async def run_create(ctx: Any) -> AsyncIterator[StepOutput]:
-    name, backup = _restore_name(ctx), ctx.values["backup"]
-    reads = ClusterReads(await ctx.kube())
-    existing = await reads.velero("restores", name)
+async def run_create(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    op = _restore(ctx)
+    existing = await (await ctx.kube()).restore(op.name)
     if existing is not None:  # a retried step: the restore is already there
-        ctx.cache["velero.restore"] = name
-        yield f"restore {name} already exists (phase {velero.phase(existing)})"
+        ctx.cache["velero.restore"] = op.name
+        yield f"restore {op.name} already exists (phase {existing.phase or 'New'})"
         return
-    writes = ClusterWrites(await ctx.mutations.kube())
-    created = await writes.create_velero("restores", velero.restore_manifest(name, backup))
-    yield f"restore {created['metadata']['name']} created from backup {backup}"
-    ctx.cache["velero.restore"] = name
+    yield await (await ctx.mutations.kube()).apply(op)
+    ctx.cache["velero.restore"] = op.name
 
 
 # ---- 3. follow -------------------------------------------------------------------------
-async def _current_restore(ctx: Any, reads: ClusterReads) -> str:
+async def _current_restore(ctx: StepContext) -> str:
     """This run's restore; after a resume, the newest restore of the chosen backup."""
     if ctx.cache.get("velero.restore"):
-        return ctx.cache["velero.restore"]
-    ours = [r for r in await reads.velero_list("restores")
-            if (r.get("spec") or {}).get("backupName") == ctx.values["backup"]]
+        return str(ctx.cache["velero.restore"])
+    ours = [r for r in await (await ctx.kube()).restores() if r.backup == ctx.values["backup"]]
     if not ours:
         raise StepFailed(f"no restore of backup {ctx.values['backup']} found")
-    name = velero.by_creation(ours)[-1]["metadata"]["name"]
-    ctx.cache["velero.restore"] = name
+    ctx.cache["velero.restore"] = name = ours[-1].name
     return name
 
 
-def plan_follow(ctx: Any) -> Plan:
+def plan_follow(ctx: StepContext) -> Plan:
     name = ctx.cache.get("velero.restore") or _restore_name(ctx)
     return Plan(f"Follow restore {name} until it finishes, then show its warnings and errors",
                 (Plan.command("velero", "restore", "describe", name, "--details"),
@@ -110,34 +109,33 @@ def plan_follow(ctx: Any) -> Plan:
                               "-o", "yaml")))
 
 
-async def run_follow(ctx: Any) -> AsyncIterator[StepOutput]:
-    reads = ClusterReads(await ctx.kube())
-    name = await _current_restore(ctx, reads)
-    holder: dict[str, Any] = {}
-    async for item in velero.follow(reads, "restores", name, timeout=int(RESTORE_TIMEOUT) - 30,
-                                    holder=holder):
+async def run_follow(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    name = await _current_restore(ctx)
+    seen = velero.Followed()
+    async for item in velero.follow(ctx, "Restore", name, timeout=int(RESTORE_TIMEOUT) - 30,
+                                    seen=seen):
         yield item
-    restore = holder["object"]
+    restore = seen.restore
+    assert restore is not None
     for line in velero.outcome_lines(restore):
         yield line
-    for event in await reads.events(_velero_ns(ctx), name):
-        yield f"event {event.get('type', '')} {event.get('reason', '')}: {event.get('message', '')}"
-    outcome = velero.phase(restore)
-    status = restore.get("status") or {}
+    for event in await (await ctx.kube()).events(name, namespace=_velero_ns(ctx)):
+        yield f"event {event.type} {event.reason}: {event.message}"
+    outcome = restore.phase
     if outcome == "Completed":
         yield f"restore {name} Completed"
         return
     if outcome == "PartiallyFailed":
-        summary = (f"restore {name} ended PartiallyFailed with {status.get('warnings', 0)} "
-                   f"warnings and {status.get('errors', 0)} errors")
+        summary = (f"restore {name} ended PartiallyFailed with {restore.warnings} "
+                   f"warnings and {restore.errors} errors")
         if ctx.values.get("accept_partial"):
             yield f"{summary}: accepted (accept_partial=yes); going on to the health check"
             return
         raise StepFailed(f"{summary}. Decide: skip this step to accept it and go on to the "
                          "health check, or abort (command line: --set accept_partial=yes)")
     raise StepFailed(f"restore {name} {outcome}: "
-                     + (status.get("failureReason") or "; ".join(
-                         status.get("validationErrors") or []) or "see velero restore logs"))
+                     + (restore.failure_reason or "; ".join(restore.validation_errors)
+                        or "see velero restore logs"))
 
 
 WIZARD = Wizard(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from console.config.model import Environment
 from console.sources import aws
@@ -33,7 +34,7 @@ class BackupsCollector:
         self.kube = kube or KubeSource(env.kubernetes, timeout=timeout)
         self._owns_kube = kube is None
         self._s3_stack: contextlib.AsyncExitStack | None = None
-        self._s3_client = None
+        self._s3_client: Any = None  # an aioboto3 S3 client (untyped)
 
     async def close(self) -> None:
         await self._drop_s3()

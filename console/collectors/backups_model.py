@@ -17,6 +17,27 @@ class VeleroBackup:
     warnings: int = 0
     schedule: str = ""
     created_at: datetime | None = None  # what "latest" is ordered by (velero_parse)
+    items_done: int = 0  # status.progress.itemsBackedUp
+    items_total: int | None = None  # status.progress.totalItems, once Velero knows it
+    failure_reason: str = ""
+    validation_errors: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()  # spec.includedNamespaces
+
+
+@dataclass(frozen=True, kw_only=True)
+class VeleroRestore:
+    """A ``velero.io/v1`` Restore, as ``velero restore describe`` sums it up."""
+
+    name: str
+    backup: str = ""  # spec.backupName
+    phase: str = ""
+    errors: int = 0
+    warnings: int = 0
+    items_done: int = 0  # status.progress.itemsRestored
+    items_total: int | None = None
+    failure_reason: str = ""
+    validation_errors: tuple[str, ...] = ()
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 from console.config.model import KubernetesSettings
 from console.sources.kube import KubeError, KubeSource
@@ -40,7 +41,7 @@ class KubeCollector:
         self.timeout = timeout
         self.source = source or KubeSource(settings, timeout=timeout)
         ns = settings.namespace
-        self.paths = {
+        self.paths: dict[str, tuple[str, dict[str, str]]] = {
             "deployments": (f"/apis/apps/v1/namespaces/{ns}/deployments", {}),
             "hpas": (f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", {}),
             "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": settings.app_selector}),
@@ -86,7 +87,7 @@ class KubeCollector:
     async def _cached(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         if not self.informers:
             for name, (path, params) in self.paths.items():
-                self.informers[name] = Informer(self.source, path, **params)
+                self.informers[name] = Informer(self.source, path, params=params)
         for informer in self.informers.values():
             informer.start()
         loop = asyncio.get_running_loop()
@@ -102,9 +103,9 @@ class KubeCollector:
             except TimeoutError:
                 if name not in REQUIRED:
                     continue
-                errors = [self.informers[n].error for n in REQUIRED if self.informers[n].error]
+                errors = [e for n in REQUIRED if (e := self.informers[n].error)]
                 raise KubeError(0, errors[0] if errors else "the API did not answer in time") from None
-        errors = [self.informers[n].error for n in REQUIRED if self.informers[n].error]
+        errors = [e for n in REQUIRED if (e := self.informers[n].error)]
         if errors:  # the caches may be stale: say so, keep the panel's last data
             raise KubeError(0, errors[0])
         unread = {}
@@ -118,6 +119,8 @@ class KubeCollector:
         """Pod usage, and node usage when it may be read (metrics for nodes are
         cluster-scoped, like nodes: their failure costs only the nodes' figures)."""
         ns = self.settings.namespace
+        pods: Any
+        nodes: Any
         pods, nodes = await asyncio.gather(
             self.source.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
                             labelSelector=self.settings.app_selector),

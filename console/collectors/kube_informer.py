@@ -20,10 +20,10 @@ from .base import describe_error
 
 class Informer:
     def __init__(self, source: KubeSource, path: str, *, watch_seconds: int = 240,
-                 max_backoff: float = 30.0, **params) -> None:
+                 max_backoff: float = 30.0, params: dict[str, str] | None = None) -> None:
         self.source = source
         self.path = path
-        self.params = params
+        self.params = dict(params or {})  # query parameters (labelSelector...)
         self.watch_seconds = watch_seconds
         self.max_backoff = max_backoff
         self.items: dict[str, dict] = {}

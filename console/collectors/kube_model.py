@@ -6,7 +6,8 @@ JSON and compared in tests without the Kubernetes client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .base import Snapshot
 
@@ -22,6 +23,26 @@ class DeploymentInfo:
     image: str = ""
     rollout: str = ""  # the Progressing condition's reason, e.g. NewReplicaSetAvailable
     rollout_message: str = ""
+    namespace: str = ""
+    current: int = 0  # status.replicas: every pod of every revision, old ones included
+    generation: int = 0
+    observed_generation: int = 0
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
+    uid: str = ""
+    resource_version: str = ""
+
+    @property
+    def rollout_complete(self) -> bool:
+        """``kubectl rollout status`` is done: the controller saw the latest spec and every
+        desired replica is updated, ready and available, with no old one left."""
+        return (self.observed_generation >= self.generation and self.updated >= self.desired
+                and self.ready >= self.desired and self.available >= self.desired
+                and self.current == self.desired)
+
+    @property
+    def rollout_text(self) -> str:
+        return (f"{self.ready}/{self.desired} ready, {self.updated} updated, "
+                f"{self.current} total, {self.available} available")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +54,9 @@ class HpaInfo:
     max: int = 0
     cpu_target_pct: int | None = None
     cpu_current_pct: int | None = None
+    # spec.metrics as "cpu", "memory", "pods/http_requests"...; the CPU entry's index in it
+    metrics: tuple[str, ...] = ()
+    cpu_metric_index: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +78,13 @@ class PodInfo:
     memory_request_bytes: float | None = None
     memory_limit_bytes: float | None = None
     restarts_rising: bool = False  # restarts went up since the previous poll
+    namespace: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    owner_kind: str = ""  # the controlling owner: ReplicaSet, DaemonSet, StatefulSet, Job...
+    owner_name: str = ""
+    local_storage: bool = False  # an emptyDir volume: its data goes with the pod
+    mirror: bool = False  # a static pod's mirror: the API cannot evict or delete it
+    images: tuple[str, ...] = ()
 
     @property
     def is_ready(self) -> bool:
@@ -89,6 +120,7 @@ class EventInfo:
     message: str
     count: int = 1
     age_seconds: float = 0.0
+    type: str = ""  # Normal | Warning
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -55,7 +55,7 @@ def deployment(obj: dict, container: str) -> DeploymentInfo:
     containers = spec.get("template", {}).get("spec", {}).get("containers", [])
     chosen = next((c for c in containers if c.get("name") == container),
                   containers[0] if containers else {})
-    progressing = next((c for c in status.get("conditions", []) or []
+    progressing: dict = next((c for c in status.get("conditions", []) or []
                         if c.get("type") == "Progressing"), {})
     return DeploymentInfo(
         name=meta.get("name", ""),
@@ -67,16 +67,26 @@ def deployment(obj: dict, container: str) -> DeploymentInfo:
         image=chosen.get("image", ""),
         rollout=progressing.get("reason", ""),
         rollout_message=progressing.get("message", ""),
+        namespace=meta.get("namespace", ""),
+        current=int(status.get("replicas") or 0),
+        generation=int(meta.get("generation") or 0),
+        observed_generation=int(status.get("observedGeneration") or 0),
+        annotations=dict(meta.get("annotations") or {}),
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", ""),
     )
 
 
 def hpa(obj: dict) -> HpaInfo:
     spec, status = obj.get("spec", {}), obj.get("status", {})
-    target = current = None
-    for m in spec.get("metrics", []) or []:
+    target = current = cpu_index = None
+    names = []
+    for index, m in enumerate(spec.get("metrics", []) or []):
         res = m.get("resource") or {}
-        if m.get("type") == "Resource" and res.get("name") == "cpu":
+        names.append(_metric_name(m))
+        if m.get("type") == "Resource" and res.get("name") == "cpu" and cpu_index is None:
             target = (res.get("target") or {}).get("averageUtilization")
+            cpu_index = index
     for m in status.get("currentMetrics", []) or []:
         res = m.get("resource") or {}
         if m.get("type") == "Resource" and res.get("name") == "cpu":
@@ -90,7 +100,17 @@ def hpa(obj: dict) -> HpaInfo:
         desired=int(status.get("desiredReplicas") or 0),
         min=int(spec.get("minReplicas") or 1), max=int(spec.get("maxReplicas") or 0),
         cpu_target_pct=target, cpu_current_pct=current,
+        metrics=tuple(names), cpu_metric_index=cpu_index,
     )
+
+
+def _metric_name(metric: dict) -> str:
+    """"cpu" for a Resource metric, "pods/NAME", "object/NAME", "external/NAME" else."""
+    kind = str(metric.get("type") or "")
+    if kind in ("Resource", "ContainerResource"):
+        return str((metric.get("resource") or metric.get("containerResource") or {}).get("name", ""))
+    body = metric.get(kind[:1].lower() + kind[1:]) or {}
+    return f"{kind.lower()}/{(body.get('metric') or {}).get('name', '')}"
 
 
 def pod(obj: dict, now: datetime, usage: dict | None, previous_restarts: int | None) -> PodInfo:
@@ -103,6 +123,7 @@ def pod(obj: dict, now: datetime, usage: dict | None, previous_restarts: int | N
         last = last or (last_state.get("terminated") or {}).get("reason", "") \
             or (state.get("terminated") or {}).get("reason", "")
     restarts = sum(int(cs.get("restartCount") or 0) for cs in statuses)
+    owner: dict = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), {})
     requests = [c.get("resources", {}).get("requests", {}) for c in spec.get("containers", [])]
     limits = [c.get("resources", {}).get("limits", {}) for c in spec.get("containers", [])]
     cpu = mem = None
@@ -126,6 +147,12 @@ def pod(obj: dict, now: datetime, usage: dict | None, previous_restarts: int | N
         memory_request_bytes=_sum(quantity(r.get("memory")) for r in requests),
         memory_limit_bytes=_sum(quantity(r.get("memory")) for r in limits),
         restarts_rising=previous_restarts is not None and restarts > previous_restarts,
+        namespace=meta.get("namespace", ""),
+        labels=dict(meta.get("labels") or {}),
+        owner_kind=owner.get("kind", ""), owner_name=owner.get("name", ""),
+        local_storage=any("emptyDir" in v for v in spec.get("volumes") or []),
+        mirror="kubernetes.io/config.mirror" in (meta.get("annotations") or {}),
+        images=tuple(c.get("image", "") for c in spec.get("containers", [])),
     )
 
 
@@ -156,6 +183,7 @@ def event(obj: dict, now: datetime) -> EventInfo:
         object=f"{involved.get('kind', '')}/{involved.get('name', '')}",
         reason=obj.get("reason", ""), message=(obj.get("message") or obj.get("note") or "")[:300],
         count=int(obj.get("count") or 1), age_seconds=_age(when, now),
+        type=obj.get("type", ""),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from console.config.model import RedisSettings
 from console.sources import redis as source
@@ -82,7 +83,7 @@ class RedisCollector:
     def __init__(self, settings: RedisSettings, *, timeout: float = 3.0) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._client = None
+        self._client: Any = None
         self._last: _Reading | None = None
         self._evicting_since: float | None = None
 

@@ -43,15 +43,28 @@ SNAPSHOT_TYPES: dict[str, type[Snapshot]] = {
 
 def collectors_for(env: Environment, *, timeout: float = 3.0, watch: bool = True) -> dict[str, Collector]:
     kube = KubeSource(env.kubernetes, timeout=timeout)
-    return {
-        "service": ServiceCollector(env.service, timeout=min(timeout, env.service.timeout)),
-        "pods": KubeCollector(env.kubernetes, watch=watch, timeout=timeout, source=kube),
-        "database": PostgresCollector(env.postgres, connect_timeout=timeout,
-                                      replica_timeout=timeout / 3,
-                                      slow_after_seconds=env.thresholds.slow_query_seconds),
-        "cache": RedisCollector(env.redis, timeout=timeout),
-        "backups": BackupsCollector(env, timeout=timeout, kube=kube),
-    }
+    return {name: build_collector(env, name, timeout=timeout, watch=watch, kube=kube)
+            for name in SNAPSHOT_TYPES}
+
+
+def build_collector(env: Environment, name: str, *, timeout: float = 3.0, watch: bool = False,
+                    kube: KubeSource | None = None) -> Collector:
+    """The collector of one component (``service``, ``pods``, ``database``, ``cache``,
+    ``backups``), without building the others. ``kube`` shares a Kubernetes source (its
+    one client); the ``pods`` collector closes the source it is given when closed."""
+    if name == "service":
+        return ServiceCollector(env.service, timeout=min(timeout, env.service.timeout))
+    if name == "pods":
+        return KubeCollector(env.kubernetes, watch=watch, timeout=timeout, source=kube)
+    if name == "database":
+        return PostgresCollector(env.postgres, connect_timeout=timeout,
+                                 replica_timeout=timeout / 3,
+                                 slow_after_seconds=env.thresholds.slow_query_seconds)
+    if name == "cache":
+        return RedisCollector(env.redis, timeout=timeout)
+    if name == "backups":
+        return BackupsCollector(env, timeout=timeout, kube=kube)
+    raise KeyError(f"no component {name!r}; known: {', '.join(SNAPSHOT_TYPES)}")
 
 
 async def collect_bounded(name: str, collector: Collector, timeout: float) -> Snapshot:

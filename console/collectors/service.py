@@ -47,14 +47,18 @@ class ServiceCollector:
         if client is not None:
             await client.aclose()
 
-    async def collect(self) -> ServiceSnapshot:
+    def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = http.client(self.settings, timeout=self.timeout)
+        return self._client
+
+    async def collect(self) -> ServiceSnapshot:
+        self._http()
         s = self.settings
         paths = (("health", s.health_path), ("database", s.database_health_path),
                  ("dependencies", s.dependencies_health_path))
-        *endpoints, figures = await asyncio.gather(
-            *(self._probe(name, path) for name, path in paths), self._figures()
+        endpoints, figures = await asyncio.gather(
+            asyncio.gather(*(self._probe(name, path) for name, path in paths)), self._figures()
         )
         return ServiceSnapshot(collected_at=utcnow(), base_url=s.base_url,
                                endpoints=tuple(endpoints), requests=figures)
@@ -62,7 +66,7 @@ class ServiceCollector:
     async def _probe(self, name: str, path: str) -> Endpoint:
         watch = Stopwatch()
         try:
-            response = await self._client.get(path)
+            response = await self._http().get(path)
         except httpx.TimeoutException:
             return Endpoint(name=name, path=path, latency_ms=watch.ms,
                             error=f"timed out after {self.timeout:g} s")
@@ -81,9 +85,10 @@ class ServiceCollector:
                                   else "scrape", error=describe_error(exc))
 
     async def _from_prometheus(self) -> RequestFigures:
-        job = self.settings.prometheus_job
+        job, url = self.settings.prometheus_job, self.settings.prometheus_url
+        assert url is not None  # only called when it is set
         rate, errors, p95 = await asyncio.gather(*(
-            prometheus.query(self._client, self.settings.prometheus_url, q.format(job=job))
+            prometheus.query(self._http(), url, q.format(job=job))
             for q in PROMQL.values()
         ))
         rate_v, err_v, p95_v = (prometheus.scalar(x) for x in (rate, errors, p95))
@@ -96,7 +101,7 @@ class ServiceCollector:
         )
 
     async def _from_scrape(self) -> RequestFigures:
-        response = await self._client.get(self.settings.metrics_path)
+        response = await self._http().get(self.settings.metrics_path)
         response.raise_for_status()
         current = counters_from(prometheus.parse_text(response.text), time.monotonic())
         previous, self._previous = self._previous, current

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .backups_model import VeleroBackup
+from .backups_model import VeleroBackup, VeleroRestore
 from .kube_parse import parse_time
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -46,7 +46,34 @@ def velero_backup(obj: dict[str, Any], now: datetime) -> VeleroBackup:
         errors=int(status.get("errors") or 0), warnings=int(status.get("warnings") or 0),
         schedule=(meta.get("labels") or {}).get("velero.io/schedule-name", ""),
         created_at=created_at(obj),
+        items_done=int(progress(obj).get("itemsBackedUp") or 0),
+        items_total=_total(obj),
+        failure_reason=status.get("failureReason") or "",
+        validation_errors=tuple(status.get("validationErrors") or ()),
+        namespaces=tuple((obj.get("spec") or {}).get("includedNamespaces") or ()),
     )
+
+
+def velero_restore(obj: dict[str, Any]) -> VeleroRestore:
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    return VeleroRestore(
+        name=meta.get("name", ""), backup=(obj.get("spec") or {}).get("backupName", ""),
+        phase=status.get("phase", ""), errors=int(status.get("errors") or 0),
+        warnings=int(status.get("warnings") or 0),
+        items_done=int(progress(obj).get("itemsRestored") or 0), items_total=_total(obj),
+        failure_reason=status.get("failureReason") or "",
+        validation_errors=tuple(status.get("validationErrors") or ()),
+        created_at=created_at(obj),
+    )
+
+
+def progress(obj: dict[str, Any]) -> dict[str, Any]:
+    return ((obj.get("status") or {}).get("progress")) or {}
+
+
+def _total(obj: dict[str, Any]) -> int | None:
+    total = progress(obj).get("totalItems")
+    return int(total) if total else None
 
 
 def newest_first(backups: Iterable[dict[str, Any]], now: datetime) -> list[VeleroBackup]:

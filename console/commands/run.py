@@ -174,6 +174,7 @@ async def _dry_run(driver: RunDriver) -> int:
 
 async def _steps(driver: RunDriver) -> int:
     task = asyncio.current_task()
+    assert task is not None  # called from a coroutine of asyncio.run
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)

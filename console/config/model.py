@@ -180,6 +180,12 @@ class AwsSettings(Strict):
 class HelmSettings(Strict):
     postgres_release: str = "postgres-production"
     postgres_chart: str = "bitnami/postgresql-ha"
+    # the value holding the PostgreSQL replica count: postgresql-ha's, not the runbook's
+    # readReplicas.replicaCount (not a key of that chart; --reuse-values ignores it silently)
+    read_replicas_key: str = Field("postgresql.replicaCount", pattern=r"^[A-Za-z0-9_.\-\[\]]+$")
+    # the chart's StatefulSet, checked after the upgrade; None: bitnami's labels
+    # app.kubernetes.io/instance=<postgres_release>,app.kubernetes.io/component=postgresql
+    read_replicas_selector: str | None = None
     redis_release: str = "redis-production"
     redis_chart: str = "bitnami/redis"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from actions.model import Plan, Risk
+from console.execution.model import Plan, Risk
 
 NONE, YES_NO, TYPED = "none", "yes/no", "typed"
 

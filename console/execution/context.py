@@ -1,28 +1,63 @@
 """The context a step runs in: read access always, the means to change things only if granted.
 
 A wizard run owns one :class:`Clients` (connections built lazily, the first time a step
-asks, and closed at the end). Steps never see it: :class:`WizardContext` keeps it private
-and hands out surfaces that can only look — ``await ctx.kube()`` (a reader whose API client
-is private), ``await ctx.postgres()`` (queries in READ ONLY transactions) and
-``ctx.redis()`` (reading commands only), see :mod:`.read_access`. ``ctx.mutations`` — the
-Kubernetes writer, a writable SQL
-connection, local programs such as helm — exists only while the executor has granted it to
-a ``change`` or ``destructive`` step, after the read-only check and the confirmation;
-anywhere else it raises :class:`NotPermitted`. Nothing is connected before a step asks, so
-a step refused in read-only mode never touches a client.
+asks, and closed at the end). Steps never see it: :class:`StepContext` keeps it private and
+hands out surfaces that can only look, and — only while the executor has granted it to a
+``change`` or ``destructive`` step, after the read-only check and the confirmation —
+:class:`Mutations`, one writer per system. Anywhere else ``ctx.mutations`` raises
+:class:`NotPermitted`. Nothing is connected before a step asks, so a step refused in
+read-only mode never touches a client.
+
+What a step gets (every wizard function takes a ``StepContext``):
+
+=============================  ==============================================================
+``env_name``, ``env``          the environment's name and its settings (:class:`Environment`)
+``config``                     the whole configuration (:class:`Config`)
+``values``                     the wizard's answers, parsed and validated
+``read_only``                  read-only mode (the executor refuses change steps in it)
+``cache``                      per-run scratch space shared by the steps
+``operator``                   who runs the wizard (user, host, SSH client)
+``await kube()``               :class:`KubeReader`: typed views, raw JSON reads, read-only exec
+``await postgres()``           queries in READ ONLY transactions
+``redis()``                    reading commands only
+``await aws()``                AWS reads: RDS, Route53, S3, EC2 (``AwsReader``)
+``read_process(argv)``         a local program that only reads (``helm list``, ``openssl``)
+``await collect(component)``   the dashboard's collector of one component: its snapshot
+``await health(component)``    that snapshot judged by the environment's thresholds
+``note(text, **data)``         a ``note`` record in the session log (previous values, who
+                               confirmed what), fsynced
+``mutations``                  granted change steps only: the writers (:class:`Mutations`)
+=============================  ==============================================================
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from .kube import KubeReader, KubeWriter, api_client
+from console.collectors.base import Snapshot
+from console.config.model import Config, Environment
+from console.health.evaluate import ComponentHealth
+from console.identity import Operator, current_operator
+
+from .kube import KubeApi, KubeReader, KubeWriter
 from .process import Process
 from .read_access import NotPermitted, ReadOnlyPostgres, ReadOnlyRedis
 from .redaction import Redactor
 
-__all__ = ["Clients", "Mutations", "NotPermitted", "WizardContext"]
+if TYPE_CHECKING:  # the writers of console/execution/writers (imported when first asked)
+    import asyncpg
+
+    from console.collectors.registry import Collector
+
+    from .session_log import SessionLog
+    from .writers.aws import AwsReader, AwsWriter
+    from .writers.http import WebhookWriter
+    from .writers.redis import RedisWriter
+    from .writers.sql import SqlWriter
+
+__all__ = ["Clients", "Mutations", "NotPermitted", "StepContext", "WizardContext"]
 
 # local programs a read step may run: program -> allowed first arguments (None = any)
 READ_PROGRAMS: dict[str, frozenset[str] | None] = {
@@ -31,24 +66,30 @@ READ_PROGRAMS: dict[str, frozenset[str] | None] = {
     "pg_dump": None,  # reads the database; the dump goes where the step says
     "pg_restore": frozenset({"--list", "-l"}),
 }
+COMPONENTS = ("service", "pods", "database", "cache", "backups")
 
 
 class Clients:
     """Lazily-built connections for one wizard run, shared by its steps."""
 
-    def __init__(self, env: Any):
+    def __init__(self, env: Environment):
         self.env = env
-        self._kube_api: Any = None
+        self._kube: KubeApi | None = None
         self._postgres: Any = None
-        self._postgres_rw: Any = None
+        self._postgres_rw: dict[str, Any] = {}
         self._redis: Any = None
+        self._aws: AwsReader | None = None
+        self._aws_writer: Any = None
+        self._collectors: dict[str, Collector] = {}
         self.opened: list[str] = []  # what was connected, in order (shown in diagnostics)
 
-    async def kube_api(self) -> Any:
-        if self._kube_api is None:
-            self._kube_api = await api_client(self.env.kubernetes)
+    def kube(self) -> KubeApi:
+        """The run's one Kubernetes client stack (reader, writer and pods/backups collectors
+        share it); the connection itself opens at the first request."""
+        if self._kube is None:
+            self._kube = KubeApi(self.env.kubernetes)
             self.opened.append("kubernetes")
-        return self._kube_api
+        return self._kube
 
     async def postgres(self) -> Any:
         if self._postgres is None:
@@ -58,20 +99,27 @@ class Clients:
             self.opened.append("postgres")
         return self._postgres
 
-    async def postgres_writable(self) -> Any:
-        if self._postgres_rw is None:
+    async def postgres_writable(self, role: str = "action") -> asyncpg.Connection:
+        """The run's writable connection to the primary (``role="monitor"``: a second one,
+        for the SQL writer's progress queries while a statement runs)."""
+        conn = self._postgres_rw.get(role)
+        if conn is None or conn.is_closed():
             import asyncpg
 
             from console.config.secrets import secret
             from console.sources.postgres import APPLICATION_NAME
 
             settings = self.env.postgres
-            self._postgres_rw = await asyncpg.connect(
+            conn = await asyncpg.connect(
                 settings.dsn, password=secret(settings.password_env), timeout=5.0,
-                server_settings={"application_name": APPLICATION_NAME + "-action",
+                server_settings={"application_name": f"{APPLICATION_NAME}-{role}",
                                  "statement_timeout": str(settings.statement_timeout_ms)})
-            self.opened.append("postgres (writable)")
-        return self._postgres_rw
+            self._postgres_rw[role] = conn
+            self.opened.append(f"postgres ({role}, writable)")
+        return conn
+
+    async def postgres_monitor(self) -> asyncpg.Connection:
+        return await self.postgres_writable("monitor")
 
     def redis(self) -> Any:
         if self._redis is None:
@@ -81,40 +129,92 @@ class Clients:
             self.opened.append("redis")
         return self._redis
 
+    def aws(self) -> AwsReader:
+        if self._aws is None:
+            from .writers.aws import AwsReader
+
+            self._aws = AwsReader(self.env.aws, timeout=60.0)  # a dump streams for minutes
+            self.opened.append("aws")
+        return self._aws
+
+    async def aws_writer(self) -> AwsWriter:
+        if self._aws_writer is None:
+            from .writers.aws import AwsWriter  # an AwsReader that also writes
+
+            self._aws_writer = AwsWriter(self.env.aws)
+            self.opened.append("aws (writer)")
+        writer: AwsWriter = self._aws_writer
+        return writer
+
+    def collector(self, component: str, timeout: float) -> Collector:
+        """The dashboard's collector of one component, built once per run."""
+        if component not in self._collectors:
+            from console.collectors.registry import build_collector
+
+            kube = self.kube().source if component in ("pods", "backups") else None
+            self._collectors[component] = build_collector(self.env, component,
+                                                          timeout=timeout, kube=kube)
+            self.opened.append(f"collector {component}")
+        return self._collectors[component]
+
     async def close(self) -> None:
-        for name in ("_kube_api", "_postgres", "_postgres_rw"):
-            conn = getattr(self, name)
+        """Close everything opened, each failure ignored (closing a broken connection must
+        not mask the run's result)."""
+        closers: list[Any] = [c.close for c in self._collectors.values()]
+        closers += [c.close for c in self._postgres_rw.values()]
+        for conn in (self._postgres, self._kube, self._aws):
             if conn is not None:
-                setattr(self, name, None)
-                try:
-                    await conn.close()
-                except Exception:  # closing a broken connection must not mask the result
-                    pass
+                closers.append(conn.close)
+        if self._aws_writer is not None:
+            closers.append(self._aws_writer.close)
         if self._redis is not None:
-            redis, self._redis = self._redis, None
+            closers.append(self._redis.aclose)
+        self._collectors, self._postgres_rw, self._postgres = {}, {}, None
+        self._kube = self._aws = self._aws_writer = self._redis = None
+        for close in closers:
             try:
-                await redis.aclose()
-            except Exception:
+                await close()
+            except Exception:  # noqa: BLE001, S110 - see the docstring
                 pass
 
 
 class Mutations:
-    """What a granted step may change. Built by the executor, never by a step."""
+    """What a granted step may change: one writer per system. Built by the executor's
+    grant, never by a step; each writer is imported and connected when first asked for."""
 
     def __init__(self, clients: Clients, step_id: str):
         self._clients = clients
         self.step_id = step_id
 
     async def kube(self) -> KubeWriter:
-        return KubeWriter(await self._clients.kube_api(), self._clients.env.kubernetes)
+        """The Kubernetes writer (:class:`~console.execution.kube.writer.KubeWriter`)."""
+        api = self._clients.kube()
+        settings = self._clients.env.kubernetes
+        return KubeWriter(api, settings, KubeReader(api, settings))
 
-    async def sql(self, statement: str, *args: Any) -> str:
-        """Run one statement on the primary (a writable connection); returns its status."""
-        conn = await self._clients.postgres_writable()
-        return await conn.execute(statement, *args)
+    async def aws(self) -> AwsWriter:
+        """RDS, Route53, S3 and EC2 changes (``console/execution/writers/aws.py``)."""
+        return await self._clients.aws_writer()
 
-    async def redis_command(self, *args: Any) -> Any:
-        return await self._clients.redis().execute_command(*args)
+    async def sql(self) -> SqlWriter:
+        """Statements on the primary: validated identifiers, statements outside a
+        transaction, cancel/terminate (``console/execution/writers/sql.py``)."""
+        from .writers.sql import SqlWriter
+
+        return SqlWriter(self._clients.postgres_writable, monitor=self._clients.postgres_monitor)
+
+    async def redis(self, *, risk: Literal["change", "destructive"] = "change") -> RedisWriter:
+        """Redis commands on the allow-list of ``risk`` (``console/execution/writers/redis.py``)."""
+        from .writers.redis import RedisWriter
+
+        return RedisWriter(self._clients.redis(), risk=risk)
+
+    async def http(self) -> WebhookWriter:
+        """Webhook posts (Slack, status page) to the URLs the environment's notification
+        settings name (``console/execution/writers/http.py``)."""
+        from .writers.http import WebhookWriter
+
+        return WebhookWriter(self._clients.env.notifications)
 
     def process(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                 cwd: str | None = None) -> Process:
@@ -122,25 +222,30 @@ class Mutations:
         return Process(argv, env=env, cwd=cwd)
 
 
-class WizardContext:
-    """The StepContext of actions.model, as the executor provides it."""
+class StepContext:
+    """What the executor hands to a step's ``plan``, ``run`` and ``verify`` (see the table
+    in the module's docstring)."""
 
-    def __init__(self, *, config: Any, env_name: str, env: Any, read_only: bool,
+    def __init__(self, *, config: Config, env_name: str, env: Environment, read_only: bool,
                  clients: Clients, redactor: Redactor,
-                 values: Mapping[str, Any] | None = None):
+                 values: Mapping[str, Any] | None = None, operator: Operator | None = None):
         self.config = config
         self.env_name = env_name
         self.env = env
         self.read_only = read_only
         self._clients = clients  # raw connections: for Mutations only, never for a step
         self.redactor = redactor
+        self.operator = operator or current_operator()
         self.values: dict[str, Any] = dict(values or {})
         self.cache: dict[str, Any] = {}  # per-run scratch space shared by steps (e.g. results)
         self._granted: Mutations | None = None
+        self._log: SessionLog | None = None
+        self._snapshots: dict[str, tuple[float, Snapshot]] = {}
         self.step_id: str | None = None
 
+    # ---- reads ---------------------------------------------------------------------------
     async def kube(self) -> KubeReader:
-        return KubeReader(await self._clients.kube_api(), self.env.kubernetes)
+        return KubeReader(self._clients.kube(), self.env.kubernetes)
 
     async def postgres(self) -> ReadOnlyPostgres:
         return ReadOnlyPostgres(await self._clients.postgres())
@@ -148,15 +253,54 @@ class WizardContext:
     def redis(self) -> ReadOnlyRedis:
         return ReadOnlyRedis(self._clients.redis())
 
+    async def aws(self) -> AwsReader:
+        """AWS reads: RDS, Route53, S3 and EC2 (``console/execution/writers/aws.py``)."""
+        return self._clients.aws()
+
     def read_process(self, argv: Sequence[str]) -> Process:
         """A local program that only reads (see READ_PROGRAMS)."""
         argv = list(argv)
-        allowed = READ_PROGRAMS.get(argv[0].rsplit("/", 1)[-1]) if argv else frozenset()
-        if argv and argv[0].rsplit("/", 1)[-1] in READ_PROGRAMS and (
-                allowed is None or (len(argv) > 1 and argv[1] in allowed)):
+        program = argv[0].rsplit("/", 1)[-1] if argv else ""
+        allowed = READ_PROGRAMS.get(program, frozenset())
+        if program in READ_PROGRAMS and (allowed is None or (len(argv) > 1 and argv[1] in allowed)):
             return Process(argv)
         raise NotPermitted(f"{' '.join(argv[:2])!r} is not a read-only program; a step that "
                            "runs it must be a change step (ctx.mutations.process)")
+
+    async def collect(self, component: str, *, timeout: float | None = None,
+                      max_age: float = 0.0) -> Snapshot:
+        """One collection of ``component`` (service, pods, database, cache, backups) by the
+        dashboard's own collector — only that one is built — bounded by ``timeout``
+        (default: ``ui.source_timeout_seconds``). A snapshot this run took less than
+        ``max_age`` seconds ago is reused (steps sharing one look)."""
+        if component not in COMPONENTS:
+            raise KeyError(f"no component {component!r}; known: {', '.join(COMPONENTS)}")
+        kept = self._snapshots.get(component)
+        if kept is not None and time.monotonic() - kept[0] < max_age:
+            return kept[1]
+        from console.collectors.registry import collect_bounded
+
+        bound = timeout or self.config.ui.source_timeout_seconds
+        snapshot = await collect_bounded(component, self._clients.collector(component, bound),
+                                         bound)
+        self._snapshots[component] = (time.monotonic(), snapshot)
+        return snapshot
+
+    async def health(self, component: str, *, timeout: float | None = None,
+                     max_age: float = 0.0) -> ComponentHealth:
+        """``component`` collected (see :meth:`collect`) and judged by the environment's
+        thresholds, as the dashboard and ``mcp-ops check`` judge it."""
+        from console.health.evaluate import evaluate_component
+
+        snapshot = await self.collect(component, timeout=timeout, max_age=max_age)
+        return evaluate_component(component, snapshot, self.env.thresholds)
+
+    def note(self, text: str, **data: Any) -> None:
+        """A ``note`` record in the session log, fsynced, with this step's id: previous
+        values for an undo, who confirmed which checklist item. Redacted like every record."""
+        if self._log is not None and not self._log.closed:
+            self._log.append("note", {"step_id": self.step_id, "text": text, **data},
+                             sync=True)
 
     @property
     def mutations(self) -> Mutations:
@@ -166,9 +310,15 @@ class WizardContext:
                 "(read step, read-only mode, or not confirmed)")
         return self._granted
 
-    # ---- used by the executor only ---------------------------------------------------
+    # ---- used by the executor and the session only ---------------------------------------
+    def _attach_log(self, log: SessionLog) -> None:
+        self._log = log
+
     def _grant(self, step_id: str) -> None:
         self._granted = Mutations(self._clients, step_id)
 
     def _revoke(self) -> None:
         self._granted = None
+
+
+WizardContext = StepContext  # the name the executor and the session used before

@@ -30,9 +30,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from actions.inputs import Input
-from actions.model import Plan, Risk, Step, Wizard
 from console.errors import McpOpsError
+from console.execution.inputs import Input
+from console.execution.model import Plan, Risk, Step, Wizard
 
 from .confirmation import ConfirmationRequest
 from .executor import StepOutcome, StepStatus

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from actions.model import Line, Plan, Progress, Risk, Step, StepFailed
+from console.execution.model import Line, Plan, Progress, Risk, Step, StepFailed
 
 from .confirmation import ConfirmationRequest, Confirmer, accepted
-from .context import NotPermitted, WizardContext
+from .context import NotPermitted, StepContext
 from .session_log import SessionLog
 
 
@@ -99,7 +99,7 @@ Sink = Callable[[Event], Any]
 
 
 class Executor:
-    def __init__(self, *, ctx: WizardContext, log: SessionLog, confirmer: Confirmer,
+    def __init__(self, *, ctx: StepContext, log: SessionLog, confirmer: Confirmer,
                  sink: Sink | None = None):
         self.ctx = ctx
         self.log = log

@@ -74,7 +74,8 @@ async def probe_kubernetes(env: Any) -> Capability:
         # an error status (401, 403, 5xx) raises KubeError: its body has no rules, and an
         # empty rule list read from it would pass for "read-only"
         review = await response_json(await authz.create_self_subject_rules_review(
-            body, _preload_content=False, _request_timeout=env.kubernetes.request_timeout))
+            body,  # type: ignore[arg-type]  # the client sends a dict as it is
+            _preload_content=False, _request_timeout=env.kubernetes.request_timeout))
     finally:
         await api.close()
     status = review.get("status") or {}

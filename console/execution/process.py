@@ -124,6 +124,7 @@ class Process:
             return
         self.pid = proc.pid
         queue: asyncio.Queue[tuple[str, list[str]] | None] = asyncio.Queue(QUEUE_BATCHES)
+        assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
         readers = [asyncio.create_task(self._pump(proc.stdout, "stdout", queue)),
                    asyncio.create_task(self._pump(proc.stderr, "stderr", queue))]
         sweeper = asyncio.create_task(self._sweep_after_exit(proc))
@@ -137,7 +138,7 @@ class Process:
                 stream, lines = batch
                 for text in lines:
                     yield ProcessLine(stream, text)
-            code = await proc.wait()
+            code: int | None = await proc.wait()
             await sweeper
         except BaseException:
             sweeper.cancel()

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actions.inputs import Input, InputError
-from actions.model import Plan, Risk, Wizard
 from console.errors import McpOpsError
+from console.execution.inputs import Input, InputError
+from console.execution.model import Plan, Risk, Wizard
 from console.identity import Operator, current_operator
 
 from .confirmation import ConfirmationRequest, Confirmer
-from .context import Clients, WizardContext
+from .context import Clients, StepContext
 from .executor import SKIPPED, Executor, Sink, StepOutcome
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
@@ -64,9 +64,9 @@ class WizardRun:
         self.redactor = redactor or redactor_for(config)
         self.directory = directory or default_directory(config.session_log.directory)
         self.clients = Clients(env)
-        self.ctx = WizardContext(config=config, env_name=name, env=env,
-                                 read_only=self.read_only, clients=self.clients,
-                                 redactor=self.redactor)
+        self.ctx = StepContext(config=config, env_name=name, env=env,
+                               read_only=self.read_only, clients=self.clients,
+                               redactor=self.redactor, operator=self.operator)
         self.confirmer = confirmer
         self.sink = sink
         self.log: SessionLog | None = None
@@ -91,6 +91,7 @@ class WizardRun:
 
     def _executor(self) -> None:
         assert self.log is not None
+        self.ctx._attach_log(self.log)
         self.executor = Executor(ctx=self.ctx, log=self.log, confirmer=self.confirmer,
                                  sink=self.sink)
 
@@ -114,7 +115,7 @@ class WizardRun:
         run = cls(config=config, env_name=start["env"], wizard=wizard,
                   read_only=kw.pop("read_only", False) or start["data"].get("read_only", False),
                   **kw)
-        recorded = next((r["data"].get("raw", {}) for r in reversed(records)
+        recorded: dict[str, str] = next((r["data"].get("raw", {}) for r in reversed(records)
                          if r["event"] == "inputs"), {})
         run.completed = set(completed_steps(records))
         run.log = SessionLog.reopen(path, env=run.env_name, operator=run.operator,
@@ -140,7 +141,7 @@ class WizardRun:
             self.log.close()
             ended = True
         await self.clients.close()
-        if ended and destination(self.config, self.log.id) is not None:
+        if ended and self.log is not None and destination(self.config, self.log.id) is not None:
             await self._archive()
         return self.archive_warning
 

@@ -9,8 +9,9 @@ finding that is not healthy, worst first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from console.collectors.base import Snapshot
 from console.config.model import Thresholds
@@ -22,7 +23,8 @@ from .rules_service import evaluate_service
 from .status import Finding, Status, worst
 
 # component name -> rule; the order is the order of the report's lines
-RULES = {
+Rule = Callable[[Any, Thresholds], list[Finding]]  # each takes its own snapshot type
+RULES: dict[str, Rule] = {
     "service": evaluate_service,
     "pods": evaluate_kube,
     "database": evaluate_postgres,
@@ -74,6 +76,6 @@ def evaluate_component(name: str, snapshot: Snapshot, thresholds: Thresholds) ->
 def evaluate(snapshots: Mapping[str, Snapshot | None], thresholds: Thresholds) -> HealthReport:
     """Judge every component that has a snapshot; components not yet collected are left out."""
     return HealthReport(tuple(
-        evaluate_component(name, snapshots[name], thresholds)
-        for name in COMPONENTS if snapshots.get(name) is not None
+        evaluate_component(name, snap, thresholds)
+        for name in COMPONENTS if (snap := snapshots.get(name)) is not None
     ))

@@ -75,7 +75,7 @@ def _s3(snap: BackupsSnapshot, t: Thresholds) -> Finding:
     return Finding(C, "s3", Status.HEALTHY, text, d.age_hours)
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

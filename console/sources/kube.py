@@ -29,9 +29,10 @@ class KubeError(Exception):
 
     self_describing = True
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, causes: tuple[str, ...] = ()):
         self.status = status
         self.message = message
+        self.causes = causes  # the Status's details.causes messages (e.g. a PDB's refusal)
         super().__init__(f"HTTP {status}: {message}" if status else message)
 
 
@@ -73,7 +74,8 @@ class KubeSource:
         if client is not None:
             await client.close()
 
-    async def _open(self, path: str, params: dict[str, Any], timeout) -> aiohttp.ClientResponse:
+    async def _open(self, path: str, params: dict[str, Any],
+                    timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
         client = await self.client()
         query = [(k, v if not isinstance(v, bool) else str(v).lower())
                  for k, v in params.items() if v is not None]
@@ -87,19 +89,25 @@ class KubeSource:
         if not 200 <= response.status <= 299:
             body = await response.text()
             response.release()
-            raise KubeError(response.status, status_message(body))
+            raise status_error(response.status, body)
         return response
 
     async def get(self, path: str, **params: Any) -> dict:
         """GET ``path`` (e.g. ``/api/v1/namespaces/x/pods``) and return its JSON."""
+        return json.loads(await self._read(path, params))
+
+    async def get_text(self, path: str, **params: Any) -> str:
+        """GET ``path`` as text (a pod's log)."""
+        return (await self._read(path, params)).decode("utf-8", errors="replace")
+
+    async def _read(self, path: str, params: dict[str, Any]) -> bytes:
         response = await self._open(path, params, self.timeout)
         try:
-            raw = await response.read()  # the total timeout covers the body too
+            return await response.read()  # the total timeout covers the body too
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise unreachable(exc, path) from exc
         finally:
             response.release()
-        return json.loads(raw)
 
     async def lines(self, path: str, *, read_timeout: float | None = None,
                     **params: Any) -> AsyncIterator[str]:
@@ -140,6 +148,16 @@ def unreachable(exc: BaseException, path: str) -> KubeError:
     if isinstance(exc, TimeoutError):
         return KubeError(0, f"GET {path}: no answer in time")
     return KubeError(0, f"GET {path}: {str(exc) or type(exc).__name__}")
+
+
+def status_error(status: int, body: str) -> KubeError:
+    """A :class:`KubeError` from an error response: the Status's message and causes."""
+    try:
+        causes = tuple(str(c.get("message") or c.get("reason") or "")
+                       for c in (json.loads(body).get("details") or {}).get("causes") or [])
+    except (ValueError, AttributeError):
+        causes = ()
+    return KubeError(status, status_message(body), causes)
 
 
 def status_message(body: str) -> str:

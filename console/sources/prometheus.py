@@ -90,7 +90,7 @@ def _parse_line(line: str) -> Sample:
 
 
 def _parse_labels(line: str, i: int) -> tuple[tuple[tuple[str, str], ...], int]:
-    labels = []
+    labels: list[tuple[str, str]] = []
     while True:
         while line[i] in " ,":
             i += 1

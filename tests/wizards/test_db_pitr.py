@@ -24,8 +24,8 @@ from waiting import until
 
 from actions.backups.pitr_common import REMEMBERED, recovery_host
 from actions.backups.pitr_verify import QUERIES, diff_lines, split_queries
-from actions.inputs import InputError
 from console.execution.confirmation import ConfirmationAnswer
+from console.execution.inputs import InputError
 from console.execution.log_store import list_sessions, read_records, verify
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,7 +15,7 @@ import pytest
 from conftest import cli, drive
 
 from actions.backups.velero_backup import backup_name, pre_maintenance_backup_step
-from actions.model import Wizard
+from console.execution.model import Wizard
 from sandbox.kube.controllers.chaos import set_velero_outcome
 
 pytestmark = pytest.mark.timeout(120)

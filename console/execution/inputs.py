@@ -15,7 +15,10 @@ import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .context import StepContext
 
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # registry[:port]/path[:tag][@sha256:digest] — the shape docker/distribution accepts
@@ -36,14 +39,17 @@ SQL_RESERVED = frozenset(
     "insert update truncate alter".split()
 )
 
-Default = Any | Callable[[Any], Any] | Callable[[Any], Awaitable[Any]]
+T = TypeVar("T")
+# a value, or a function of the step context returning one (or awaiting to one)
+Default = Any
+Bound = int | Callable[["StepContext"], int] | Callable[["StepContext"], Awaitable[int]] | None
 
 
 class InputError(ValueError):
     """An answer that cannot be used; the message says what would be accepted."""
 
 
-async def _call(value: Any, ctx: Any) -> Any:
+async def _call(value: Any, ctx: StepContext) -> Any:
     if callable(value):
         value = value(ctx)
     if inspect.isawaitable(value):
@@ -64,15 +70,15 @@ class Input:
     max_length: int = 500
     kind: str = field(default="text", init=False)
 
-    async def default_value(self, ctx: Any) -> Any:
+    async def default_value(self, ctx: StepContext) -> Any:
         """The default for this environment (may look at the live state)."""
         return await _call(self.default, ctx)
 
-    async def options(self, ctx: Any) -> list[str] | None:
+    async def options(self, ctx: StepContext) -> list[str] | None:
         """Choices to offer, when the input has a closed set."""
         return None
 
-    async def parse(self, raw: str | None, ctx: Any) -> Any:
+    async def parse(self, raw: str | None, ctx: StepContext) -> Any:
         """Text to value; empty text means "no value" (an error when required)."""
         text = (raw or "").strip()
         if not text:
@@ -83,7 +89,7 @@ class Input:
             raise InputError(f"at most {self.max_length} characters")
         return await self.convert(text, ctx)
 
-    async def convert(self, text: str, ctx: Any) -> Any:
+    async def convert(self, text: str, ctx: StepContext) -> Any:
         if any(ord(c) < 32 for c in text):
             raise InputError("control characters are not allowed")
         return text
@@ -99,14 +105,14 @@ class Input:
 class IntInput(Input):
     """An integer in [minimum, maximum]; bounds may be functions of the context (config)."""
 
-    minimum: int | Callable[[Any], int] | None = None
-    maximum: int | Callable[[Any], int] | None = None
+    minimum: Bound = None
+    maximum: Bound = None
     kind: str = field(default="integer", init=False)
 
-    async def bounds(self, ctx: Any) -> tuple[int | None, int | None]:
+    async def bounds(self, ctx: StepContext) -> tuple[int | None, int | None]:
         return await _call(self.minimum, ctx), await _call(self.maximum, ctx)
 
-    async def convert(self, text: str, ctx: Any) -> int:
+    async def convert(self, text: str, ctx: StepContext) -> int:
         try:
             value = int(text, 10)
         except ValueError:
@@ -123,10 +129,10 @@ class ChoiceInput(Input):
     choices: Sequence[str] = ()
     kind: str = field(default="choice", init=False)
 
-    async def options(self, ctx: Any) -> list[str]:
+    async def options(self, ctx: StepContext) -> list[str]:
         return list(self.choices)
 
-    async def convert(self, text: str, ctx: Any) -> str:
+    async def convert(self, text: str, ctx: StepContext) -> str:
         options = await self.options(ctx)
         if text not in options:
             shown = ", ".join(options[:12]) + (" …" if len(options) > 12 else "")
@@ -138,10 +144,10 @@ class ChoiceInput(Input):
 class LiveChoiceInput(ChoiceInput):
     """A choice from a list read from the platform (backups, pods, nodes)."""
 
-    source: Callable[[Any], Awaitable[list[str]]] | None = None
+    source: Callable[[StepContext], Awaitable[list[str]]] | None = None
     kind: str = field(default="live-choice", init=False)
 
-    async def options(self, ctx: Any) -> list[str]:
+    async def options(self, ctx: StepContext) -> list[str]:
         return list(await self.source(ctx)) if self.source else []
 
 
@@ -149,7 +155,7 @@ class LiveChoiceInput(ChoiceInput):
 class BoolInput(Input):
     kind: str = field(default="yes/no", init=False)
 
-    async def convert(self, text: str, ctx: Any) -> bool:
+    async def convert(self, text: str, ctx: StepContext) -> bool:
         lowered = text.lower()
         if lowered in ("y", "yes", "true", "1", "on"):
             return True
@@ -165,7 +171,7 @@ class NetworkInput(Input):
     allow_cidr: bool = True
     kind: str = field(default="ip/cidr", init=False)
 
-    async def convert(self, text: str, ctx: Any) -> str:
+    async def convert(self, text: str, ctx: StepContext) -> str:
         try:
             if "/" in text:
                 if not self.allow_cidr:
@@ -180,7 +186,7 @@ class NetworkInput(Input):
 class K8sNameInput(Input):
     kind: str = field(default="kubernetes name", init=False)
 
-    async def convert(self, text: str, ctx: Any) -> str:
+    async def convert(self, text: str, ctx: StepContext) -> str:
         if len(text) > 253 or not K8S_NAME.match(text):
             raise InputError(f"{text!r} is not a Kubernetes name (lower-case letters, digits, "
                              "'-' and '.', starting and ending alphanumeric)")
@@ -191,7 +197,7 @@ class K8sNameInput(Input):
 class ImageInput(Input):
     kind: str = field(default="image reference", init=False)
 
-    async def convert(self, text: str, ctx: Any) -> str:
+    async def convert(self, text: str, ctx: StepContext) -> str:
         if len(text) > 255 or not IMAGE_REF.match(text):
             raise InputError(f"{text!r} is not an image reference like "
                              "registry/name:tag or name@sha256:digest")
@@ -204,7 +210,7 @@ class SqlIdentifierInput(Input):
 
     kind: str = field(default="SQL identifier", init=False)
 
-    async def convert(self, text: str, ctx: Any) -> str:
+    async def convert(self, text: str, ctx: StepContext) -> str:
         if not SQL_IDENT.match(text):
             raise InputError(f"{text!r} is not a plain SQL identifier (letter or _, then "
                              "letters, digits, _ or $; at most 63)")

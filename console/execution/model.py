@@ -5,9 +5,10 @@ A :class:`Wizard` is one procedure of the operations guide as an ordered list of
 plus the equivalent shell command from the guide, so an operator can check one against the
 other), how dangerous it is (``risk``), which answers it needs (``inputs``) and how it is
 done (``run`` — an async generator of output lines and :class:`Progress`). Steps never hold
-clients: they get a context from the executor, and only the executor can hand a step the
-means to change anything (``ctx.mutations``), after the read-only check and the
-confirmation. No Textual here: the same objects drive the console and ``mcp-ops run``.
+clients: they get a :class:`~console.execution.context.StepContext` from the executor, and
+only the executor can hand a step the means to change anything (``ctx.mutations``), after
+the read-only check and the confirmation. No Textual here: the same objects drive the
+console and ``mcp-ops run``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from console.config.model import Environment
+
+    from .context import StepContext
     from .inputs import Input
 
 
@@ -71,28 +75,10 @@ class StepFailed(Exception):
     """Raised by a step (or its verify) to fail with a message for the operator."""
 
 
-class StepContext(Protocol):
-    """What the executor hands to ``plan``, ``run`` and ``verify`` (see console.execution)."""
-
-    env_name: str
-    env: Any  # console.config.Environment
-    config: Any  # console.config.Config
-    values: Mapping[str, Any]
-    read_only: bool
-
-    async def kube(self) -> Any: ...  # read access to the cluster (KubeReader)
-
-    async def postgres(self) -> Any: ...  # fetch/fetchrow/fetchval in READ ONLY transactions
-
-    def redis(self) -> Any: ...  # reading commands only (INFO, GET, SCAN, SLOWLOG GET...)
-
-    @property
-    def mutations(self) -> Any: ...  # raises unless the executor granted it to this step
-
-
-PlanFn = Callable[[StepContext], Plan]
-RunFn = Callable[[StepContext], AsyncIterator[StepOutput]]
-VerifyFn = Callable[[StepContext], Awaitable[str | None]]
+PlanFn = Callable[["StepContext"], Plan]
+RunFn = Callable[["StepContext"], AsyncIterator[StepOutput]]
+VerifyFn = Callable[["StepContext"], Awaitable[str | None]]
+CheckFn = Callable[[Mapping[str, Any], "Environment"], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -121,7 +107,7 @@ class Wizard:
     steps: tuple[Step, ...] = ()
     planned_risk: Risk | None = None  # for catalogue entries not built yet
     issue: str = ""  # for planned entries: which issue builds it
-    check: Callable[[Mapping[str, Any], Any], Sequence[str]] | None = field(default=None)
+    check: CheckFn | None = field(default=None)
     """Cross-input validation: (values, env) -> problems, e.g. HPA min above max."""
 
     @property

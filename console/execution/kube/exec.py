@@ -17,16 +17,37 @@ import codecs
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.stream import WsApiClient
 
-from console.execution.kube import ExecTarget
+if TYPE_CHECKING:
+    from .api import KubeApi
 
 STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
 CLOSE = 255
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
+
+
+@dataclass(frozen=True)
+class ExecTarget:
+    """A command to exec in a pod, as the reader (read commands only) or the writer (any
+    command) made it; :meth:`websocket` opens the exec connection with the environment's
+    credentials."""
+
+    namespace: str
+    pod: str
+    command: tuple[str, ...]
+    container: str | None = None
+    _api: KubeApi | None = field(default=None, repr=False, compare=False)
+
+    async def websocket(self) -> WsApiClient:
+        if self._api is None:
+            raise ExecError("this exec target has no connection (make it with the reader or "
+                            "the writer)")
+        return WsApiClient(configuration=(await self._api.client()).configuration)
 
 
 class ExecError(Exception):
@@ -90,9 +111,8 @@ class PodExec:
     """One command in one pod. Iterate it for :class:`ExecLine` (and :class:`ExecSent` when
     there is stdin); afterwards ``code`` is the exit code.
 
-    It runs an :class:`~console.execution.kube.ExecTarget`, which only the engine's reader
-    (reading commands) or a granted step's writer (any command) makes: a read step cannot
-    exec what it likes."""
+    It runs an :class:`ExecTarget`, which only the engine's reader (reading commands) or a
+    granted step's writer (any command) makes: a read step cannot exec what it likes."""
 
     def __init__(self, target: ExecTarget, *, stdin: AsyncIterator[bytes] | None = None):
         self.target = target
@@ -106,7 +126,7 @@ class PodExec:
         return self._run()
 
     async def _run(self) -> AsyncIterator[ExecLine | ExecSent]:
-        async with self.target.websocket() as ws_api:
+        async with await self.target.websocket() as ws_api:
             kwargs: dict[str, Any] = {"command": self.command, "stdin": self.stdin is not None,
                                       "stdout": True, "stderr": True, "tty": False,
                                       "_preload_content": False,
@@ -114,7 +134,9 @@ class PodExec:
             if self.container:
                 kwargs["container"] = self.container
             try:
-                connecting = await k8s.CoreV1Api(api_client=ws_api) \
+                # with _preload_content off, WsApiClient answers the WebSocket to enter
+                # (its generated signature says str)
+                connecting: Any = await k8s.CoreV1Api(api_client=ws_api) \
                     .connect_get_namespaced_pod_exec(self.pod, self.namespace, **kwargs)
                 async with connecting as ws:
                     async for item in self._session(ws):
@@ -142,12 +164,13 @@ class PodExec:
             while True:
                 pending = {receive} | ({waiting_sent} if waiting_sent else set())
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if waiting_sent in done:
+                if waiting_sent is not None and waiting_sent in done:
                     item = waiting_sent.result()
                     waiting_sent = asyncio.ensure_future(queue.get()) if item else None
                     if item:
                         yield item
-                    elif feeder.done() and feeder.exception() and status is None:
+                    elif feeder is not None and feeder.done() and feeder.exception() \
+                            and status is None:
                         raise ExecError(f"reading the data for stdin failed: "
                                         f"{feeder.exception()}")
                 if receive not in done:
@@ -180,7 +203,7 @@ class PodExec:
         # its exit code, not the broken pipe, is what the operator needs
         self.code = exit_code(status)
 
-    async def _feed(self, ws: Any, queue: asyncio.Queue) -> None:
+    async def _feed(self, ws: Any, queue: asyncio.Queue[ExecSent | None]) -> None:
         """Copy stdin into the socket, then close it. A send that fails means the command
         has gone (its status says why); a failing *source* is raised."""
         assert self.stdin is not None

@@ -1,0 +1,1 @@
+"""Example wizards (registered nowhere in the catalogue): see ``actions/README.md``."""
