@@ -282,8 +282,10 @@ def plan_pods(ctx: StepContext) -> Plan:
 async def run_pods(ctx: StepContext) -> AsyncIterator[StepOutput]:
     pods = await (await ctx.kube()).pods()
     for pod in pods:
-        yield f"{pod.name}: {pod.phase}{' Ready' if pod.is_ready else ' not ready'}"
-    ready = sum(p.is_ready for p in pods)
+        state = "Terminating" if pod.deleting else pod.phase
+        yield f"{pod.name}: {state}{' Ready' if pod.is_ready else ' not ready'}"
+    # a pod being deleted (scaled away) is on its way out: it does not count
+    ready = sum(p.is_ready and not p.deleting for p in pods)
     wanted = targets(ctx.values).replicas or 0
     if ready < wanted:
         raise StepFailed(f"only {ready} of {wanted} pods are Ready")
