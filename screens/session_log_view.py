@@ -4,7 +4,8 @@ verification, export to Markdown, and resume of an interrupted wizard.
 Reading only: listing verifies each log's chain, so a tampered one shows as TAMPERED in
 the list before anybody opens it. Listing, reading, verifying and exporting read whole
 files and hash every record, so they run in threads (``asyncio.to_thread``) and the rows
-are filled when ready; the keys work meanwhile (escape closes at once).
+are filled when ready; the keys work meanwhile (escape closes at once). Records wrap to
+the screen's width (:class:`.wrap_log.WrapLog`): a long plan or error is read whole.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widgets import DataTable, Footer, Static
 
 from console.execution.log_export import describe_event, export_markdown
 from console.execution.log_store import SessionSummary, list_sessions, read_records, verify
 from console.execution.redaction import Redactor
 
 from .worker_errors import ForwardWorkerErrors
+from .wrap_log import WrapLog
 
 
 class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
@@ -54,7 +56,7 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
             yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
             yield Static(" reading and verifying the session logs…", id="verdict",
                          markup=False)
-            yield Log(id="records", max_lines=5000)
+            yield WrapLog(id="records", max_lines=5000)  # long records wrap, never cut
         yield Footer()
 
     def on_mount(self) -> None:
@@ -101,7 +103,7 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
         records = await asyncio.to_thread(read_records, summary.path)
         lines = [self.redactor.text(f"{r.get('seq', '?'):>4} {str(r.get('ts', '?'))[11:19]} "
                                     f"{describe_event(r)}") for r in records]
-        log = self.query_one("#records", Log)
+        log = self.query_one("#records", WrapLog)
         log.clear()
         log.write_lines(lines)
 
