@@ -256,3 +256,30 @@ async def test_a_finished_wizard_shows_steps_done_of_steps_to_run(config, fixed_
         assert (bar.total, bar.progress) == (2, done)  # a real fraction, never "--%"
         assert bar.percentage == done / 2
         assert "r" not in runner.active_bindings  # nothing left to run
+
+
+async def test_confirm_modal_scrolls_a_long_plan_and_wraps_its_prompt(config, fixed_operator):
+    from textual.containers import VerticalScroll
+
+    from console.execution.confirmation import ConfirmationRequest
+
+    manifest = "\n".join(f"  line-{i}: value-{i}" for i in range(40))
+    request = ConfirmationRequest(2, "2. Create the recovery instance with a long title",
+                                  Risk.DESTRUCTIVE, "sandbox", True,
+                                  Plan("Create the recovery instance",
+                                       (f"kubectl apply -f - <<EOF\n{manifest}\nEOF",)))
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = ConfirmModal(request)
+        app.push_screen(modal)
+        await pilot.pause()
+        await pilot.pause()
+        plan = modal.query_one("#plan", VerticalScroll)
+        assert plan.max_scroll_y > 0
+        assert "pagedown" in modal.active_bindings  # offered: the plan does not fit
+        await pilot.press("pagedown")  # focus is in the typed field: still scrolls
+        assert plan.scroll_y > 0 and isinstance(app.focused, Input)
+        (prompt,) = [label for label in modal.query("Label")
+                     if "to go on" in str(label.render())]
+        assert len(request.prompt()) > prompt.size.width  # too long for a row: it wraps
+        assert prompt.size.height >= 2 and prompt.region.right <= 80
