@@ -61,7 +61,8 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
-        table.add_columns("session", "env", "wizard", "status", "records")
+        # at 80 columns the id (which names the wizard) and the status fit: status first
+        table.add_columns("session", "status", "env", "records", "wizard")
         table.focus()
         self.load()
 
@@ -75,7 +76,7 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
         with self.app.batch_update():
             for s in sessions:
                 status = s.status + (" ↻" if s.resumable else "")
-                table.add_row(s.id, s.env, s.wizard or "-", status, str(s.records), key=s.id)
+                table.add_row(s.id, status, s.env, str(s.records), s.wizard or "-", key=s.id)
         self.sessions, self.listed = sessions, True
         if not sessions:
             self._verdict(f" no sessions in {self.directory}")

@@ -53,3 +53,27 @@ async def test_long_records_wrap_whole(tmp_path, fixed_operator):
         for text in (SUMMARY, MANIFEST, ERROR):
             assert squeezed(text) in shown, text
         assert "        name: postgres-credentials" in rows  # a manifest line, as written
+
+
+async def test_the_status_of_each_session_is_in_view_at_80_columns(tmp_path, fixed_operator):
+    directory = tmp_path / "sessions"
+    log = SessionLog.create(directory, label="morning-health-check", env="sandbox",
+                            operator=fixed_operator, redactor=Redactor())
+    log.append("session_start", {"wizard": "morning-health-check", "read_only": True})
+    log.close()  # no session_end: interrupted, resumable
+    config = load_config(write_config(tmp_path))
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = SessionLogView(directory, Redactor())
+        await app.push_screen(view)
+        for _ in range(200):
+            if view.listed:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        table = view.query_one("#sessions")
+        columns = list(table.columns.values())
+        assert str(columns[1].label) == "status"
+        right = sum(c.get_render_width(table) for c in columns[:2])
+        assert right <= table.scrollable_content_region.width  # id and status in view
+        assert table.get_row_at(0)[1] == "interrupted ↻"
