@@ -122,6 +122,7 @@ def render_plan(index: int, step: Step, plan: Plan | None, note: str = "") -> Te
             text.append(f"$ {command}\n", "cyan")
     if note:
         text.append(note, "yellow")
+    text.rstrip()  # no blank row under the plan: at 80x24 every row counts
     return text
 
 
