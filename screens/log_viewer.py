@@ -1,6 +1,7 @@
 """Log viewer: a pod's log streamed live, with the runbook's grep lines as filter presets
 (1 all, 2 errors, 3 auth, 4 slow/timeout, 5 ERROR|WARN|Exception), follow (`f`) and pause
-(`space`), in a bounded buffer (``ui.output_line_cap`` lines).
+(`space`), in a bounded buffer (``ui.output_line_cap`` lines). Long lines wrap to the
+screen's width (:class:`.wrap_log.WrapLog`), so the end of a line is never cut off.
 
 Pausing stops the screen from moving, not the stream: lines keep arriving into the buffer
 and appear when the viewer resumes. Changing the filter re-reads the buffer.
@@ -20,11 +21,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Static
 
 from console.logstream import PRESETS, LogBuffer, LogPreset, PodLogStream, open_pod_log
 
 from .worker_errors import ForwardWorkerErrors
+from .wrap_log import WrapLog
 
 # (app, pod, container, tail) -> the stream to show
 StreamOpener = Callable[..., PodLogStream]
@@ -44,8 +46,8 @@ class LogViewer(ForwardWorkerErrors, Screen):
     ]
     DEFAULT_CSS = """
     LogViewer .title-line { height: 1; text-style: bold; background: $panel; }
-    LogViewer #log-status { height: 1; }
-    LogViewer Log { height: 1fr; }
+    LogViewer #log-status { height: auto; max-height: 3; }
+    LogViewer WrapLog { height: 1fr; }
     """
 
     def __init__(self, pod: str, *, container: str | None = None, tail: int = 200,
@@ -65,14 +67,14 @@ class LogViewer(ForwardWorkerErrors, Screen):
     def compose(self) -> ComposeResult:
         yield Static(f"Logs of pod {self.pod}", classes="title-line", id="log-title")
         yield Static("", id="log-status")
-        yield Log(id="log", auto_scroll=True)
+        yield WrapLog(id="log", auto_scroll=True)  # long lines wrap: nothing is cut off
         yield Footer()
 
     def on_mount(self) -> None:
         app = self.app
         cap = app.config.ui.output_line_cap if hasattr(app, "config") else 5000
         self.buffer = LogBuffer(cap)
-        self.query_one(Log).max_lines = cap
+        self.query_one(WrapLog).max_lines = cap
         self._status()
         self.stream()
 
@@ -106,7 +108,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
         if self.paused:
             self.pending += 1
         else:
-            self.query_one(Log).write_line(line)
+            self.query_one(WrapLog).write_line(line)
         if self.buffer.received % 50 == 1 or self.paused:
             self._status()
 
@@ -126,7 +128,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.query_one("#log-status", Static).update(text)
 
     def _redraw(self) -> None:
-        log = self.query_one(Log)
+        log = self.query_one(WrapLog)
         log.clear()
         log.write_lines(self.buffer.view(self.preset))
         self.pending = 0
@@ -145,7 +147,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
 
     def action_follow(self) -> None:
         self.follow = not self.follow
-        log = self.query_one(Log)
+        log = self.query_one(WrapLog)
         log.auto_scroll = self.follow
         if self.follow:
             log.scroll_end(animate=False)
@@ -153,4 +155,4 @@ class LogViewer(ForwardWorkerErrors, Screen):
 
     def visible_lines(self) -> list[str]:
         """What the viewer shows now (for tests and copy)."""
-        return list(self.query_one(Log).lines)
+        return list(self.query_one(WrapLog).lines)

@@ -4,7 +4,8 @@ verification, export to Markdown, and resume of an interrupted wizard.
 Reading only: listing verifies each log's chain, so a tampered one shows as TAMPERED in
 the list before anybody opens it. Listing, reading, verifying and exporting read whole
 files and hash every record, so they run in threads (``asyncio.to_thread``) and the rows
-are filled when ready; the keys work meanwhile (escape closes at once).
+are filled when ready; the keys work meanwhile (escape closes at once). Records wrap to
+the screen's width (:class:`.wrap_log.WrapLog`): a long plan or error is read whole.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widgets import DataTable, Footer, Static
 
 from console.execution.log_export import describe_event, export_markdown
 from console.execution.log_store import SessionSummary, list_sessions, read_records, verify
 from console.execution.redaction import Redactor
 
 from .worker_errors import ForwardWorkerErrors
+from .wrap_log import WrapLog
 
 
 class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
@@ -54,12 +56,13 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
             yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
             yield Static(" reading and verifying the session logs…", id="verdict",
                          markup=False)
-            yield Log(id="records", max_lines=5000)
+            yield WrapLog(id="records", max_lines=5000)  # long records wrap, never cut
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
-        table.add_columns("session", "env", "wizard", "status", "records")
+        # at 80 columns the id (which names the wizard) and the status fit: status first
+        table.add_columns("session", "status", "env", "records", "wizard")
         table.focus()
         self.load()
 
@@ -73,7 +76,7 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
         with self.app.batch_update():
             for s in sessions:
                 status = s.status + (" ↻" if s.resumable else "")
-                table.add_row(s.id, s.env, s.wizard or "-", status, str(s.records), key=s.id)
+                table.add_row(s.id, status, s.env, str(s.records), s.wizard or "-", key=s.id)
         self.sessions, self.listed = sessions, True
         if not sessions:
             self._verdict(f" no sessions in {self.directory}")
@@ -101,7 +104,7 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
         records = await asyncio.to_thread(read_records, summary.path)
         lines = [self.redactor.text(f"{r.get('seq', '?'):>4} {str(r.get('ts', '?'))[11:19]} "
                                     f"{describe_event(r)}") for r in records]
-        log = self.query_one("#records", Log)
+        log = self.query_one("#records", WrapLog)
         log.clear()
         log.write_lines(lines)
 

@@ -3,13 +3,23 @@
 The screen drives a :class:`console.execution.driver.RunDriver` — the same driver
 ``mcp-ops run`` uses — so the console and the command line order, skip, retry and log
 steps identically. Keys:
-Enter in a field (or ``r``) runs the current step (or retries a failed one), ``s`` skips
-it, ``a`` / ``ctrl+c`` aborts (cancelling a running step cleanly), ``escape`` closes when
-the run is over. Read steps without inputs that follow a finished step run on their own;
-the runner stops before anything that needs an answer or a confirmation, and after any
-failure (the driver's ``stop_for_operator``). The output pane keeps the last
-``ui.output_line_cap`` lines. A worker that fails (a session log that another process is
-writing, on resume) is shown by the App's handler; escape then closes the screen.
+``r`` runs the current step with the answers in its form (or retries a failed one), ``s``
+skips it, ``a`` / ``ctrl+c`` aborts (cancelling a running step cleanly), ``escape`` closes
+when the run is over. Read steps without inputs that follow a finished step run on their
+own; the runner stops before anything that needs an answer or a confirmation, and after
+any failure (the driver's ``stop_for_operator``).
+
+Keys mean what the footer says: focus goes into a step's form only when the operator asks
+(``tab``), never when a step is shown — so an ``r`` pressed while a read step ends runs
+the next step instead of being typed into its first field. While a field has focus the
+footer drops r/s/a (they are typed), Enter checks the answers and runs the step, and
+``escape`` leaves the field.
+
+The output pane wraps long lines (:class:`.wrap_log.WrapLog`) and keeps the last
+``ui.output_line_cap`` lines. The progress bar shows the running step's progress (moving
+while it has none to report) and otherwise the steps done of the steps to run. A worker
+that fails (a session log that another process is writing, on resume) is shown by the
+App's handler; escape then closes the screen.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, ProgressBar, Static
+from textual.widgets import Footer, Input, ProgressBar, Static
 
 from console.execution.driver import RunDriver, RunState, StepEnded, StepStarting
 from console.execution.executor import (
@@ -40,6 +50,7 @@ from console.execution.session import WizardRun
 from .confirm_modal import ConfirmModal
 from .wizard_widgets import InputForm, StepList, render_plan
 from .worker_errors import ForwardWorkerErrors
+from .wrap_log import WrapLog
 
 FAILURE = {StepStatus.FAILED: "failed", StepStatus.TIMED_OUT: "timed out",
            StepStatus.REFUSED: "was refused", StepStatus.DECLINED: "was not confirmed"}
@@ -47,24 +58,32 @@ FAILURE = {StepStatus.FAILED: "failed", StepStatus.TIMED_OUT: "timed out",
 
 class WizardRunner(ForwardWorkerErrors, Screen[None]):
     DEFAULT_CSS = """
-    WizardRunner #title { height: 1; background: $panel; }
+    WizardRunner #title { height: auto; max-height: 2; background: $panel; }
     WizardRunner #body { height: 1fr; }
     WizardRunner #right { width: 1fr; padding: 0 0 0 1; }
-    WizardRunner #top { height: auto; max-height: 50%; }
+    WizardRunner #top { height: auto; max-height: 50%; scrollbar-size-vertical: 1; }
+    WizardRunner #form-slot { height: auto; }
     WizardRunner #plan { height: auto; }
     WizardRunner #output { height: 1fr; min-height: 3; border-top: solid $panel-lighten-2; }
     WizardRunner ProgressBar { height: 1; }
-    WizardRunner #status { height: 1; background: $boost; }
+    WizardRunner #status { height: auto; max-height: 3; background: $boost; }
     """
     BINDINGS = [
         Binding("r", "run_step", "Run/Retry", id="wizard.run"),
         Binding("s", "skip", "Skip", id="wizard.skip"),
         Binding("a", "abort", "Abort", id="wizard.abort"),
-        Binding("ctrl+c", "abort", "Abort", show=False, priority=True, id="wizard.interrupt"),
+        Binding("ctrl+c", "interrupt", "Abort", show=False, priority=True,
+                id="wizard.interrupt"),
         Binding("escape", "close", "Close", id="wizard.close"),
-        # the App's q (quit) and e (switch environment) must not cut a wizard short
+        # tab: into the form when there is one and focus is outside it, else as always
+        Binding("tab", "edit_answers", "Edit answers", id="wizard.edit"),
+        Binding("tab", "app.focus_next", "Focus Next", show=False, id="wizard.focus-next"),
+        # the App's q (quit) and e (switch environment) must not cut a wizard short, nor
+        # w / L open another wizard or a resume over it (and the footer fits 80 columns)
         Binding("q", "close", "Close", show=False, id="wizard.quit"),
-        Binding("e", "stay", show=False, id="wizard.environment"),
+        Binding("e", "stay('switching environment')", show=False, id="wizard.environment"),
+        Binding("w", "stay('starting another wizard')", show=False, id="wizard.wizards"),
+        Binding("L", "stay('opening the session logs')", show=False, id="wizard.sessions"),
     ]
 
     def __init__(self, *, config: Any, env_name: str, wizard: Wizard, read_only: bool,
@@ -75,8 +94,18 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
         self.read_only, self.operator, self.resume_path = read_only, operator, resume
         self.directory = directory
         self.driver: RunDriver | None = None
-        self.busy = False  # a step worker is validating answers or running steps
+        self._busy = False  # a step worker is validating answers or running steps
         self.form: InputForm | None = None
+        self.hinting = False  # the status line shows the current step's keys
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @busy.setter
+    def busy(self, value: bool) -> None:
+        self._busy = value
+        self.refresh_bindings()  # r and s are offered only when they can do something
 
     @property
     def run(self) -> WizardRun | None:
@@ -102,8 +131,9 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
                 with VerticalScroll(id="top"):
                     yield Static("", id="plan")
                     yield Vertical(id="form-slot")
-                yield Log(max_lines=self.config.ui.output_line_cap, id="output", auto_scroll=True)
-                yield ProgressBar(total=None, show_eta=False, id="progress")
+                yield WrapLog(max_lines=self.config.ui.output_line_cap, id="output",
+                              auto_scroll=True)
+                yield ProgressBar(total=len(self.wizard.steps), show_eta=False, id="progress")
         yield Static("", id="status", markup=False)
         yield Footer()
 
@@ -112,6 +142,7 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
 
     def _status(self, text: str) -> None:
         self.query_one("#status", Static).update(text)
+        self.hinting = False
 
     def _steps(self) -> StepList:
         return self.query_one("#steps", StepList)
@@ -150,16 +181,41 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
         assert self.driver is not None
         step = self.wizard.steps[index]
         self._steps().set_current(index)
-        if step.inputs:
+        if step.inputs:  # not focused: the operator tabs into it (see the module's doc)
             values = {i.name: await self.driver.default_text(i) for i in step.inputs}
             self.form = InputForm(list(step.inputs), values)
             await slot.mount(self.form)
-            self.form.focus_first()
-            self._plan(index, note="Enter in a field (or r) checks the answers and runs the step")
+            self._plan(index, note="r runs the step with the answers below; "
+                                   "tab edits them, Enter in a field runs it")
         else:
             self._plan(index)
-        hint = "r runs it" if not step.inputs else "Enter runs it"
-        self._status(f"step {index + 1}/{len(self.wizard.steps)}: {hint} · s skip · a abort")
+        self._steps_progress()
+        self._show_hint(index)
+
+    def _show_hint(self, index: int) -> None:
+        """The keys for the step on show; kept up to date as focus moves in and out of
+        its form (until something else is said in the status line)."""
+        self._status(self._hint(index))
+        self.hinting = True
+        self.refresh_bindings()  # a form came or went: tab offers it or not
+
+    def _hint(self, index: int) -> str:
+        where = f"step {index + 1}/{len(self.wizard.steps)}"
+        if self.form is None:
+            return f"{where}: r runs it · s skip · a abort"
+        if self._in_form():
+            return f"{where}: Enter runs it with these answers · esc leaves the field"
+        return f"{where}: r runs it with these answers · tab edits them · s skip · a abort"
+
+    def _in_form(self) -> bool:
+        focused = self.focused
+        return self.form is not None and focused is not None and self.form in focused.ancestors
+
+    def _steps_progress(self) -> None:
+        """The bar between steps: steps done (ok or skipped) of the steps to run."""
+        if self.driver is not None:
+            self.query_one("#progress", ProgressBar).update(
+                total=len(self.wizard.steps), progress=len(self.driver.completed))
 
     def _plan(self, index: int, note: str = "") -> None:
         assert self.driver is not None
@@ -174,7 +230,38 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
         self.query_one("#plan", Static).update(render_plan(index, step, plan, note))
 
     def _log(self, line: str) -> None:
-        self.query_one("#output", Log).write_line(line)
+        self.query_one("#output", WrapLog).write_line(line)
+
+    # ---- keys mean what the footer says ------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("run_step", "skip", "abort") and isinstance(self.focused, Input):
+            return False  # typed into the field: the footer must not offer them
+        if action in ("run_step", "skip"):
+            return not (self.busy or self.finished or self.driver is None
+                        or self.driver.current is None)
+        if action == "abort":
+            return not self.finished
+        if action == "edit_answers":
+            return self.form is not None and not self.busy and not self._in_form()
+        return True
+
+    def on_descendant_focus(self) -> None:
+        self._focus_moved()
+
+    def on_descendant_blur(self) -> None:
+        self._focus_moved()
+
+    def _focus_moved(self) -> None:
+        self.refresh_bindings()
+        if self.hinting and self.driver is not None and self.driver.current is not None:
+            self._show_hint(self.driver.current)
+
+    def action_edit_answers(self) -> None:
+        if self.form is not None:
+            self.form.focus_first()
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)
 
     # ---- driver and executor callbacks ------------------------------------------------
     async def _confirm(self, request):
@@ -190,8 +277,11 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
             self.query_one("#progress", ProgressBar).update(total=None, progress=0)
             self.screen.set_focus(None)
             self._steps().set_current(event.step)
+            self._status(f"step {event.step + 1}/{len(self.wizard.steps)} running: "
+                         f"{event.title} · a abort")
         elif isinstance(event, StepEnded):
             self._steps().set_state(event.step, event.outcome.status)
+            self._steps_progress()
         elif isinstance(event, StateEvent):
             self._steps().set_state(event.step, event.state)
             if event.state == StepPhase.PLANNED:
@@ -256,6 +346,10 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
     async def _next_worker(self, index: int | None) -> None:
         await self._show(index)
 
+    def action_interrupt(self) -> None:
+        """ctrl+c: abort, also from inside a field (where ``a`` is typed)."""
+        self.action_abort()
+
     def action_abort(self) -> None:
         if self.finished:
             return
@@ -279,12 +373,17 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
             self.notify(warning, severity="warning", markup=False)
         elif driver.run.archived is not None:
             self._log(driver.run.archived.describe())
+        self._steps_progress()
+        self.refresh_bindings()
         self._status(f"wizard {state} · log {driver.log.id} · escape closes")
         if driver.current is not None and state is RunState.ABORTED:
             self._steps().set_state(driver.current, StepStatus.ABORTED)
 
-    def action_stay(self) -> None:
-        self._status("finish or abort the wizard before switching environment")
+    def action_stay(self, what: str) -> None:
+        if self.finished:
+            self._status(f"escape closes the wizard first, then {what}")
+        else:
+            self._status(f"finish or abort the wizard before {what}")
 
     def action_close(self) -> None:
         if self.finished or self.driver is None:

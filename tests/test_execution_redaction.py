@@ -69,3 +69,63 @@ def test_structure_after_a_secret_looking_key_is_kept():
     line = "POSTGRES_PASSWORD from secretKeyRef: {name: postgres-credentials, key: password}"
     assert Redactor().text(line) == line
     assert Redactor().text("secret: s3cr3t-value") == "secret: ***"
+
+
+MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: postgres-recovery
+spec:
+  containers:
+  - name: postgres
+    env:
+    - name: POSTGRES_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: postgres-credentials
+          key: password
+    envFrom:
+    - secretRef:
+        name: app-env
+  volumes:
+  - name: tls
+    secret:
+      secretName: postgres-tls
+"""
+
+
+def test_a_manifest_keeps_its_keys_and_the_names_of_its_secrets():
+    """Redaction masks secret values, never a YAML key whose value is the block below it,
+    nor the name of a Secret object: the plan still parses, and says which Secret."""
+    import yaml
+
+    out = Redactor().text(MANIFEST)
+    assert out == MANIFEST
+    pod = yaml.safe_load(out)
+    env = pod["spec"]["containers"][0]["env"][0]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "postgres-credentials", "key": "password"}
+    # flattened onto one line (as a one-line view does), still no mask in the structure
+    flat = "secretKeyRef: name: postgres-credentials, key: password"
+    assert Redactor().text(flat) == flat
+
+
+@pytest.mark.parametrize("line", [
+    "secretName: postgres-tls", "existingSecret: postgres-credentials",
+    "secret_name=postgres-credentials", "passwordSecretRef: pg-admin",
+    "password_env: MCP_OPS_PG_PASSWORD",
+])
+def test_keys_naming_a_secret_are_not_secrets(line):
+    assert Redactor().text(line) == line
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("password: hunter2-value", "hunter2-value"),
+    ("  db_password: 'quoted-pw-1'", "quoted-pw-1"),
+    ("client_secret = abcdefgh", "abcdefgh"),
+    ('{"api_key": "k-123456"}', "k-123456"),
+    ("secret: s3cr3t-value\nname: app", "s3cr3t-value"),
+])
+def test_secret_values_on_the_keys_line_are_still_masked(text, secret):
+    out = Redactor().text(text)
+    assert secret not in out and MASK in out

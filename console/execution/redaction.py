@@ -40,10 +40,16 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@\"']*:)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
     # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + MASK),
-    # password=xxx / "password": "xxx" / PGPASSWORD=xxx in key=value output; a value that
-    # opens a mapping or list (``secretKeyRef: {name: ...}``) is structure, not a secret
+    # password=xxx / "password": "xxx" / PGPASSWORD=xxx in key=value output. Only the value
+    # on the key's own line: a YAML key whose value is a block below it (``secretKeyRef:``
+    # then ``name: ...``) is structure. Nor are a value that opens a mapping or list
+    # (``secretKeyRef: {name: ...}``), a key that names an env variable (``*_env``) or
+    # refers to a Secret by name (``secretName``, ``secretKeyRef``, ``secretRef``,
+    # ``existingSecret``): those name where a secret lives, not the secret
     (re.compile(r"""(?i)\b([a-z_]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token"""
-                r"""|api[_-]?token)[a-z_]*)(?<!_env)(["']?\s*[:=]\s*["']?)"""
+                r"""|api[_-]?token)[a-z_]*)"""
+                r"""(?<!_env)(?<!name)(?<!ref)(?<!refs)(?<!existingsecret)"""
+                r"""(["']?[ \t]*[:=][ \t]*["']?)"""
                 r"""(?!\*\*\*)(?![{\[])[^\s"',;&]{4,}"""), r"\1\2" + MASK),
 )
 
