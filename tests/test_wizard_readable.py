@@ -13,10 +13,10 @@ import pytest
 from textual.widgets import Input, ProgressBar
 from wizard_support import load_config, write_config
 
-from actions.inputs import IntInput
-from actions.model import Plan, Risk, Step, Wizard
 from console.execution import session_log
+from console.execution.inputs import IntInput
 from console.execution.log_store import list_sessions, read_records
+from console.execution.model import Plan, Risk, Step, Wizard
 from screens.app import McpOpsApp
 from screens.confirm_modal import ConfirmModal
 from screens.wizard_runner import WizardRunner
