@@ -237,6 +237,9 @@ async def test_exec_streams_stdin_then_closes_it_and_logs_are_read(tmp_path, clu
         async for item in execution:
             yield getattr(item, "text", None) or f"sent {item.sent}"
         yield f"exit {execution.code}"
+        # an MCP pod logs a line a second of emulated time (40 a second here): stop the
+        # clock so that both reads see the same last three lines
+        cluster.clock.speed = 1e-9
         log = await reader.pod_log(pod, tail=3)
         yield f"log lines {len(log.splitlines())}"
         streamed = [line async for line in reader.stream_log(pod, tail=3)]
