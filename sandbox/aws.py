@@ -9,12 +9,21 @@ EC2 instances tagged ``Environment=production`` (plus one staging instance, so t
 filter has something to filter out).
 
 moto accepts any credentials; the sandbox uses fixed dummy ones (see ``CREDENTIALS``).
+
+Where moto is kinder than AWS, :func:`install_hooks` makes it as strict (moto runs in this
+process, so its backends are wrapped directly): promoting the DR replica is refused unless
+it is a replica in state ``available``; a promoted replica reads back as a standalone
+primary (moto keeps ``ReadReplicaSourceDBInstanceIdentifier``), ``modifying`` until the
+sandbox has promoted the real standby behind it (``dr_region.py``), then ``available``.
+``deny(action)`` makes an IAM-style ``AccessDenied`` of one action, for fault rehearsals
+(an RDS promotion refused, a Route53 change failing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +82,21 @@ class SandboxAws:
     dump_times: list[datetime] = field(default_factory=list)
     _server: Any = field(default=None, repr=False)
     _good_dump: bytes = field(default=b"", repr=False)
+    denied: set[str] = field(default_factory=set)  # "rds:PromoteReadReplica", ...
+
+    def deny(self, action: str, denied: bool = True) -> None:
+        """Make ``action`` (IAM name) fail with AccessDenied, or allow it again."""
+        (self.denied.add if denied else self.denied.discard)(action)
+
+    def endpoint(self, identifier: str, region: str) -> tuple[str, int]:
+        """The RDS endpoint address and port of an instance, as AWS reports it."""
+        data = self.client("rds", region).describe_db_instances(
+            DBInstanceIdentifier=identifier)["DBInstances"][0]["Endpoint"]
+        return data["Address"], int(data["Port"])
+
+    def set_db_status(self, identifier: str, status: str) -> None:
+        """moto has no API for an instance's status; set it on the in-process backend."""
+        _db(identifier).status = status
 
     def client(self, service: str, region: str = REGION):
         import boto3
@@ -179,3 +203,76 @@ def _seed_ec2(aws: SandboxAws) -> None:
                 {"Key": f"kubernetes.io/cluster/pratiko-{environment}", "Value": "owned"},
             ]}],
         )
+
+
+ACCOUNT = "123456789012"  # moto's default account
+
+
+def _access_denied(cls: type[Exception], action: str, resource: str) -> Exception:
+    return cls("AccessDenied", f"User: arn:aws:iam::{ACCOUNT}:user/oncall is not "
+                            f"authorized to perform: {action} on resource: {resource} "
+                            "with an explicit deny in an identity-based policy")
+
+
+def _rds_backends():
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.rds.models import rds_backends
+
+    return rds_backends[DEFAULT_ACCOUNT_ID]
+
+
+def _db(identifier: str):
+    for region in (REGION, DR_REGION):
+        found = _rds_backends()[region].databases.get(identifier)
+        if found is not None:
+            return found
+    raise KeyError(identifier)
+
+
+def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
+    """Make moto's RDS promotion and Route53 changes behave as AWS's (module doc);
+    ``on_promote(identifier)`` is called (in moto's thread) once a promotion is accepted."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.rds.exceptions import RDSClientError
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import route53_backends
+
+    rds = _rds_backends()[DR_REGION]
+    promote_original = rds.promote_read_replica
+
+    def promote(db_kwargs: dict[str, Any]):
+        identifier = db_kwargs["db_instance_identifier"]
+        db = rds.databases.get(identifier)
+        if db is None:
+            return promote_original(db_kwargs)  # moto's DBInstanceNotFound
+        if "rds:PromoteReadReplica" in aws.denied:
+            raise _access_denied(RDSClientError, "rds:PromoteReadReplica", db.db_instance_arn)
+        if not db.is_replica:
+            raise RDSClientError("InvalidDBInstanceState",
+                                 f"DB Instance {identifier} is not a read replica.")
+        if db.status != "available":
+            raise RDSClientError("InvalidDBInstanceState",
+                                 f"DB Instance {identifier} is not in available state "
+                                 f"(it is {db.status}).")
+        result = promote_original(db_kwargs)
+        for backend in _rds_backends().values():
+            for other in list(backend.databases.values()):
+                for name in (db.db_instance_arn, identifier):
+                    if other is not db and name in other.replicas:
+                        other.replicas.remove(name)
+        db.source_db_instance_identifier = None
+        db.status = "modifying"
+        on_promote(identifier)
+        return result
+
+    rds.promote_read_replica = promote
+    r53 = route53_backends[DEFAULT_ACCOUNT_ID]["global"]
+    change_original = r53.change_resource_record_sets
+
+    def change(zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        if "route53:ChangeResourceRecordSets" in aws.denied:
+            raise _access_denied(Route53ClientError, "route53:ChangeResourceRecordSets",
+                                 f"arn:aws:route53:::hostedzone/{zoneid}")
+        return change_original(zoneid, change_list)
+
+    r53.change_resource_record_sets = change

@@ -1,10 +1,15 @@
 """The sandbox's PostgreSQL: the machine's own server when one answers, else an embedded one.
 
-``MCP_OPS_SANDBOX_PG`` chooses: unset or ``auto`` probes 127.0.0.1:5432; ``HOST:PORT``
-probes that address instead; ``embedded`` skips the probe. When nothing answers (or a
-server answers but will not let us in), the sandbox runs its own server from the binaries
-that the ``pgserver`` wheel ships, on 127.0.0.1 and a free port, with its data in the
-sandbox's temporary directory.
+``MCP_OPS_SANDBOX_PG`` chooses: unset, ``auto`` or ``embedded`` runs the sandbox's own
+server; ``HOST:PORT`` probes that address and uses the server there if it lets us in.
+The sandbox's own server runs from the machine's PostgreSQL binaries
+(/usr/lib/postgresql/N/bin) or, where there are none, from those the ``pgserver`` wheel
+ships, on 127.0.0.1 and a free port, with its data in the sandbox's temporary directory.
+It is the default because the DR region needs a real streaming replica of production
+(``dr_database.py``): a shared server grants no replication connection to a sandbox, would
+hand every other user's databases to the replica, and cannot be stopped by the
+``region-failure`` scenario. On a shared server (``HOST:PORT``) the DR region has no
+database of its own.
 
 On a shared local server each sandbox gets its own database,
 ``pratiko_mcp_production_<host>_<pid>_<id>`` (see ``leftovers.py``),
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import asyncpg
 
-from .embedded_postgres import pgserver_bin_dir, start_embedded
+from .embedded_postgres import EmbeddedServer, pgserver_bin_dir, start_embedded
 from .leftovers import database_name, orphaned_databases
 from .local_process import (
     LOCALHOST,
@@ -98,6 +103,7 @@ class SandboxDatabase:
     server: ChildProcess | None = None
     note: str = ""  # why this server was chosen (shown in the sandbox's progress)
     own_dir: Path | None = None  # data kept outside the sandbox's directory, removed on stop
+    embedded: EmbeddedServer | None = None  # the own server (a DR standby is made of it)
 
     @property
     def recovery_database(self) -> str:
@@ -141,9 +147,10 @@ async def find_local(sandbox_id: str) -> Found:
     us in, else (None, why not). Quick; the platform asks before it starts anything that
     keeps the event loop busy, so a slow start-up cannot time the probe out."""
     choice = os.environ.get(MODE_ENV, "auto").strip() or "auto"
-    if choice == "embedded":
-        return None, f"{MODE_ENV}=embedded"
-    host, port = parse_host_port("" if choice == "auto" else choice, 5432)
+    if choice in ("embedded", "auto"):
+        return None, ("an own server, so the DR region can stream from it"
+                      if choice == "auto" else f"{MODE_ENV}=embedded")
+    host, port = parse_host_port(choice, 5432)
     return await _try_local(host, port, database_name(RUNBOOK_DATABASE, sandbox_id[:6]))
 
 
@@ -191,7 +198,7 @@ async def _start_embedded(workdir: Path) -> SandboxDatabase:
     server = await start_embedded(workdir, max_connections=EMBEDDED_MAX_CONNECTIONS)
     db = SandboxDatabase("embedded", LOCALHOST, server.port, "postgres", RUNBOOK_DATABASE,
                          server.bin_dir, max_connections=EMBEDDED_MAX_CONNECTIONS,
-                         server=server.process, own_dir=server.own_dir)
+                         server=server.process, own_dir=server.own_dir, embedded=server)
     try:
         conn = await asyncpg.connect(db.dsn("postgres"), timeout=5)
         try:

@@ -40,6 +40,24 @@ class EmbeddedServer:
     bin_dir: Path  # initdb, postgres, psql, pg_dump, pg_restore of the same version
     process: ChildProcess
     own_dir: Path | None  # data kept outside the sandbox's directory (remove after stop)
+    base: Path | None = None  # the directory holding data/ and the socket
+    user: str | None = None  # the account the server runs as (when we are root)
+
+
+def local_bin_dir() -> Path | None:
+    """The machine's own PostgreSQL server binaries (Debian's /usr/lib/postgresql/N/bin,
+    newest first), when they are installed, whether or not a server of them runs."""
+    found = []
+    for candidate in Path("/usr/lib/postgresql").glob("*/bin"):
+        if (candidate / "postgres").exists() and (candidate / "pg_basebackup").exists():
+            version = candidate.parent.name
+            found.append((int(version) if version.isdigit() else 0, candidate))
+    return max(found)[1] if found else None
+
+
+def server_bin_dir() -> Path | None:
+    """The binaries the sandbox's own servers run from: the local ones, else pgserver's."""
+    return local_bin_dir() or pgserver_bin_dir()
 
 
 def pgserver_bin_dir() -> Path | None:
@@ -77,7 +95,7 @@ def _shared_tmp() -> str:
 
 async def start_embedded(workdir: Path, *, max_connections: int) -> EmbeddedServer:
     """initdb and start a server from pgserver's binaries, on 127.0.0.1 and a free port."""
-    bin_dir = pgserver_bin_dir()
+    bin_dir = server_bin_dir()
     if bin_dir is None:
         raise RuntimeError("no PostgreSQL answers and pgserver is not installed "
                            "(pip install 'mcp-ops[sandbox]')")
@@ -153,8 +171,52 @@ async def _run(workdir: Path, base: Path, bin_dir: Path, user: str | None,
             continue  # most likely someone took the port between our probe and its bind
         if not server.running:
             continue
-        return EmbeddedServer(port, bin_dir, server, own_dir)
+        return EmbeddedServer(port, bin_dir, server, own_dir, base, user)
     raise RuntimeError(f"embedded PostgreSQL did not start:\n{server.log_tail()}")
+
+
+SERVER_SETTINGS = ("-c", "fsync=off", "-c", "synchronous_commit=off",
+                   "-c", "full_page_writes=off", "-c", "shared_buffers=32MB")
+
+
+async def start_standby(workdir: Path, primary: EmbeddedServer, *,
+                        max_connections: int) -> EmbeddedServer:
+    """A real streaming replica of ``primary``: ``pg_basebackup -R -X stream`` of it into a
+    directory next to the primary's, started on a port of its own as a hot standby (it
+    answers reads, refuses writes, follows the primary until ``pg_promote()``)."""
+    assert primary.base is not None
+    user = primary.user
+    base = primary.base.parent / "postgres-dr"
+    base.mkdir()
+    hand_over(base, user)
+    data = base / "data"
+    backup = await start_child(
+        "pg_basebackup", [str(primary.bin_dir / "pg_basebackup"), "-D", str(data),
+                          "-h", LOCALHOST, "-p", str(primary.port), "-U", "postgres",
+                          "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+        log_path=workdir / "pg_basebackup.log", user=user)
+    if await backup.process.wait() != 0:
+        raise RuntimeError(f"pg_basebackup failed:\n{backup.log_tail()}")
+    for _attempt in range(3):
+        port = free_port()
+        server = await start_child(
+            "postgres-dr", [str(primary.bin_dir / "postgres"), "-D", str(data), "-h", LOCALHOST,
+                            "-p", str(port), "-k", str(base),
+                            "-c", f"max_connections={max_connections}",
+                            "-c", "hot_standby=on", "-c", "wal_receiver_status_interval=1s",
+                            *SERVER_SETTINGS],
+            log_path=workdir / "postgres-dr.log", user=user, stop_signal=signal.SIGINT)
+        dsn = f"postgresql://postgres@{LOCALHOST}:{port}/postgres"
+        try:
+            await wait_until(lambda dsn=dsn, server=server: _accepts(dsn, server), timeout=20,
+                             what="the DR standby")
+        except TimeoutError:
+            await server.stop(grace=2)
+            continue
+        if not server.running:
+            continue
+        return EmbeddedServer(port, primary.bin_dir, server, None, base, user)
+    raise RuntimeError(f"the DR standby did not start:\n{server.log_tail()}")
 
 
 async def _accepts(dsn: str, server: ChildProcess) -> bool:

@@ -32,11 +32,26 @@ from pathlib import Path
 from typing import Any
 
 from . import scenarios
-from .aws import SandboxAws, seed_backups, start_aws
+from . import aws as sandbox_aws
+from .aws import SandboxAws, install_hooks, seed_backups, start_aws
 from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
 from .database import SandboxDatabase, find_local, start_database
+from .dr_region import (
+    PRIMARY_SERVICE_HOST,
+    RECOVERY_SERVICE_HOST,
+    Address,
+    DrDatabase,
+    DrRegion,
+    FrontDoor,
+    Names,
+    prepare_dr_cluster,
+    ready_pods,
+    route_targets,
+    secret_dsn,
+    start_dr_database,
+)
 from .leftovers import mark_owner, sweep_directories
 from .sandbox_config import Addresses, write_config
 from .service_exec import wire_service_exec
@@ -67,6 +82,10 @@ class Sandbox:
         self.simulator: Simulator | None = None
         self.dr_simulator: Simulator | None = None
         self.control: ControlServer | None = None
+        self.dr_db: DrDatabase | None = None
+        self.dr_region: DrRegion | None = None
+        self.front_door: FrontDoor | None = None
+        self.names = Names()
         self.config_path: Path | None = None
         self.scenario_state: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -102,6 +121,7 @@ class Sandbox:
 
     async def _start_parts(self) -> None:
         workdir = self.workdir
+        self._loop = asyncio.get_running_loop()
         # which servers to use is asked first, while nothing else keeps the loop busy
         found_db, found_cache = await asyncio.gather(find_local(self.id), find_external(self.id))
         self.progress("starting PostgreSQL, Redis, the Kubernetes emulators and moto")
@@ -118,6 +138,9 @@ class Sandbox:
                 raise r
         self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
                       f"Redis {self.cache.mode} on port {self.cache.port}")
+        self.progress("starting the DR region's database: a streaming replica of production")
+        self.dr_db = await self._timed("postgres-dr", start_dr_database(workdir, self.db))
+        await self._timed("dr-region", asyncio.to_thread(self._wire_dr_region))
         podfs = workdir / "podfs"
         wire_exec(self.clusters, db=self.db, cache=self.cache, podfs=podfs)
         self.cache.start_traffic()
@@ -126,10 +149,15 @@ class Sandbox:
         (podfs / "backup").mkdir(parents=True, exist_ok=True)
         (podfs / "backup" / "latest-backup.sql").write_bytes(dump)
         await self._timed("s3", seed_backups(self.aws, dump))
-        self.simulator = self._simulator(seed=1)
-        self.dr_simulator = self._simulator(seed=2)
+        self.simulator = self._simulator(seed=1, region="sandbox",
+                                         cluster=self.clusters.production.cluster)
+        self.dr_simulator = self._simulator(seed=2, region="sandbox-dr",
+                                            cluster=self.clusters.dr.cluster)
         await self._timed("simulator", asyncio.gather(self.simulator.start(),
                                                       self.dr_simulator.start()))
+        self.front_door = FrontDoor(self.aws, route_targets(self.simulator.base_url,
+                                                            self.dr_simulator.base_url))
+        await self.front_door.start()
         # the MCP-server pods' curl of localhost:8080 reaches their region's simulator
         wire_service_exec(self.clusters.production.cluster, self.simulator.base_url)
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
@@ -138,6 +166,7 @@ class Sandbox:
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
             redis_url=self.cache.url, service_url=self.simulator.base_url,
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
+            dr_postgres_dsn=self.dr_db.dsn() if self.dr_db else None,
             route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario))
         self.control = ControlServer(self)
         await self.control.start()
@@ -145,11 +174,31 @@ class Sandbox:
             await self.switch(self.initial_scenario)
         self._write_sidecar()
 
-    def _simulator(self, seed: int) -> Simulator:
+    def _simulator(self, seed: int, region: str, cluster) -> Simulator:
         from .aws import BUCKET
 
         return Simulator(database_dsn=self.db.dsn(), redis_url=self.cache.url,
-                         s3_url=f"{self.aws.endpoint_url}/{BUCKET}", seed=seed)
+                         s3_url=f"{self.aws.endpoint_url}/{BUCKET}", seed=seed, region=region,
+                         database_source=secret_dsn(cluster, self.names),
+                         ready_source=ready_pods(cluster))
+
+    def _wire_dr_region(self) -> None:
+        """Names of the databases, the DR site's starting state, moto's promotion hook."""
+        db, aws = self.db, self.aws
+        primary_host, _ = aws.endpoint(sandbox_aws.RDS_PRIMARY, sandbox_aws.REGION)
+        replica_host, _ = aws.endpoint(sandbox_aws.RDS_DR_REPLICA, sandbox_aws.DR_REGION)
+        production = Address(db.host, db.port, db.database, "production primary")
+        self.names.user = db.user
+        self.names.add(PRIMARY_SERVICE_HOST, production)
+        self.names.add(primary_host, production)
+        self.names.add(RECOVERY_SERVICE_HOST, Address(db.host, db.port, db.recovery_database,
+                                                      "PITR recovery database"))
+        if self.dr_db is not None:
+            self.names.add(replica_host, Address(self.dr_db.host, self.dr_db.port,
+                                                 self.dr_db.database, "DR replica"))
+        prepare_dr_cluster(self.clusters.dr.cluster, primary_host)
+        self.dr_region = DrRegion(aws, self.dr_db, self._loop)
+        install_hooks(aws, self.dr_region.on_promote)
 
     async def _pg_dump(self) -> bytes:
         db = self.db
@@ -193,6 +242,9 @@ class Sandbox:
             "service": {"sandbox": self.simulator.base_url,
                         "sandbox-dr": self.dr_simulator.base_url},
             "aws": self.aws.endpoint_url, "timings": self.timings,
+            "front_door": self.front_door.url if self.front_door else None,
+            "postgres_dr": ({"port": self.dr_db.port, "dsn": self.dr_db.dsn()}
+                            if self.dr_db else None),
         }
 
     def sidecar_path(self) -> Path | None:
@@ -211,10 +263,13 @@ class Sandbox:
         steps = [
             ("control", self.control and self.control.stop),
             ("scenario", self._revert_scenario),
+            ("front door", self.front_door and self.front_door.stop),
+            ("dr region", self.dr_region and self.dr_region.stop),
             ("simulator", self.simulator and self.simulator.stop),
             ("dr simulator", self.dr_simulator and self.dr_simulator.stop),
             ("kubernetes", self.clusters and self.clusters.stop),
             ("redis", self.cache and self.cache.stop),
+            ("postgres dr", self.dr_db and self.dr_db.stop),
             ("postgres", self.db and self.db.stop),
         ]
         for name, step in steps:
@@ -226,6 +281,7 @@ class Sandbox:
         if self.aws is not None:
             await asyncio.to_thread(self.aws.stop)
         self.control = self.simulator = self.dr_simulator = self.clusters = None
+        self.front_door = self.dr_region = self.dr_db = None
         self.cache = self.db = self.aws = None
         sidecar = self.sidecar_path()
         if sidecar is not None:

@@ -33,6 +33,7 @@ class Addresses:
     aws_endpoint: str
     route53_zone_id: str
     scenario: str = "healthy"
+    dr_postgres_dsn: str | None = None  # the DR region's own database (its replica)
 
 
 def _aws(a: Addresses, region: str, rds_primary: str) -> dict:
@@ -57,7 +58,9 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
         "description": ("Sandbox DR region (eu-central-1), warm standby" if dr else
                         f"Local sandbox of production (started with scenario {a.scenario})"),
         "read_only": False,  # a rehearsal must be able to act, in DR too
-        "protected": False,
+        # DR is protected, as the real DR environment is: the failover's typed
+        # confirmation is rehearsed too
+        "protected": dr,
         "kubernetes": {
             "context": "sandbox-dr" if dr else "sandbox",
             "kubeconfig": a.kubeconfig,
@@ -66,7 +69,8 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
             "normal_replicas": 6,
             "request_timeout": 5,
         },
-        "postgres": {"dsn": a.postgres_dsn, "database": "pratiko_mcp_production",
+        "postgres": {"dsn": (a.dr_postgres_dsn or a.postgres_dsn) if dr else a.postgres_dsn,
+                     "database": "pratiko_mcp_production",
                      "statement_timeout_ms": 2000},
         "redis": {"url": a.redis_url},
         "service": {"base_url": a.dr_service_url if dr else a.service_url,

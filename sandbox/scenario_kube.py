@@ -179,12 +179,17 @@ async def backup_failed_revert(sandbox: Sandbox) -> None:
 # ---- region failure --------------------------------------------------------------------
 async def region_failure_apply(sandbox: Sandbox) -> None:
     """Every request to the production API server hangs (as to a region that is gone),
-    open watches are cut, and the production service refuses connections."""
+    open watches are cut, the production service refuses connections, and production's
+    own database server (with every backend it forked) is frozen: connections open and
+    never get an answer. The DR standby keeps what it had streamed."""
+    from .dr_region import freeze
+
     server = sandbox.clusters.production
     fault = server.faults.add("/", hang=True, message="region unavailable")
     server.cluster.store.close_watches()
     sandbox.scenario_state["region-failure"] = fault.id
     await sandbox.simulator.set_down(True)
+    freeze(sandbox.db.embedded, True)
 
 
 async def region_failure_revert(sandbox: Sandbox) -> None:
@@ -192,6 +197,9 @@ async def region_failure_revert(sandbox: Sandbox) -> None:
     if fault_id is not None:
         sandbox.clusters.production.faults.remove(fault_id)
     await sandbox.simulator.set_down(False)
+    from .dr_region import freeze
+
+    freeze(sandbox.db.embedded, False)
 
 
 # ---- certificate -----------------------------------------------------------------------

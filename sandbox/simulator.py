@@ -1,7 +1,12 @@
 """The MCP-server simulator: the health and metrics endpoints of the real server, with
 answers that come from real work.
 
-``/health/database`` runs a query on the sandbox PostgreSQL and reports the pool;
+``/health/database`` runs a query on the sandbox PostgreSQL and reports the pool; given a
+``database_source`` (the sandbox passes one reading the region's ``postgres-credentials``
+secret), it asks the database that secret names at every check and is healthy only when
+that database answers and accepts writes (a replica in recovery does not). Given a
+``ready_source`` (the region's ready MCP-server pods), ``/health`` answers 503 while no pod
+is ready, as a load balancer with no endpoint behind it would.
 ``/health/dependencies`` also pings the sandbox Redis and asks the S3 (moto) bucket; both
 fail with 503 when those really fail. ``/metrics`` is a prometheus-client exposition from
 the simulator's own registry: ``http_requests_total{method,path,status}`` and the
@@ -24,6 +29,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -102,8 +108,13 @@ class Simulator:
     """The aiohttp server plus its synthetic traffic. Start with :meth:`start`."""
 
     def __init__(self, *, database_dsn: str, redis_url: str, s3_url: str | None = None,
-                 seed: int = 1) -> None:
+                 seed: int = 1, database_source: Callable[[], str] | None = None,
+                 ready_source: Callable[[], int] | None = None, region: str = "") -> None:
         self.database_dsn = database_dsn
+        self.database_source = database_source
+        self.ready_source = ready_source
+        self.region = region
+        self._pool_dsn: str | None = None
         self.redis_url = redis_url
         self.s3_url = s3_url
         self.knobs = Knobs()
@@ -199,11 +210,15 @@ class Simulator:
     async def health(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.health_delay())
         failure = self.knobs.health_failure
+        if failure is None and self.ready_source is not None and self.ready_source() == 0:
+            failure = "no ready mcp-server pod behind the service"
         body = {"status": "unhealthy" if failure else "healthy", "version": VERSION,
                 "uptime_seconds": round(time.time() - self.started_at, 1),
                 "timestamp": time.time()}
         if failure:
             body["error"] = failure
+        if self.region:
+            body["region"] = self.region
         return web.json_response(body, status=503 if failure else 200)
 
     async def health_database(self, request: web.Request) -> web.Response:
@@ -243,20 +258,38 @@ class Simulator:
         """The connection pool, made on first use (and again after it failed), so the
         simulator starts and reports "unhealthy" even while the database is down."""
         async with self._pool_lock:
+            dsn = self.database_source() if self.database_source else self.database_dsn
+            if self._pool is not None and dsn != self._pool_dsn:
+                old, self._pool = self._pool, None  # the secret moved: a new pool
+                old.terminate()
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self.database_dsn, min_size=2, max_size=2, timeout=2, command_timeout=2,
+                    dsn, min_size=2, max_size=2, timeout=2, command_timeout=2,
                     server_settings={"application_name": "mcp-server"})
+                self._pool_dsn = dsn
             return self._pool
 
     async def _check_database(self) -> dict[str, Any]:
         async def probe():
-            pool = await self._database_pool()
-            await pool.fetchval("SELECT 1")
+            try:
+                pool = await self._database_pool()
+                in_recovery = await pool.fetchval("SELECT pg_is_in_recovery()")
+            except BaseException:  # also a timeout's cancellation: a hung database
+                self._pool_failed()
+                raise
+            if in_recovery:
+                raise RuntimeError("the database is a replica in recovery: it refuses writes")
             size, idle = pool.get_size(), pool.get_idle_size()
-            return {"pool": {"size": pool.get_max_size(), "in_use": size - idle,
+            return {"host": _host_of(self._pool_dsn or ""), "pool": {"size": pool.get_max_size(), "in_use": size - idle,
                              "available": pool.get_max_size() - (size - idle)}}
         return await self._timed(probe)
+
+    def _pool_failed(self) -> None:
+        """A pool whose database stopped answering is dropped; the next check makes a new
+        one (of the secret's database then)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
 
     async def _check_redis(self) -> dict[str, Any]:
         async def probe():
@@ -272,3 +305,8 @@ class Simulator:
                 if response.status >= 400:
                     raise RuntimeError(f"HeadBucket answered HTTP {response.status}")
         return await self._timed(probe)
+
+
+def _host_of(dsn: str) -> str:
+    """host:port/database of a DSN, for the health answer (no user, no password)."""
+    return dsn.split("@", 1)[-1]
