@@ -47,10 +47,6 @@ PLANNED: dict[str, Planned] = {
     "log-review": Planned(
         "Daily log review", "Daily Operations › Log Review",
         "Daily: errors, authentication failures and slow queries of the last 24 h.", Risk.READ),
-    "dr-failover": Planned(
-        "Disaster recovery failover", "Backup and Recovery › Disaster Recovery Scenarios",
-        "The region is down: activate the DR environment, promote the replica, move DNS.",
-        Risk.DESTRUCTIVE),
     "maintenance-window": Planned(
         "Monthly maintenance window", "Maintenance Windows",
         "2nd Sunday 02:00-06:00: backup, scale up, node updates, app update, DB maintenance.",
@@ -124,11 +120,11 @@ class WizardNotBuilt(McpOpsError):
 
 
 def _built() -> dict[str, Wizard]:
-    from . import morning_health_check, scaling
+    from . import dr_failover, morning_health_check, scaling
     from .backups import backup_verification, db_pitr, velero_restore
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
-               db_pitr.WIZARD, velero_restore.WIZARD]
+               db_pitr.WIZARD, velero_restore.WIZARD, dr_failover.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -167,6 +167,7 @@ class Sandbox:
             redis_url=self.cache.url, service_url=self.simulator.base_url,
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
             dr_postgres_dsn=self.dr_db.dsn() if self.dr_db else None,
+            front_door_url=self.front_door.url,
             route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario))
         self.control = ControlServer(self)
         await self.control.start()

@@ -34,6 +34,7 @@ class Addresses:
     route53_zone_id: str
     scenario: str = "healthy"
     dr_postgres_dsn: str | None = None  # the DR region's own database (its replica)
+    front_door_url: str | None = None  # the public service name, routed by Route53
 
 
 def _aws(a: Addresses, region: str, rds_primary: str) -> dict:
@@ -75,7 +76,7 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
         "redis": {"url": a.redis_url},
         "service": {"base_url": a.dr_service_url if dr else a.service_url,
                     "prometheus_url": None, "prometheus_job": "mcp-server-production",
-                    "timeout": 3},
+                    "timeout": 3, "public_url": a.front_door_url},
         "aws": _aws(a, sandbox_aws.DR_REGION if dr else sandbox_aws.REGION,
                     sandbox_aws.RDS_DR_REPLICA if dr else sandbox_aws.RDS_PRIMARY),
         "disaster_recovery": {"environment": None if dr else "sandbox-dr"},

@@ -135,8 +135,11 @@ class ServiceSettings(Strict):
     prometheus_job: str = "mcp-server-production"
     tls_host: str | None = None  # host:port whose certificate is checked
     timeout: Seconds = 3.0
+    # the public service name users reach (through DNS), e.g. https://mcp.pratiko.ai: the
+    # DR failover verifies through it; None = only base_url (this region's own address)
+    public_url: str | None = None
 
-    @field_validator("base_url", "prometheus_url")
+    @field_validator("base_url", "prometheus_url", "public_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
