@@ -126,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--pods", type=int, default=0, metavar="N", help="extra pods for scale tests")
     q.add_argument("--scenario", metavar="NAME", default=argparse.SUPPRESS,
                    help="fault scenario to start with (default: healthy)")
+    q = sp.add_parser(
+        "status", help="what the running sandbox really is: regions, database, DNS, webhooks",
+        formatter_class=fmt,
+        description="Read the ground truth of a rehearsal from the sandbox's own parts (not "
+                    "from any session log): per region the deployment's ready replicas and "
+                    "image, the database its postgres-credentials secret points at and whether "
+                    "it is a primary accepting writes, the Route53 target of the service "
+                    "record, what the front door answers, and the notifications the sandbox's "
+                    "webhook receivers got.",
+        epilog="exit status: 0 read (parts that did not answer are reported as such), "
+               "2 not a running sandbox's config")
+    q.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                   help="the sandbox's config (default: the lookup order, e.g. $MCP_OPS_CONFIG)")
+    q.add_argument("--format", choices=("report", "json"), default="report")
     return parser
 
 

@@ -56,9 +56,11 @@ from .leftovers import mark_owner, sweep_directories
 from .sandbox_config import Addresses, write_config
 from .service_exec import wire_service_exec
 from .simulator import Simulator
+from .webhooks import WebhookReceiver
 
 log = logging.getLogger(__name__)
 PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
+PRIMARY_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
 
 
 class Sandbox:
@@ -86,6 +88,7 @@ class Sandbox:
         self.dr_region: DrRegion | None = None
         self.front_door: FrontDoor | None = None
         self.names = Names()
+        self.webhooks: WebhookReceiver | None = None
         self.config_path: Path | None = None
         self.scenario_state: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -161,6 +164,8 @@ class Sandbox:
         # the MCP-server pods' curl of localhost:8080 reaches their region's simulator
         wire_service_exec(self.clusters.production.cluster, self.simulator.base_url)
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
+        self.webhooks = WebhookReceiver()
+        await self.webhooks.start()
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
@@ -168,7 +173,8 @@ class Sandbox:
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
             dr_postgres_dsn=self.dr_db.dsn() if self.dr_db else None,
             front_door_url=self.front_door.url,
-            route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario))
+                        route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario,
+            webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")}))
         self.control = ControlServer(self)
         await self.control.start()
         if self.initial_scenario != "healthy":
@@ -246,6 +252,10 @@ class Sandbox:
             "front_door": self.front_door.url if self.front_door else None,
             "postgres_dr": ({"port": self.dr_db.port, "dsn": self.dr_db.dsn()}
                             if self.dr_db else None),
+            "webhooks": self.webhooks.base_url if self.webhooks else None,
+            # the database host names the clusters' secrets use -> where they really are
+            "databases": {PRIMARY_HOST: self.db.dsn(),
+                          **{host: self.names.dsn(host) for host in self.names.hosts}},
         }
 
     def sidecar_path(self) -> Path | None:
@@ -263,6 +273,7 @@ class Sandbox:
         """Stop everything that was started, in reverse order; never raises."""
         steps = [
             ("control", self.control and self.control.stop),
+            ("webhooks", self.webhooks and self.webhooks.stop),
             ("scenario", self._revert_scenario),
             ("front door", self.front_door and self.front_door.stop),
             ("dr region", self.dr_region and self.dr_region.stop),
@@ -283,11 +294,13 @@ class Sandbox:
             await asyncio.to_thread(self.aws.stop)
         self.control = self.simulator = self.dr_simulator = self.clusters = None
         self.front_door = self.dr_region = self.dr_db = None
+        self.webhooks = None
         self.cache = self.db = self.aws = None
         sidecar = self.sidecar_path()
         if sidecar is not None:
-            with contextlib.suppress(FileNotFoundError):
-                sidecar.unlink()
+            for leftover in (sidecar, self.config_path.with_name(self.config_path.name + ".secrets")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
