@@ -133,6 +133,12 @@ async def start_aws() -> SandboxAws:
     host, port = server.get_host_and_port()
     aws = SandboxAws(endpoint_url=f"http://{host}:{port}", _server=server)
     try:
+        # moto's backends are global to the process: a sandbox started after another one in
+        # the same process (tests) starts from an empty account, as a real one would
+        import urllib.request
+
+        await asyncio.to_thread(urllib.request.urlopen, urllib.request.Request(
+            f"{aws.endpoint_url}/moto-api/reset", method="POST"), timeout=10)
         await asyncio.gather(*(asyncio.to_thread(seed, aws)
                                for seed in (_seed_rds, _seed_route53, _seed_ec2)))
     except BaseException:
