@@ -139,7 +139,9 @@ async def test_dry_run_and_faults_leave_the_platform_as_the_summary_says(tmp_pat
         # --dry-run: plans only, nothing changes
         code, out = await failover(sb, tmp_path, "--dry-run")
         assert code == 0, out
-        assert "kubectl --context sandbox-dr patch secret postgres-credentials" in out
+        patch = next(line for line in out.splitlines()
+                     if "kubectl patch secret postgres-credentials" in line)
+        assert "--context sandbox-dr" in patch and "--type merge" in patch
         assert essentials(await status(sb, tmp_path)) == before
 
         # the DR cluster does not answer: no-go at the assessment, nothing changed
