@@ -87,21 +87,21 @@ def test_the_catalogue_refuses_sources_that_disagree():
         yield "x"
 
     step = Step("s", "S", "why", Risk.DESTRUCTIVE, lambda ctx: Plan("s"), run)
-    built = {**_built(), "dr-failover": Wizard("dr-failover", "Failover", "§", "when",
-                                               steps=(step,)),
+    built = {**_built(), "maintenance-window": Wizard("maintenance-window", "Window", "§",
+                                                      "when", steps=(step,)),
              "not-in-the-guide": Wizard("not-in-the-guide", "X", "§", "w", steps=(step,))}
     found = problems(built)
-    assert any("both built and planned" in p and "dr-failover" in p for p in found)
+    assert any("both built and planned" in p and "maintenance-window" in p for p in found)
     assert any("not in CATALOGUE_IDS" in p and "not-in-the-guide" in p for p in found)
     without = {k: v for k, v in _built().items() if k != "scaling"}
     assert any("neither built nor planned" in p and "scaling" in p for p in problems(without))
 
 
 def test_planned_entries_refuse_with_their_section():
-    wizard = get("dr-failover")
+    wizard = get("maintenance-window")
     assert not wizard.built and wizard.highest_risk == Risk.DESTRUCTIVE
     message = wizard.not_built_message()
-    assert "not built yet" in message and "Disaster Recovery Scenarios" in message
+    assert "not built yet" in message and "Maintenance Windows" in message
 
 
 def test_step_ids_are_unique_and_inputs_named_once():

@@ -136,10 +136,10 @@ def events(path: Path, event: str) -> list[dict]:
 def test_wizards_lists_the_catalogue(tmp_path):
     out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "wizards")
     assert out.returncode == 0, out.stderr
-    rows = [line for line in out.stdout.splitlines() if line.startswith(("morning", "scaling",
-                                                                         "dr-failover"))]
-    assert "read" in rows[0] and "change" in rows[2] and "destructive" in rows[1]
-    assert "planned" in rows[1] and "Scaling Operations" in rows[2]
+    rows = [line for line in out.stdout.splitlines()
+            if line.startswith(("morning", "scaling", "maintenance-window"))]
+    assert "read" in rows[0] and "change" in rows[1] and "destructive" in rows[2]
+    assert "planned" in rows[2] and "Scaling Operations" in rows[1]
     assert re.search(r"22 wizards, \d+ built", out.stdout)
 
 
@@ -169,9 +169,9 @@ def test_change_steps_without_confirm_are_listed_and_refused(tmp_path):
 
 
 def test_planned_wizard_refuses_with_its_section(tmp_path):
-    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "dr-failover")
+    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "maintenance-window")
     assert out.returncode == 2
-    assert "planned but not built" in out.stderr and "Disaster Recovery Scenarios" in out.stderr
+    assert "planned but not built" in out.stderr and "Maintenance Windows" in out.stderr
 
 
 def test_dry_run_prints_each_plan_and_command(tmp_path):
