@@ -31,8 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import scenarios
 from . import aws as sandbox_aws
+from . import scenarios
 from .aws import SandboxAws, install_hooks, seed_backups, start_aws
 from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec

@@ -28,8 +28,8 @@ import contextlib
 import math
 import random
 import time
-from dataclasses import dataclass, replace
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp

@@ -272,13 +272,14 @@ def report(status: dict[str, Any]) -> str:
         lines.append(f"DR db       no answer: {dr['error']}")
     elif dr:
         state = f"{dr['role']}, {'accepts writes' if dr['accepts_writes'] else 'read-only'}"
-        lines.append(f"DR db       {state}  {dr['address']}  {dr['critical_table_rows']} "
-                     f"critical_table rows, replayed up to {dr['replayed_lsn']}")
+        lines.append(f"DR db       {state}  {dr['address']}")
+        lines.append(f"            {dr['critical_table_rows']} critical_table rows, replayed "
+                     f"up to {dr['replayed_lsn']}")
         if dr.get("rds"):
             r = dr["rds"]
+            source = str(r["replica_of"] or "").rsplit(":", 1)[-1]
             lines.append(f"            RDS {r['instance']} {r['status']}, "
-                         + (f"replica of {r['replica_of']}" if r["replica_of"]
-                            else "standalone primary"))
+                         + (f"replica of {source}" if source else "standalone primary"))
     notes = status["notifications"]
     if isinstance(notes, dict):
         lines.append(f"webhooks    {notes.get('error')}")
