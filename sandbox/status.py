@@ -27,7 +27,7 @@ import httpx
 from console.config import Config, load
 from console.config.model import Environment
 from console.sources import aws as aws_source
-from console.sources.kube import KubeSource
+from console.sources.kube import KubeError, KubeSource
 
 TIMEOUT = 3.0
 
@@ -61,7 +61,13 @@ def _reason(exc: BaseException) -> str:
 
 async def _deployment(kube: KubeSource, env: Environment) -> dict[str, Any]:
     k = env.kubernetes
-    body = await kube.get(f"/apis/apps/v1/namespaces/{k.namespace}/deployments/{k.deployment}")
+    try:
+        body = await kube.get(f"/apis/apps/v1/namespaces/{k.namespace}/deployments/{k.deployment}")
+    except KubeError as exc:
+        if exc.status != 404:
+            raise
+        # a DR site before its failover: the cluster answers, the Deployment is not there
+        return {"name": k.deployment, "absent": True, "desired": 0, "ready": 0, "image": None}
     containers = body.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
     status = body.get("status", {})
     return {"name": k.deployment, "desired": body.get("spec", {}).get("replicas", 0),
@@ -230,7 +236,9 @@ def _region_lines(name: str, region: dict[str, Any]) -> list[str]:
     lines = [f"{name}  (context {region['context']})"]
     d = region["deployment"]
     if "error" in d:
-        lines.append(f"  deployment  unreachable: {d['error']}")
+        lines.append(f"  deployment  unreachable: {d['error']}"[:80])
+    elif d.get("absent"):
+        lines.append(f"  deployment  {d['name']} absent (not restored)")
     else:
         lines.append(f"  deployment  {d['ready']}/{d['desired']} ready  {d['image']}")
     db = region["database"]
