@@ -151,8 +151,7 @@ async def _primary_health(ctx: StepContext) -> tuple[str, str]:
     from console.health.check import check_environment
 
     primary = primary_of(ctx)
-    if primary is None:
-        return "UNKNOWN", "no environment names this one as its disaster recovery"
+    assert primary is not None  # assess refused to go on without one
     name, env = primary
     report = await check_environment(name, env, timeout=ctx.config.ui.source_timeout_seconds)
     reasons = "; ".join(f"{c.name}: {c.status.name}" for c in report.components)
@@ -160,6 +159,13 @@ async def _primary_health(ctx: StepContext) -> tuple[str, str]:
 
 
 async def assess(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    if primary_of(ctx) is None:
+        takers = [f"{name} -> {env.disaster_recovery.environment}"
+                  for name, env in ctx.config.environments.items()
+                  if env.disaster_recovery.environment]
+        raise StepFailed(f"no-go: {ctx.env_name} is no environment's disaster recovery "
+                         "(run the failover against the DR environment"
+                         + (f": {', '.join(takers)}" if takers else "") + "). Nothing was changed.")
     nogo: list[str] = []
     status, line = await _primary_health(ctx)
     yield f"primary region: {line}"

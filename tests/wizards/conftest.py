@@ -316,7 +316,7 @@ async def cli(config: Path, *args: str, env: dict[str, str] | None = None,
 # ---- the sandbox, as an operator starts it --------------------------------------------
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
-    """One ``mcp-ops sandbox serve`` child for the session (on the local PostgreSQL);
+    """One ``mcp-ops sandbox serve`` child for the session (on its own PostgreSQL);
     tests switch it to the scenario they need first."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
     from sandbox_support import ServeProcess

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+from conftest import drive
 
 from sandbox import aws as sandbox_aws
 from sandbox.platform import Sandbox
@@ -184,3 +185,10 @@ async def test_dry_run_and_faults_leave_the_platform_as_the_summary_says(tmp_pat
         assert "already a standalone primary: nothing to promote" in out
         final = essentials(await status(sb, tmp_path))
         assert final["dns"] == sandbox_aws.DR_TARGET and final["front_door"] == 200
+
+
+async def test_run_against_an_environment_that_is_no_dr_site_is_a_no_go(world):
+    driven = await drive(world, "dr-failover")
+    assert driven.statuses == {"assess": "failed"}, driven.statuses
+    assert "sandbox is no environment's disaster recovery" in driven.outcomes["assess"].error
+    assert world.secret()["data"]["host"]  # untouched
