@@ -329,7 +329,7 @@ def test_catalogue_and_config_errors_are_typed(tmp_path):
     assert isinstance(unknown.value, KeyError) and unknown.value.title == "Unknown wizard"
     assert str(unknown.value).startswith("no wizard 'no-such-wizard'; known: ")
     with pytest.raises(WizardNotBuilt, match="planned but not built"):
-        runnable("dr-failover")
+        runnable("maintenance-window")
     assert runnable("scaling").built
     assert issubclass(ConfigError, McpOpsError) and ConfigError.title == "Configuration error"
 

@@ -133,7 +133,7 @@ async def test_picker_filters_and_planned_entries_do_not_start(config, fixed_ope
         assert options.option_count == 22
         await pilot.press(*"scal")
         assert [options.get_option_at_index(i).id for i in range(options.option_count)] == ["scaling"]
-        app.screen.query_one("#filter", Input).value = "failover"
+        app.screen.query_one("#filter", Input).value = "maintenance window"
         await pilot.pause()
         await pilot.press("enter")  # planned: a notification, the picker stays
         assert isinstance(app.screen, WizardPicker)
