@@ -98,6 +98,7 @@ async def test_failover_from_a_region_failure_leaves_dr_serving_the_old_rows(tmp
         dr = st["regions"]["sandbox-dr"]
         assert dr["deployment"]["ready"] == dr["deployment"]["desired"] == 6, dr
         assert dr["database"]["host"] == dr_endpoint(sb)
+        assert dr["database"]["address"] == f"127.0.0.1:{sb.dr_db.port}"  # the DR server
         assert dr["database"]["role"] == "primary" and dr["database"]["accepts_writes"], dr
         assert st["dr_database"]["role"] == "primary"
         assert st["dr_database"]["rds"]["replica_of"] is None
@@ -115,6 +116,8 @@ async def test_failover_from_a_region_failure_leaves_dr_serving_the_old_rows(tmp
             await conn.close()
         # what the operator saw: go, the typed confirmation, the change batch, the summary
         assert "GO: the DR region can take over" in out
+        assert re.search(r"last transaction replayed [\d.]+ s ago", out), out
+        assert "data loss to expect: what the primary committed after" in out
         assert "Type 'sandbox-dr' to go on" in out
         assert '"Action": "UPSERT"' in out
         assert "achieved recovery time" in out and "failback, later:" in out
