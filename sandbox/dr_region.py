@@ -195,6 +195,39 @@ def freeze(server: EmbeddedServer | None, stop: bool) -> list[int]:
     return pids
 
 
+# a watchdog that resumes frozen processes when the sandbox dies (it gets SIGTERM then, as
+# every child does): a stopped server would otherwise never act on its own death signal
+THAW_ON_EXIT = """\
+import os, signal, sys
+pids = [int(p) for p in sys.argv[1:]]
+def thaw(*_):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+    sys.exit(0)
+signal.signal(signal.SIGTERM, thaw)
+while True:
+    signal.pause()
+"""
+
+
+async def freeze_with_watchdog(server: EmbeddedServer | None, workdir: Path):
+    """:func:`freeze` a server, and start the watchdog that thaws it should the sandbox be
+    killed outright (stop it after thawing with :func:`freeze`)."""
+    import sys
+
+    from .local_process import start_child
+
+    pids = freeze(server, True)
+    if not pids:
+        return None
+    return await start_child("thaw-watchdog", [sys.executable, "-c", THAW_ON_EXIT,
+                                               *map(str, pids)],
+                             log_path=workdir / "thaw-watchdog.log")
+
+
 class DrRegion:
     """Glue between moto and the real standby: the promotion hook runs here."""
 

@@ -182,14 +182,15 @@ async def region_failure_apply(sandbox: Sandbox) -> None:
     open watches are cut, the production service refuses connections, and production's
     own database server (with every backend it forked) is frozen: connections open and
     never get an answer. The DR standby keeps what it had streamed."""
-    from .dr_region import freeze
+    from .dr_region import freeze_with_watchdog
 
     server = sandbox.clusters.production
     fault = server.faults.add("/", hang=True, message="region unavailable")
     server.cluster.store.close_watches()
     sandbox.scenario_state["region-failure"] = fault.id
     await sandbox.simulator.set_down(True)
-    freeze(sandbox.db.embedded, True)
+    sandbox.scenario_state["region-failure-watchdog"] = await freeze_with_watchdog(
+        sandbox.db.embedded, sandbox.workdir)
 
 
 async def region_failure_revert(sandbox: Sandbox) -> None:
@@ -200,6 +201,9 @@ async def region_failure_revert(sandbox: Sandbox) -> None:
     from .dr_region import freeze
 
     freeze(sandbox.db.embedded, False)
+    watchdog = sandbox.scenario_state.pop("region-failure-watchdog", None)
+    if watchdog is not None:
+        await watchdog.stop(grace=2)
 
 
 # ---- certificate -----------------------------------------------------------------------
