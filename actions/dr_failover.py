@@ -144,7 +144,7 @@ def assess_plan(ctx: StepContext) -> Plan:
                  ctx.env.aws.rds_dr_replica_id or "?"),
          Plan.command("psql", "-c", "SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp()"),
          Plan.command("aws", "route53", "list-resource-record-sets", "--hosted-zone-id", zone,
-                      "--query", f"ResourceRecordSets[?Name == '{record}.']")))
+                      "--start-record-name", record, "--max-items", "1")))
 
 
 async def _primary_health(ctx: StepContext) -> tuple[str, str]:
@@ -176,6 +176,9 @@ async def assess(ctx: StepContext) -> AsyncIterator[StepOutput]:
     try:
         backups = await bounded(ctx, (await ctx.kube()).backups())
         yield f"DR cluster (context {k.context}): reachable"
+        host, port = secret_host(await bounded(ctx, (await ctx.kube()).secret(SECRET)))
+        ctx.cache["secret-before"] = host
+        yield f"DR secret/{SECRET}: host {host or '(none)'}" + (f":{port}" if port else "")
     except Exception as exc:  # noqa: BLE001 - a no-go reason, not a crash
         backups = []
         nogo.append(f"DR cluster (context {k.context}) unreachable: {type(exc).__name__}: {exc}")
@@ -353,18 +356,21 @@ async def promote_verify(ctx: StepContext) -> str:
 
 # ---- 3. secret ------------------------------------------------------------------------------
 def secret_op(ctx: StepContext) -> PatchObject:
-    host = ctx.cache.get("endpoint") or "<endpoint of the promoted replica>"
+    host = ctx.cache.get("endpoint")
     port = str(ctx.cache.get("endpoint-port") or 5432)
     return PatchObject("Secret", SECRET, ctx.env.kubernetes.namespace,
-                       {"data": {"host": b64(host), "port": b64(port)}}, patch_type="merge")
+                       {"data": {"host": b64(host) if host else "<base64 of the endpoint>",
+                                 "port": b64(port)}}, patch_type="merge")
 
 
 def secret_plan(ctx: StepContext) -> Plan:
-    before = ctx.cache.get("secret-before") or "<the current host>"
+    before = ctx.cache.get("secret-before")
+    undo = (f"patch host back to {before} (base64 {b64(before)})" if before else
+            "patch host back to the host it had (the step notes it in the session log)")
     return Plan(f"Point secret/{SECRET} in the DR cluster at the promoted database "
-                f"({ctx.cache.get('endpoint') or 'its endpoint'}). The values go base64-encoded: "
-                "the guide's example puts a plain string under data, which the API rejects. "
-                f"Undo: patch host back to {before} (base64 {b64(before)}).",
+                f"({ctx.cache.get('endpoint') or 'the RDS endpoint of the replica'}). The values "
+                "go base64-encoded: the guide's example puts a plain string under data, which "
+                f"the API rejects. Undo: {undo}.",
                 (shown_op(ctx, secret_op(ctx)),))
 
 
@@ -418,7 +424,7 @@ def dns_plan(ctx: StepContext) -> Plan:
         batch = change_batch(dr_record(ctx), f"dr-failover to {ctx.env_name}")
     except (StepFailed, ValueError):
         batch = {}
-    before = ctx.cache.get("dns-before") or "<the current value>"
+    before = ctx.cache.get("dns-before") or "the value the assessment read"
     text = json.dumps(batch, separators=(",", ":"))
     return Plan(f"UPSERT {record} CNAME -> {target} and wait until INSYNC. Change batch: "
                 f"{text}. Undo: the same UPSERT with {before}.",
