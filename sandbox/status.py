@@ -149,7 +149,12 @@ async def _front_door(url: str | None) -> dict[str, Any] | None:
         return None
     status, body = await _get_json(f"{url.rstrip('/')}/health")
     region = body.get("region") if isinstance(body, dict) else None
-    return {"url": url, "http_status": status, "healthy": status == 200, "region": region}
+    db_status, db_body = await _get_json(f"{url.rstrip('/')}/health/database")
+    database = db_body.get("database") if isinstance(db_body, dict) else None
+    return {"url": url, "http_status": status, "healthy": status == 200, "region": region,
+            # /health/database through the front door: the database that region's pods use
+            "database_http_status": db_status,
+            "database_host": database.get("host") if isinstance(database, dict) else None}
 
 
 async def _notifications(url: str | None) -> list[dict[str, Any]] | dict[str, Any]:
@@ -274,7 +279,8 @@ def report(status: dict[str, Any]) -> str:
         lines.append(f"front door  no answer: {door['error']}")
     else:
         lines.append(f"front door  HTTP {door['http_status']} from "
-                     f"{door['region'] or 'unknown region'}")
+                     f"{door['region'] or 'unknown region'}, database HTTP "
+                     f"{door.get('database_http_status')}")
     dr = status.get("dr_database")
     if dr and "error" in dr:
         lines.append(f"DR db       no answer: {dr['error']}")

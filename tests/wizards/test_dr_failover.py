@@ -105,6 +105,8 @@ async def test_failover_from_a_region_failure_leaves_dr_serving_the_old_rows(tmp
         assert st["dr_database"]["rds"]["status"] == "available"
         assert st["dns"]["target"] == sandbox_aws.DR_TARGET and st["dns"]["on_dr_target"]
         assert st["front_door"]["healthy"] and st["front_door"]["region"] == "sandbox-dr", st
+        assert st["front_door"]["database_http_status"] == 200
+        assert st["front_door"]["database_host"].startswith(f"127.0.0.1:{sb.dr_db.port}/")
         assert "error" in st["regions"]["sandbox"]["deployment"]  # production is still gone
         # the promoted database holds production's rows and takes new ones
         assert await marker_rows(sb.dr_db.dsn()) == 1
