@@ -132,6 +132,7 @@ class PodsView(DrillDown):
             extra = [p for p in n.pressures] + (["cordoned"] if n.unschedulable else [])
             usage = (f" cpu {n.cpu_pct:.0f}% mem {n.memory_pct:.0f}%"
                      if n.cpu_pct is not None and n.memory_pct is not None else "")
+            usage += f" disk {n.disk_pct:.0f}%" if n.disk_pct is not None else ""
             nodes.append(f"{n.name} {state}{' ' + ','.join(extra) if extra else ''}{usage}")
         text.append("\nnodes: " + ("; ".join(nodes) or "none"))
         for e in snap.events[:3]:
