@@ -87,6 +87,7 @@ def _usage(used, request, limit, unit: str) -> str:
 
 class PodsView(DrillDown):
     COMPONENT = "pods"
+    GRAFANA = "infrastructure"
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="pods.filter"),
         Binding("s", "sort", "Sort", id="pods.sort"),

@@ -21,7 +21,7 @@ import time
 import httpx
 
 from console.config.model import ServiceSettings
-from console.sources import http, prometheus
+from console.sources import alertmanager, http, prometheus
 
 from .base import Stopwatch, describe_error, utcnow
 from .service_metrics import MIN_REQUESTS, WINDOW_SECONDS, ScrapeWindow, counters_from
@@ -59,11 +59,23 @@ class ServiceCollector:
         s = self.settings
         paths = (("health", s.health_path), ("database", s.database_health_path),
                  ("dependencies", s.dependencies_health_path))
-        endpoints, figures = await asyncio.gather(
-            asyncio.gather(*(self._probe(name, path) for name, path in paths)), self._figures()
-        )
+        endpoints, figures, (firing, am_error) = await asyncio.gather(
+            asyncio.gather(*(self._probe(name, path) for name, path in paths)), self._figures(),
+            self._alertmanager())
         return ServiceSnapshot(collected_at=utcnow(), base_url=s.base_url,
-                               endpoints=tuple(endpoints), requests=figures)
+                               endpoints=tuple(endpoints), requests=figures,
+                               firing=firing, alertmanager_error=am_error)
+
+    async def _alertmanager(self) -> tuple[tuple[alertmanager.FiringAlert, ...] | None,
+                                           str | None]:
+        url = self.settings.alertmanager_url
+        if not url:
+            return None, None
+        try:
+            alerts = await alertmanager.firing(self._http(), url, self.settings.alertmanager_filter)
+        except Exception as exc:  # noqa: BLE001 - an unanswered Alertmanager is a note only
+            return None, describe_error(exc)
+        return tuple(alerts), None
 
     async def _probe(self, name: str, path: str) -> Endpoint:
         watch = Stopwatch()

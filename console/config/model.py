@@ -134,9 +134,12 @@ class ServiceSettings(Strict):
     prometheus_url: str | None = None  # PromQL API; None = scrape metrics_path directly
     prometheus_job: str = "mcp-server-production"
     tls_host: str | None = None  # host:port whose certificate is checked
+    # Alertmanager API; its firing alerts are shown beside the console's own findings
+    alertmanager_url: str | None = None
+    alertmanager_filter: list[str] = []  # matchers, e.g. namespace="mcp-production"
     timeout: Seconds = 3.0
 
-    @field_validator("base_url", "prometheus_url")
+    @field_validator("base_url", "prometheus_url", "alertmanager_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
