@@ -83,10 +83,12 @@ def has_library(bin_dir: Path, name: str) -> bool:
 
 
 async def start_embedded(workdir: Path, *, max_connections: int,
-                         preload: tuple[str, ...] = ()) -> EmbeddedServer:
-    """initdb and start a server from pgserver's binaries, on 127.0.0.1 and a free port;
-    the libraries of ``preload`` it ships go in shared_preload_libraries."""
-    bin_dir = pgserver_bin_dir()
+                         preload: tuple[str, ...] = (),
+                         bin_dir: Path | None = None) -> EmbeddedServer:
+    """initdb and start a server from pgserver's binaries (or those of ``bin_dir``), on
+    127.0.0.1 and a free port; the libraries of ``preload`` it ships go in
+    shared_preload_libraries."""
+    bin_dir = bin_dir or pgserver_bin_dir()
     if bin_dir is None:
         raise RuntimeError("no PostgreSQL answers and pgserver is not installed "
                            "(pip install 'mcp-ops[sandbox]')")

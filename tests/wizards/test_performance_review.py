@@ -233,3 +233,67 @@ async def test_traffic_chart_and_peak_hours_from_a_real_prometheus(world, tmp_pa
                for line in driven.lines), text
     assert any("P95 response time over 24 h" in line for line in driven.lines), text
     assert "req/s, UTC" in (tmp_path / "r.md").read_text()
+
+
+def system_postgres_with_statements():
+    """The bin directory of an installed PostgreSQL that ships pg_stat_statements."""
+    from pathlib import Path
+
+    from sandbox.embedded_postgres import has_library
+
+    for bin_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (bin_dir / "postgres").exists() and has_library(bin_dir, "pg_stat_statements"):
+            return bin_dir
+    return None
+
+
+@pytest.mark.skipif(system_postgres_with_statements() is None,
+                    reason="no installed PostgreSQL ships pg_stat_statements")
+async def test_slow_statement_found_by_mean_time_in_pg_stat_statements(world, tmp_path):
+    """A private server of the machine's PostgreSQL, started as the sandbox starts its
+    embedded one but preloading pg_stat_statements (the shared server on 5432 does not):
+    the review reads the scenario's query by its mean time, the runbook's way."""
+    from sandbox.embedded_postgres import start_embedded
+
+    (tmp_path / "pg").mkdir()
+    server = await start_embedded(tmp_path / "pg", max_connections=20,
+                                  preload=("pg_stat_statements",),
+                                  bin_dir=system_postgres_with_statements())
+    loop = None
+    try:
+        dsn = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await conn.execute("CREATE EXTENSION pg_stat_statements")
+            await conn.execute("CREATE TABLE accounts (id serial PRIMARY KEY, name text); "
+                               "INSERT INTO accounts (name) SELECT 'a' || g "
+                               "FROM generate_series(1, 200) AS g")
+        finally:
+            await conn.close()
+        await scenario_perf.seed(dsn)
+        loop = scenario_perf.QueryLoop(dsn, pause=0.2)
+        loop.start()
+        for _ in range(200):
+            if loop.runs >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert loop.runs >= 2, loop.last_error
+        config = yaml.safe_load(world.config_path.read_text())
+        config["environments"]["sandbox"]["postgres"]["dsn"] = dsn
+        world.config_path.write_text(yaml.safe_dump(config))
+        driven = await drive(world, "performance-review", {
+            "sample_seconds": "0", "report_path": str(tmp_path / "r.md")})
+    finally:
+        if loop is not None:
+            await loop.stop()
+        await server.process.stop(grace=10)
+        if server.own_dir is not None:
+            shutil.rmtree(server.own_dir, ignore_errors=True)
+    assert driven.statuses["slow-statements"] == "ok", driven.text()
+    text = driven.text()
+    assert "pg_stat_statements: 1 statement(s) with a mean above 1 s" in text, text
+    assert "pg_stat_statements is not available" not in text
+    [line] = [line for line in driven.lines if "slow statement: mean" in line]
+    assert line.startswith("WARNING") and "tool_call_events" in line
+    calls = int(line.split(" calls: ")[0].rsplit(", ", 1)[1])
+    assert calls >= 2
