@@ -57,7 +57,8 @@ def rate_chart(points: Points, *, start: float, end: float, columns: int = 60,
     ticks = [" "] * columns
     for quarter in range(0, 5):
         i = min(columns - 1, quarter * columns // 4)
-        text = datetime.fromtimestamp(start + i * span, UTC).strftime("%H:%M")
+        at_time = end if quarter == 4 else start + i * span
+        text = datetime.fromtimestamp(at_time, UTC).strftime("%H:%M")
         at = min(i, columns - len(text))
         ticks[at:at + len(text)] = list(text)
     lines.append(f"{'':>8} └{'─' * columns}")

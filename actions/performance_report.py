@@ -17,7 +17,12 @@ from .performance_state import changes, sections
 
 
 def default_path(ctx: StepContext) -> str:
-    return f"performance-review-{ctx.env_name}-{datetime.now(UTC):%Y-%m-%d}.md"
+    """``reports/performance-review-ENV-DATE.md`` next to the session logs (the XDG state
+    directory unless session_log.directory says otherwise)."""
+    from console.execution.session_log import default_directory
+
+    reports = default_directory(ctx.config.session_log.directory).parent / "reports"
+    return str(reports / f"performance-review-{ctx.env_name}-{datetime.now(UTC):%Y-%m-%d}.md")
 
 
 class PathInput(Input):
@@ -29,8 +34,8 @@ class PathInput(Input):
 
 
 REPORT_PATH = PathInput("report_path", "Report file (Markdown)", default=default_path,
-                        help="Written at the end; default performance-review-ENV-DATE.md in "
-                             "the current directory.")
+                        help="Written at the end; default reports/performance-review-ENV-"
+                             "DATE.md beside the session logs.")
 
 
 def _path(ctx: StepContext) -> Path:

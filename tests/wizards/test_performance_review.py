@@ -147,9 +147,12 @@ async def test_an_invalid_index_left_earlier_is_found_and_dropped(world, slow, t
     finally:
         await conn.close()
     assert await index_validity(slow, "left_behind") is False
-    driven = await drive(world, "performance-review", {
-        "drop_invalid": "yes", "sample_seconds": "0", "report_path": str(tmp_path / "r.md")})
+    driven = await drive(world, "performance-review", {"drop_invalid": "yes",
+                                                       "sample_seconds": "0"})
     assert driven.statuses["drop-invalid-indexes"] == "ok", driven.text()
+    # no path given: the report goes beside the session logs
+    [report] = (world.config_path.parent / "reports").glob("performance-review-sandbox-*.md")
+    assert "invalid index public.left_behind on tool_call_events dropped" in report.read_text()
     assert any(line.startswith("WARNING") and "invalid index public.left_behind on "
                "tool_call_events" in line for line in driven.lines), driven.text()
     assert "dropped public.left_behind (invalid, on tool_call_events)" in driven.text()
@@ -297,3 +300,23 @@ async def test_slow_statement_found_by_mean_time_in_pg_stat_statements(world, tm
     assert line.startswith("WARNING") and "tool_call_events" in line
     calls = int(line.split(" calls: ")[0].rsplit(", ", 1)[1])
     assert calls >= 2
+
+
+def test_the_charts_fit_80_columns_and_show_the_peaks():
+    from actions.performance_chart import hourly_profile, peak_chart, peak_hours, rate_chart
+
+    end = 20_429 * 86_400.0  # midnight, UTC
+    day = [(end - 86_400 + i * 600, 10.0 + (50.0 if 60 <= i < 66 else 0.0)) for i in range(145)]
+    chart = rate_chart(day, start=end - 86_400, end=end)
+    assert all(len(line) <= 80 for line in chart)
+    top = chart[0]
+    assert top.split("┤")[0].strip() == "60"  # the highest value labels the axis
+    columns = top.split("┤")[1]
+    assert columns.strip() and columns.index("█") in range(25, 28)  # 10 h into the day
+    week = [(end - 7 * 86_400 + h * 3600, 100.0 if h % 24 in (9, 14) else 5.0 + h % 24 / 10)
+            for h in range(1, 7 * 24 + 1)]
+    profile = hourly_profile(week)
+    assert peak_hours(profile)[:2] in ([8, 13], [13, 8])  # the hour each point closes
+    lines = peak_chart(profile)
+    assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+    assert lines[8].endswith("← peak") and lines[13].endswith("← peak")
