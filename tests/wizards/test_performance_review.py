@@ -320,3 +320,19 @@ def test_the_charts_fit_80_columns_and_show_the_peaks():
     lines = peak_chart(profile)
     assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
     assert lines[8].endswith("← peak") and lines[13].endswith("← peak")
+
+
+async def test_index_table_without_columns_is_refused(world):
+    driven = await drive(world, "performance-review", {"index_table": "tool_call_events"})
+    assert [p.name for p in driven.problems] == ["(inputs)"]
+    assert "index_table and index_columns go together" in driven.problems[0].message
+    assert driven.outcomes == {}
+
+
+async def test_read_only_reviews_but_builds_nothing(world, slow, tmp_path):
+    driven = await drive(world, "performance-review", {
+        "index_table": "tool_call_events", "index_columns": "account_id", "sample_seconds": "0",
+        "report_path": str(tmp_path / "r.md")}, read_only=True)
+    assert driven.statuses["slow-statements"] == "ok"
+    assert driven.statuses["create-index"] == "refused", driven.text()
+    assert await index_validity(slow, INDEX) is None
