@@ -36,8 +36,8 @@ from console.sources import prometheus
 
 from .library.diagnosis import judge
 from .performance_chart import hourly_profile, peak_chart, peak_hours, rate_chart
-from .performance_state import INVALID, Section, sections
 from .performance_report import REPORT_PATH, label, plan_report, run_report
+from .performance_state import INVALID, Section, sections
 from .performance_tuning import TUNING_STEPS, check_tuning
 
 DAY, WEEK = 24 * 3600.0, 7 * 24 * 3600.0
