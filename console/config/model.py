@@ -10,7 +10,7 @@ its addresses.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -133,6 +133,10 @@ class ServiceSettings(Strict):
     metrics_path: str = "/metrics"
     prometheus_url: str | None = None  # PromQL API; None = scrape metrics_path directly
     prometheus_job: str = "mcp-server-production"
+    # where the dashboard's and the check's request figures come from: "auto" = PromQL over
+    # [5m] when prometheus_url is set, else a scrape of metrics_path; "scrape" = always the
+    # scrape (Prometheus then serves only the long-range queries, e.g. the weekly review)
+    request_figures: Literal["auto", "scrape"] = "auto"
     tls_host: str | None = None  # host:port whose certificate is checked
     # Alertmanager API; its firing alerts are shown beside the console's own findings
     alertmanager_url: str | None = None
