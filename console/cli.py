@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run", help="run a wizard headless, answers on the command line", formatter_class=fmt,
         description="Run a wizard without the console; output streams to stdout and to the session log.",
-        epilog="exit status: 0 success, 1 a step failed, 2 refused (read-only, missing confirmation, invalid input)",
+        epilog="exit status: 0 success, 1 a step failed, 2 refused (read-only, missing "
+               "confirmation, invalid input, another operator holds the environment)\n\n"
+               "A run with change steps holds the environment's Lease mcp-ops-ENV (kubectl get "
+               "lease -n NAMESPACE) from its first change step to its end; while another "
+               "operator holds it, change steps are refused and the holder is named.",
     )
     _common(p)
     p.add_argument("wizard", metavar="WIZARD", help="wizard id (see `mcp-ops wizards`)")
@@ -89,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                    help="refuse every step that changes anything")
     p.add_argument("--resume", metavar="SESSION", help="continue an interrupted run from its session log")
+    p.add_argument("--take-over", metavar="USER", default=None,
+                   help="take the environment's operator lease from USER, who holds it now "
+                        "(both sessions log it)")
 
     p = sub.add_parser("log", help="session logs: list, show, verify, export, archive", formatter_class=fmt,
                        description="Work with the tamper-evident session logs.")
