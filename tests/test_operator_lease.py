@@ -160,3 +160,66 @@ def test_a_dry_run_needs_no_lease(emulator, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert not any(r["event"] == "lease" for r in records)
     kubectl(emulator, "delete", "lease", LEASE, "-n", NS, "--ignore-not-found")
+
+
+async def test_the_console_offers_a_take_over_by_typing_the_holders_name(emulator, tmp_path,
+                                                                        fixed_operator):
+    import sys
+
+    from textual.widgets import Input, Log
+
+    from console.execution.model import Plan, Risk, Step, Wizard
+    from screens.app import McpOpsApp
+    from screens.confirm_modal import ConfirmModal
+    from screens.take_over_modal import TakeOverModal
+    from screens.wizard_runner import WizardRunner
+    from wizard_support import load_config
+
+    async def run(ctx):
+        async for line in ctx.mutations.process([sys.executable, "-c", "print('changed')"]):
+            yield line.text
+
+    wizard = Wizard("lease-pilot", "Lease pilot", "Test", "in tests", steps=(
+        Step("change", "Change it", "because", Risk.CHANGE, lambda ctx: Plan("change"), run),))
+    config = load_config(write_config(tmp_path, kubeconfig=str(emulator.kubeconfig),
+                                      context="sandbox"))
+    plant(emulator, "alice", renewed_ago=1)
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        runner = WizardRunner(config=config, env_name="sandbox", wizard=wizard,
+                              read_only=False, operator=fixed_operator)
+        await app.push_screen(runner)
+
+        async def until(condition, what):
+            for _ in range(300):
+                if condition():
+                    return
+                await pilot.pause(0.05)
+            raise AssertionError(f"timed out waiting for {what}")
+
+        await until(lambda: runner.driver is not None and not runner.busy, "the runner")
+        assert not runner.check_action("take_over", ())  # nothing refused yet: not offered
+        await pilot.press("r")
+        await until(lambda: runner.driver.run.held_by is not None and not runner.busy,
+                    "the refusal")
+        assert runner.check_action("take_over", ())
+        lines = list(runner.query_one("#output", Log).lines)
+        assert any("held by alice@ops-box" in line for line in lines)
+        await pilot.press("T")
+        await until(lambda: isinstance(app.screen, TakeOverModal), "the take-over modal")
+        await pilot.press(*"bob", "enter")
+        assert isinstance(app.screen, TakeOverModal)  # not the holder: nothing happens
+        app.screen.query_one("#holder", Input).value = ""
+        await pilot.press(*"alice", "enter")
+        await until(lambda: isinstance(app.screen, ConfirmModal), "the step's confirmation")
+        await pilot.press("y")
+        await until(lambda: "changed" in list(runner.query_one("#output", Log).lines),
+                    "the step run")
+        await until(lambda: runner.finished, "the run's end")
+        assert lease_json(emulator) is None  # the last step done: released
+        await pilot.press("escape")
+    (summary, *_) = list_sessions(tmp_path / "sessions")
+    leases = [r["data"] for r in read_records(summary.path) if r["event"] == "lease"]
+    assert leases[0]["event"] == "taken" and "alice@ops-box" in leases[0]["detail"]
+    assert leases[-1]["event"] == "released"
+    kubectl(emulator, "delete", "lease", LEASE, "-n", NS, "--ignore-not-found")

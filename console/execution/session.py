@@ -32,7 +32,7 @@ from console.identity import Operator, current_operator
 from .confirmation import ConfirmationRequest, Confirmer
 from .context import Clients, StepContext
 from .executor import SKIPPED, Executor, OutputEvent, Sink, StepOutcome
-from .kube.lease import Holder, LeaseHeld, OperatorLease
+from .kube.lease import Holder, LeaseHeld, LeaseState, OperatorLease
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
 from .redaction import Redactor, redactor_for
@@ -80,6 +80,7 @@ class WizardRun:
         self.archive_warning: str | None = None
         self.take_over: str | None = None  # the lease holder this run may take over from
         self.lease: OperatorLease | None = None
+        self.held_by: LeaseState | None = None  # who held the environment at the last refusal
 
     # ---- session --------------------------------------------------------------------
     def start(self, *, dry_run: bool = False) -> SessionLog:
@@ -120,6 +121,7 @@ class WizardRun:
         try:
             result = await lease.acquire(take_over=self.take_over)
         except LeaseHeld as exc:
+            self.held_by = exc.state
             return str(exc)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             self._log("lease", {"event": "unavailable", "detail": describe_error(exc)},
@@ -129,6 +131,7 @@ class WizardRun:
             if self.sink is not None:
                 self.sink(OutputEvent(self.wizard.steps.index(step), warning, "stderr"))
             return None
+        self.held_by = None
         self._log("lease", {"event": result.split(" ")[0], "detail": result,
                             "lease": lease.name, "namespace": self.env.kubernetes.namespace},
                   sync=True)
