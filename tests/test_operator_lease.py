@@ -223,3 +223,27 @@ async def test_the_console_offers_a_take_over_by_typing_the_holders_name(emulato
     assert leases[0]["event"] == "taken" and "alice@ops-box" in leases[0]["detail"]
     assert leases[-1]["event"] == "released"
     kubectl(emulator, "delete", "lease", LEASE, "-n", NS, "--ignore-not-found")
+
+
+async def test_another_console_shows_who_holds_the_environment(emulator, tmp_path,
+                                                              fixed_operator):
+    from screens.app import McpOpsApp
+    from screens.header import StatusHeader
+    from wizard_support import load_config
+
+    config = load_config(write_config(tmp_path, kubeconfig=str(emulator.kubeconfig),
+                                      context="sandbox"))
+    plant(emulator, "alice", renewed_ago=1)
+    app = McpOpsApp(config, "sandbox", operator=fixed_operator)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            header = app.query_one(StatusHeader)
+            for _ in range(200):
+                if header.held_by:
+                    break
+                await pilot.pause(0.05)
+            assert header.held_by == "alice (db-pitr)"
+            assert "held:alice (db-pitr)" in header.render().plain
+            assert len(header.render().plain) <= 80
+    finally:
+        kubectl(emulator, "delete", "lease", LEASE, "-n", NS, "--ignore-not-found")

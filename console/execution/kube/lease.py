@@ -122,6 +122,14 @@ def state_of(body: dict[str, Any]) -> LeaseState:
                       str((body.get("metadata") or {}).get("resourceVersion", "")))
 
 
+async def read_lease(api: KubeApi, settings: KubernetesSettings,
+                     env_name: str) -> LeaseState | None:
+    """The environment's lease as it stands (None: nobody has taken it) — what another
+    console shows in its header."""
+    body = await api.maybe(PATH.format(ns=settings.namespace) + f"/{lease_name(env_name)}")
+    return state_of(body) if body is not None else None
+
+
 class OperatorLease:
     """The environment's lease for one run (see the module's description)."""
 
@@ -143,8 +151,7 @@ class OperatorLease:
         self._renewer: asyncio.Task[None] | None = None
 
     async def read(self) -> LeaseState | None:
-        body = await self._api.maybe(PATH.format(ns=self.settings.namespace) + f"/{self.name}")
-        return state_of(body) if body is not None else None
+        return await read_lease(self._api, self.settings, self.env_name)
 
     def _body(self, *, acquired: datetime, version: str | None,
               transitions: int = 0) -> dict[str, Any]:
