@@ -114,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("session", metavar="ID")
     q.add_argument("--format", choices=("md",), default="md")
     q.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    q = logs.add_parser("replay", help="play a session back with its timing (plans, "
+                        "confirmations, output, health at each step)", formatter_class=fmt,
+                        description="Replay a session in the terminal as it happened, with "
+                                    "the time between records divided by --speed.",
+                        epilog="exit status: 0 replayed, 1 the log does not verify "
+                               "(replayed anyway, under a warning), 2 no such session")
+    _common(q)
+    q.add_argument("session", metavar="ID")
+    q.add_argument("--speed", type=float, default=10.0, metavar="N",
+                   help="N times faster than it happened (default 10; long pauses are cut "
+                        "to 3 s)")
     q = logs.add_parser("archive", help="copy a session log to S3 (session_log.s3_archive_bucket)",
                         epilog="exit status: 0 archived, 1 upload failed, 2 no bucket configured")
     _common(q)

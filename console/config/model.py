@@ -261,6 +261,9 @@ class Environment(Strict):
 
 class SessionLogSettings(Strict):
     directory: str | None = None  # None = $XDG_STATE_HOME/mcp-ops/sessions
+    # the environment's health (status and reasons per component) recorded around every
+    # step, so an incident review sees the platform as the operator saw it
+    health_at_steps: bool = True
     s3_archive_bucket: str | None = None
     s3_archive_prefix: str = "mcp-ops/sessions/"
 

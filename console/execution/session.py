@@ -81,6 +81,7 @@ class WizardRun:
         self.take_over: str | None = None  # the lease holder this run may take over from
         self.lease: OperatorLease | None = None
         self.held_by: LeaseState | None = None  # who held the environment at the last refusal
+        self._health: asyncio.Task[None] | None = None  # the health check under way
 
     # ---- session --------------------------------------------------------------------
     def start(self, *, dry_run: bool = False) -> SessionLog:
@@ -177,6 +178,7 @@ class WizardRun:
         the archive failed (also kept in ``archive_warning``): the log is closed and stays
         as it is, and the wizard's outcome does not change."""
         ended = False
+        await self._last_health()
         await self._release_lease()
         if self.log is not None and not self.log.closed:
             self.log.append("session_end", {"status": status,
@@ -305,10 +307,45 @@ class WizardRun:
         assert self.executor is not None, "start() the run first"
         if not self.applicable(index):
             return self.skip(index, "not applicable with these inputs")
+        self._observe(index)
         outcome = await self.executor.run_step(index, self.wizard.steps[index])
         if outcome.ok:
             self.completed.add(index)
         return outcome
+
+    # ---- what the operator saw ---------------------------------------------------------
+    def _observe(self, index: int) -> None:
+        """Check the environment's health alongside step ``index`` (one check at a time, in
+        the background: a step never waits for it); the report is logged as ``health``."""
+        if not self.config.session_log.health_at_steps:
+            return
+        if self._health is None or self._health.done():
+            self._health = asyncio.create_task(self._record_health(index),
+                                               name=f"health at step {index}")
+
+    async def _record_health(self, index: int) -> None:
+        from console.health.check import check_environment
+
+        try:
+            report = await check_environment(self.env_name, self.env,
+                                             timeout=self.config.ui.source_timeout_seconds)
+        except Exception as exc:  # noqa: BLE001 - the record says what happened
+            self._log("health", {"step": index, "error": describe_error(exc)})
+            return
+        self._log("health", {
+            "step": index, "status": report.status.label,
+            "components": {c.name: {"status": c.status.label, "reasons": list(c.reasons[:3])}
+                           for c in report.components}})
+
+    async def _last_health(self) -> None:
+        """Let the check under way finish into the log (bounded), before the log closes."""
+        task, self._health = self._health, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(task, self.config.ui.source_timeout_seconds + 2)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
 
     def note(self, text: str) -> None:
         self._log("note", {"text": text}, sync=True)
