@@ -6,7 +6,9 @@ and wants the bearer token written next to the config (``<config>.sandbox.json``
 another user of the machine cannot switch someone's sandbox into a region failure.
 
 - ``GET  /v1/status``    the current scenario and every scenario with its description;
-- ``POST /v1/scenario``  ``{"name": "crashloop"}``: undo the current one, apply that one.
+- ``POST /v1/scenario``  ``{"name": "crashloop"}``: undo the current one, apply that one;
+- ``POST /v1/fault``     ``{"name": "rds-promotion-refused", "on": true}``: a fault a
+  failover can meet (``dr_region.FAULTS``), beside the scenario.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class ControlServer:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._auth])
         app.add_routes([web.get("/v1/status", self._status),
-                        web.post("/v1/scenario", self._switch)])
+                        web.post("/v1/scenario", self._switch),
+                        web.post("/v1/fault", self._fault)])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
@@ -67,7 +70,22 @@ class ControlServer:
         return await handler(request)
 
     def _state(self) -> dict[str, Any]:
-        return {"scenario": self.sandbox.scenario, "scenarios": _scenario_list()}
+        from .dr_region import FAULTS, faults_on
+
+        return {"scenario": self.sandbox.scenario, "scenarios": _scenario_list(),
+                "faults": faults_on(self.sandbox), "known_faults": FAULTS}
+
+    async def _fault(self, request: web.Request) -> web.Response:
+        from .dr_region import set_fault
+
+        try:
+            body = await request.json()
+            set_fault(self.sandbox, str(body["name"]), bool(body.get("on", True)))
+        except (KeyError, ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc).strip("'\"") or
+                                      "need {\"name\": ..., \"on\": true}", **self._state()},
+                                     status=400)
+        return web.json_response(self._state())
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response(self._state())

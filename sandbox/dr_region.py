@@ -341,3 +341,35 @@ class FrontDoor:
 def route_targets(production_url: str, dr_url: str) -> dict[str, str]:
     """Which record values reach which region's service."""
     return {PROD_LB: production_url, DR_LB: dr_url, sandbox_aws.DR_TARGET: dr_url}
+
+
+# faults a failover can meet, switched on beside any scenario (region-failure first)
+FAULTS = {
+    "rds-promotion-refused": "promoting the DR replica fails with AccessDenied (IAM)",
+    "route53-change-failing": "changing the service record fails with AccessDenied (IAM)",
+    "dr-unreachable": "the DR cluster's API server stops answering",
+}
+
+
+def set_fault(sandbox, name: str, on: bool) -> None:
+    """Switch one of :data:`FAULTS` on or off in a running sandbox."""
+    if name not in FAULTS:
+        raise KeyError(f"no fault {name!r}; one of: {', '.join(FAULTS)}")
+    faults = sandbox.scenario_state.setdefault("faults", {})
+    if name == "rds-promotion-refused":
+        sandbox.aws.deny("rds:PromoteReadReplica", on)
+    elif name == "route53-change-failing":
+        sandbox.aws.deny("route53:ChangeResourceRecordSets", on)
+    elif on and name not in faults:
+        faults[name] = sandbox.clusters.dr.faults.add("/", hang=True,
+                                                      message="DR region unavailable").id
+    elif not on and name in faults:
+        sandbox.clusters.dr.faults.remove(faults[name])
+    if on:
+        faults.setdefault(name, True)
+    else:
+        faults.pop(name, None)
+
+
+def faults_on(sandbox) -> list[str]:
+    return sorted(sandbox.scenario_state.get("faults", {}))

@@ -151,3 +151,33 @@ async def test_simulators_follow_their_secret_and_the_front_door_follows_route53
             conn = await asyncpg.connect(sb.db.dsn(), timeout=5)
             assert await conn.fetchval("SELECT count(*) FROM critical_table") > 0
             await conn.close()
+
+
+async def test_failover_faults_switch_through_the_control_api():
+    async with Sandbox() as sb:
+        auth = {"Authorization": f"Bearer {sb.control.token}"}
+        async with httpx.AsyncClient(base_url=sb.control.url, headers=auth, timeout=10) as c:
+            answer = await c.post("/v1/fault", json={"name": "rds-promotion-refused"})
+            assert answer.status_code == 200 and answer.json()["faults"] == [
+                "rds-promotion-refused"]
+            with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+                rds(sb).promote_read_replica(DBInstanceIdentifier=sandbox_aws.RDS_DR_REPLICA)
+            await c.post("/v1/fault", json={"name": "route53-change-failing"})
+            with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+                sb.aws.client("route53").change_resource_record_sets(
+                    HostedZoneId=sb.aws.zone_id, ChangeBatch={"Changes": [{
+                        "Action": "UPSERT", "ResourceRecordSet": {
+                            "Name": sandbox_aws.RECORD, "Type": "CNAME", "TTL": 60,
+                            "ResourceRecords": [{"Value": sandbox_aws.DR_TARGET}]}}]})
+            await c.post("/v1/fault", json={"name": "dr-unreachable"})
+            dr_api = sb.clusters.dr.url
+            async with httpx.AsyncClient(verify=False, timeout=2) as kube:
+                with pytest.raises(httpx.TimeoutException):
+                    await kube.get(dr_api + "/version")
+            for name in ("rds-promotion-refused", "route53-change-failing", "dr-unreachable"):
+                answer = await c.post("/v1/fault", json={"name": name, "on": False})
+            assert answer.json()["faults"] == []
+            async with httpx.AsyncClient(verify=False, timeout=5) as kube:
+                assert (await kube.get(dr_api + "/version")).status_code in (200, 401, 403)
+            assert (await c.post("/v1/fault", json={"name": "no-such"})).status_code == 400
+            assert await in_recovery(sb.dr_db.dsn())  # nothing was promoted
