@@ -123,7 +123,7 @@ spec:
     assert cm["metadata"]["labels"]["velero.io/restore-name"] == "restore-update"
     lists = emulator.cluster.extras["velero_restore_lists"]["restore-update"]
     assert "mcp-production/mcp-server-config(updated)" in lists["v1/ConfigMap"]
-    assert set(lists) == {"v1/ConfigMap"}  # includedResources: nothing else was looked at
+    assert set(lists) == {"v1/ConfigMap", "v1/Namespace"}  # includedResources: only those
 
 
 async def test_restore_ends_partially_failed_or_failed_when_told(emulator):
