@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import json
 import os
 import subprocess
@@ -407,3 +408,39 @@ async def test_console_way_back_after_a_failure_with_writes_stopped(world, fixed
     deployment = world.deployment()
     assert deployment["spec"]["replicas"] == 6 and deployment["status"]["readyReplicas"] == 6
     assert host_of(world.secret()) == OLD_HOST
+
+
+async def test_outage_is_a_small_part_of_a_long_restore(world):
+    """With a dump that takes a while to restore, the outage (0 replicas -> all ready) stays
+    what the switch costs: the restore ran before it, with the application up."""
+    import asyncpg
+
+    conn = await asyncpg.connect(world.pg.dsn(world.pg.production), timeout=5)
+    try:
+        await conn.execute("CREATE TABLE history AS SELECT g AS id, md5(g::text) AS digest, "
+                           "now() - g * interval '1 second' AS at "
+                           "FROM generate_series(1, 600000) AS g; "
+                           "ALTER TABLE history ADD PRIMARY KEY (id); "
+                           "CREATE INDEX ON history (digest)")
+    finally:
+        await conn.close()
+    dump = await asyncio.create_subprocess_exec(
+        "pg_dump", "-Fc", "-h", "127.0.0.1", "-U", "postgres", "-d", world.pg.production,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    body, _ = await dump.communicate()
+    await asyncio.sleep(1.1)  # S3 LastModified has whole seconds
+    world.moto.put(world.moto.keys[-1], body)
+
+    driven = await drive(world, "db-pitr", {"expected_tables": "critical_table, history"})
+
+    assert driven.statuses["summary"] == "ok", driven.text()
+    line = next(x for x in driven.lines if x.startswith("OUTAGE: "))
+    outage = float(re.search(r"OUTAGE: ([0-9.]+)s", line).group(1))
+    restore = float(re.search(r"the restore \(([0-9.]+)s\)", line).group(1))
+    whole = float(re.search(r"the whole recovery took ([0-9.]+)s", driven.text()).group(1))
+    print(f"\nfigures: dump {len(body) / 2**20:.1f} MiB, restore {restore}s, outage {outage}s, "
+          f"whole recovery {whole}s")
+    # the restore lies outside the outage: both fit in the whole recovery one after the other
+    assert outage + restore <= whole
+    assert outage < 0.5 * whole
+    assert "history: 600000 rows" in driven.text()
