@@ -444,3 +444,27 @@ async def test_outage_is_a_small_part_of_a_long_restore(world):
     assert outage + restore <= whole
     assert outage < 0.5 * whole
     assert "history: 600000 rows" in driven.text()
+
+
+async def test_leftover_recovery_database_is_refused_then_cleaned_when_asked(world):
+    import asyncpg
+
+    conn = await asyncpg.connect(world.pg.dsn(world.pg.recovery), timeout=5)
+    try:
+        await conn.execute("CREATE TABLE leftover_from_last_week (id int)")
+    finally:
+        await conn.close()
+
+    refused = await drive(world, "db-pitr")
+
+    assert list(refused.statuses.items())[-1] == ("recovery-instance", "failed")
+    error = refused.outcomes["recovery-instance"].error
+    assert "is not empty (1 relations" in error and "--set clean_leftover=yes" in error
+    assert world.deployment()["spec"]["replicas"] == 6  # the application never stopped
+
+    cleaned = await drive(world, "db-pitr", {"clean_leftover": "yes"})
+
+    assert cleaned.statuses["summary"] == "ok", cleaned.text()
+    assert "leftover recovery database emptied (1 relations dropped" in cleaned.text()
+    assert await world.pg.count(world.pg.recovery) == ROWS
+    assert await world.pg.count(world.pg.recovery, "leftover_from_last_week") is None
