@@ -181,7 +181,8 @@ def pod_identity(ctx: ExecContext) -> str | None:
             or _env_value(ctx, "PGUSER") or EXEC_USER)
     role = _env_value(ctx, "POSTGRES_USER") or "postgres"
     if user != role:
-        return f'connection to server on socket {SOCKET} failed: FATAL:  role "{user}" does not exist'
+        return (f"connection to server on socket {SOCKET} failed: FATAL:  role "
+                f'"{user}" does not exist')
     if program == "pg_dumpall":
         return None
     database = database or _env_value(ctx, "PGDATABASE") or user

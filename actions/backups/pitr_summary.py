@@ -18,8 +18,8 @@ from console.execution.kube import run_in_pod
 from console.execution.model import Plan, StepFailed, StepOutput
 
 from .dump_check import table_names
-from .pitr_common import RECOVERY_POD, recovery_host
 from .dump_trial import quoted
+from .pitr_common import RECOVERY_POD, recovery_host
 from .pitr_recovery import psql_in_pod
 
 FOLLOW_UP = (

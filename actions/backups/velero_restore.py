@@ -4,9 +4,9 @@ List the backups (``velero backup get``); check the chosen one before restoring:
 storage location must be Available and it must hold items of the namespaces to restore
 (``velero backup describe``); create the Restore the CLI would create, named as the CLI
 names it, with the scope chosen and explained (:mod:`.velero_scope`: existing-resource
-policy, namespaces, resources, namespace mapping); follow its phase with a progress bar from ``status.progress``, then show
-its warnings and errors (``velero restore describe --details``). Completed goes on to the
-health check. Failed stops. PartiallyFailed *stops for a decision*: some objects did not
+policy, namespaces, resources, namespace mapping); follow its phase with a progress bar
+from ``status.progress``, then show its warnings and errors (``velero restore describe
+--details``). Completed goes on to the health check. Failed stops. PartiallyFailed *stops for a decision*: some objects did not
 come back, and only the operator can judge whether the application can run like that —
 in the console the failed step offers retry / skip (accept and go on) / abort; on the
 command line ``--set accept_partial=yes`` (also when resuming) accepts it. Whatever the

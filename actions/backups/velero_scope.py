@@ -172,7 +172,8 @@ async def describe(touched: Touched, limit: int = 40) -> AsyncIterator[str]:
                          ("skipped", touched.skipped)):
         for kind, ns, name in keys:
             if shown >= limit:
-                yield f"  … {sum(map(len, (touched.created, touched.updated, touched.skipped))) - limit} more"
+                total = len(touched.created) + len(touched.updated) + len(touched.skipped)
+                yield f"  … {total - limit} more"
                 return
             yield f"  {action:<8} {kind.lower()}/{name} -n {ns}"
             shown += 1

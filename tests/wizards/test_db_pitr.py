@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import json
 import os
+import re
 import subprocess
 
 import pytest

@@ -5,8 +5,9 @@ Backup: New -> InProgress (``startTimestamp``, ``progress.totalItems`` /
 PartiallyFailed (``warnings``/``errors``) or Failed (``failureReason``) when told: an
 annotation ``sandbox.mcp-ops/outcome`` on the object, or ``chaos.set_velero_outcome``.
 A completed backup keeps a snapshot of its namespaces' objects (:mod:`.velero_content`),
-and a Restore re-creates what is missing from it; what exists is left (``none``, a warning
-when it differs) or patched back (``existingResourcePolicy: update``), as Velero does. A Restore naming a backup that
+and a Restore re-creates what is missing from it; what exists is left (``none``, a
+warning when it differs) or patched back (``existingResourcePolicy: update``), as Velero
+does. A Restore naming a backup that
 does not exist ends FailedValidation with Velero's validation message. A daily schedule
 creates ``daily-backup-YYYYMMDD`` at 02:00 emulated time.
 """

@@ -73,8 +73,8 @@ def snapshot(store: Store, spec: Obj) -> list[tuple[str, Obj]]:
 def _clean(obj: Obj, backup: str, restore: str, namespace: str | None) -> Obj:
     obj = copy.deepcopy(obj)
     meta = obj["metadata"]
-    for field in _DROP_META:
-        meta.pop(field, None)
+    for key in _DROP_META:
+        meta.pop(key, None)
     if namespace is not None and "namespace" in meta:
         meta["namespace"] = namespace
     meta.setdefault("labels", {}).update({"velero.io/backup-name": backup,
