@@ -468,3 +468,34 @@ async def test_leftover_recovery_database_is_refused_then_cleaned_when_asked(wor
     assert "leftover recovery database emptied (1 relations dropped" in cleaned.text()
     assert await world.pg.count(world.pg.recovery) == ROWS
     assert await world.pg.count(world.pg.recovery, "leftover_from_last_week") is None
+
+
+async def test_extension_checked_and_a_grant_to_a_missing_role_cannot_abort(world):
+    """The dump needs pgcrypto (checked in the recovery instance before the outage) and
+    grants to a role that no longer exists: --no-acl keeps that GRANT from aborting the
+    single transaction."""
+    import uuid
+
+    import asyncpg
+
+    role = f"wz_reporting_{uuid.uuid4().hex[:6]}"
+    conn = await asyncpg.connect(world.pg.dsn(world.pg.production), timeout=5)
+    try:
+        await conn.execute(f"CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE ROLE {role}; "
+                           f"GRANT SELECT ON critical_table TO {role}")
+        dump = await asyncio.create_subprocess_exec(
+            "pg_dump", "-Fc", "-h", "127.0.0.1", "-U", "postgres", "-d", world.pg.production,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        body, _ = await dump.communicate()
+        await conn.execute(f"REVOKE ALL ON critical_table FROM {role}; DROP ROLE {role}")
+    finally:
+        await conn.close()
+    await asyncio.sleep(1.1)
+    world.moto.put(world.moto.keys[-1], body)
+
+    driven = await drive(world, "db-pitr")
+
+    assert driven.statuses["summary"] == "ok", driven.text()
+    assert "extensions: pgcrypto" in driven.text()  # read from the dump's table of contents
+    assert "extensions the dump needs are available: pgcrypto" in driven.text()
+    assert await world.pg.count(world.pg.recovery) == ROWS
