@@ -57,7 +57,13 @@ async def run_summary(ctx: StepContext) -> AsyncIterator[StepOutput]:
         code, lines = await run_in_pod(reader.exec_target(
             RECOVERY_POD, psql_in_pod(ctx, f"SELECT count(*) FROM {quoted(table)}")))
         rows = [line.text for line in lines if line.stream == "stdout" and line.text.strip()]
-        yield f"database: {table} {rows[-1] if code == 0 and rows else 'unreadable'} rows"
+        shown = rows[-1].strip() if code == 0 and rows else "unreadable"
+        old = (ctx.cache.get("pitr.old_counts") or {}).get(table)
+        against = ""
+        if old is not None and shown.isdigit():
+            against = (f"; the old database had {old} before the recovery "
+                       f"({int(shown) - old:+d} in the recovered one)")
+        yield f"database: {table} {shown} rows{against}"
     outage = ctx.cache.get("pitr.outage_seconds")
     restore = ctx.cache.get("pitr.restore_seconds")
     if outage is not None:

@@ -86,6 +86,9 @@ async def test_recovery_restores_the_newest_dump_and_brings_the_application_back
     assert seen_at_confirmation["6. Accept and switch to the recovered database"][0] == 0
     text = driven.text()
     assert "DATA-LOSS WINDOW: the dump is of " in text
+    damaged_rows = await world.pg.count(world.pg.production)
+    assert f"database: critical_table {ROWS} rows; the old database had {damaged_rows} " \
+        f"before the recovery (+{ROWS - damaged_rows} in the recovered one)" in text
     assert f"critical_table: {await world.pg.count(world.pg.production)} rows in the old " \
         "database now" in text
     assert "the application kept running" in text
