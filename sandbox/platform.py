@@ -132,8 +132,7 @@ class Sandbox:
         self.cache.start_traffic()
         self.progress("dumping the database into the S3 backup bucket")
         dump = await self._timed("pg_dump", self._pg_dump())
-        (podfs / "backup").mkdir(parents=True, exist_ok=True)
-        (podfs / "backup" / "latest-backup.sql").write_bytes(dump)
+        # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
         await self._timed("s3", seed_backups(self.aws, dump))
         self.simulator = self._simulator(seed=1)
         self.dr_simulator = self._simulator(seed=2)
