@@ -121,7 +121,10 @@ class Sandbox:
             return_exceptions=True)
         self.db, self.cache, self.clusters, self.aws = (
             None if isinstance(r, BaseException) else r for r in results)
-        for r in results:
+        for part, r in zip(("PostgreSQL", "Redis", "Kubernetes emulators", "moto"), results,
+                           strict=True):
+            if isinstance(r, Exception):
+                raise RuntimeError(f"{part}: {type(r).__name__}: {r}".rstrip(": ")) from r
             if isinstance(r, BaseException):
                 raise r
         self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
