@@ -12,7 +12,9 @@ and the confirmation name exactly what the operator chose.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from actions.library import velero_backup_step
 from actions.library.plan import apply_all, kube_plan
@@ -27,7 +29,8 @@ from console.execution.kube.ops import (
     RolloutUndo,
     ScaleDeployment,
 )
-from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.inputs import Input, InputError
+from console.execution.model import Plan, Progress, Risk, Step, StepFailed, StepOutput, Wizard
 from console.execution.writers.sql import SqlWriter
 
 SECTION = "Panel action"
@@ -154,3 +157,71 @@ def backup_now(namespace: str) -> Wizard:
         "A Velero backup of the namespace, followed to Completed and verified (no errors, "
         "every item backed up).", name=lambda ctx: name, namespaces=lambda ctx: [namespace])
     return _one_step("backup-now", f"Back up {namespace} now", step.explanation, step)
+
+
+# ---- cache -----------------------------------------------------------------------------------
+def reset_slowlog() -> Wizard:
+    def plan(ctx: StepContext) -> Plan:
+        return Plan("Empty Redis's slow log (SLOWLOG RESET)",
+                    (Plan.command("redis-cli", "SLOWLOG", "RESET"),))
+
+    async def run(ctx: StepContext) -> AsyncIterator[StepOutput]:
+        reply = await (await ctx.mutations.redis()).command("SLOWLOG", "RESET")
+        yield f"slow log reset ({reply!r})"
+
+    explanation = ("The slow log's entries are dropped, so the next slow commands stand out; "
+                   "nothing else changes.")
+    return _one_step("slowlog-reset", "Reset the Redis slow log", explanation,
+                     Step("slowlog-reset", "Reset the Redis slow log", explanation, Risk.CHANGE,
+                          plan, run, timeout=30))
+
+
+@dataclass(frozen=True)
+class KeyPatternInput(Input):
+    """A Redis glob pattern that names a part of the keyspace (never the whole of it)."""
+
+    kind: str = field(default="key pattern", init=False)
+
+    async def convert(self, text: str, ctx: StepContext) -> Any:
+        text = str(await super().convert(text, ctx))
+        if " " in text:
+            raise InputError("a key pattern has no spaces")
+        if set(text) <= {"*", "?"}:
+            raise InputError(f"{text!r} matches every key: that is FLUSHDB (use the Redis "
+                             "troubleshooting wizard)")
+        return text
+
+
+PATTERN = KeyPatternInput("pattern", "Keys to delete (a pattern, e.g. session:*)",
+                          help="SCAN MATCH syntax: * any characters, ? one character")
+
+
+def delete_keys() -> Wizard:
+    """Count first (shown), then SCAN + UNLINK in batches: the server never blocks."""
+
+    def plan(ctx: StepContext) -> Plan:
+        pattern = ctx.values.get("pattern") or "<pattern>"
+        return Plan(f"Count the keys matching {pattern!r} and their memory, then delete them "
+                    "with SCAN + UNLINK in batches of 500",
+                    (Plan.command("redis-cli", "--scan", "--pattern", pattern),
+                     "redis-cli --scan --pattern " + pattern + " | xargs -n 500 redis-cli UNLINK"))
+
+    async def run(ctx: StepContext) -> AsyncIterator[StepOutput]:
+        pattern = ctx.values["pattern"]
+        writer = await ctx.mutations.redis()
+        size = await writer.count_pattern(pattern)
+        yield f"{size.keys} keys match {pattern!r}, about {size.bytes / 2**20:.1f} MiB"
+        if not size.keys:
+            return
+        removed = 0
+        async for removed in writer.unlink_pattern(pattern):
+            yield Progress(min(removed, size.keys), size.keys, "keys unlinked")
+        yield f"{removed} keys unlinked"
+
+    explanation = ("Deletes one part of the cache, the keys matching the pattern; the "
+                   "application reads them again from the database (a burst of misses). "
+                   "UNLINK frees memory in the background, so a big pattern does not stall "
+                   "Redis the way DEL or FLUSHDB would.")
+    return _one_step("delete-keys", "Delete cache keys by pattern", explanation,
+                     Step("delete-keys", "Delete cache keys by pattern", explanation,
+                          Risk.DESTRUCTIVE, plan, run, inputs=(PATTERN,), timeout=600))

@@ -35,7 +35,8 @@ class WizardActions:
         if wizard_id:
             self.start_wizard(wizard_id)
 
-    def start_wizard(self, wizard_id: str, resume: Path | None = None) -> None:
+    def start_wizard(self, wizard_id: str, resume: Path | None = None,
+                     answers: dict[str, str] | None = None) -> None:
         from .wizard_runner import WizardRunner
 
         wizard = get(wizard_id)
@@ -44,7 +45,8 @@ class WizardActions:
             return
         self.push_screen(WizardRunner(config=self.config, env_name=self.env_name, wizard=wizard,
                                       read_only=self.read_only, operator=self.operator,
-                                      resume=resume, directory=self.session_directory()))
+                                      resume=resume, directory=self.session_directory(),
+                                      answers=answers))
 
     def start_action(self, wizard: Wizard) -> None:
         """A one-step action on what the operator is looking at (actions.panel_actions):

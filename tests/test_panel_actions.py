@@ -125,3 +125,85 @@ async def test_terminating_the_preselected_blocker_ends_the_chain(live, tmp_path
         await waiter.close()
         if not holder.is_closed():
             holder.terminate()
+
+
+async def test_delete_cache_keys_by_pattern_counts_first_and_leaves_the_rest(live, tmp_path,
+                                                                            monkeypatch):
+    import uuid
+
+    import redis.asyncio as aioredis
+    from health_support import REDIS_URL
+    from textual.widgets import Input
+
+    from screens.cache_view import CacheView
+    from screens.panels import CachePanel
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config, *_ = live
+    prefix = f"mcp-ops-test:act:{uuid.uuid4().hex[:8]}"
+    client = aioredis.Redis.from_url(REDIS_URL)
+    await client.mset({f"{prefix}:session:{i}": "x" * 100 for i in range(1200)})
+    await client.set(f"{prefix}:keep", "1")
+    try:
+        app = make_app(config)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "cache" in panels_with_data(app))
+            app.query_one(CachePanel).focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, CacheView)
+            await pilot.press("D")
+            runner = app.screen
+            assert isinstance(runner, WizardRunner)
+            await wait_until(pilot, lambda: runner.form is not None, what="the form")
+            field = runner.query_one("#input-pattern", Input)
+            field.value = "*"  # the whole keyspace: refused before anything runs
+            await pilot.press("r")
+            await wait_until(pilot, lambda: "matches every key" in str(
+                runner.query_one("#error-pattern").render()), what="the refusal")
+            field.value = f"{prefix}:session:*"
+            await confirm_and_finish(pilot, app, runner)
+            lines = output(runner)
+            assert f"1200 keys match '{prefix}:session:*'" in " ".join(lines)
+            assert "1200 keys unlinked" in lines
+        assert await client.exists(f"{prefix}:keep") == 1
+        assert not [k async for k in client.scan_iter(f"{prefix}:session:*")]
+    finally:
+        await client.delete(f"{prefix}:keep")
+        await client.aclose()
+
+
+async def test_backup_now_and_restore_the_backup_under_the_cursor(live, tmp_path, monkeypatch):
+    from textual.widgets import Input
+
+    from screens.panels import BackupsPanel
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config, cluster, *_ = live
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "backups" in panels_with_data(app))
+        panel = app.query_one(BackupsPanel)
+        panel.focus()
+        await pilot.press("b")
+        runner = app.screen
+        assert isinstance(runner, WizardRunner) and runner.wizard.id == "action-backup-now"
+        await wait_until(pilot, lambda: runner.driver is not None, what="the runner")
+        await confirm_and_finish(pilot, app, runner)
+        assert runner.finished == "completed", output(runner)
+        made = [b for b in cluster.store.iter("backups.velero.io", "velero")
+                if b["metadata"]["name"].startswith("manual-backup-")]
+        assert made and made[0]["status"]["phase"] == "Completed"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is not runner, what="back")
+        panel.focus()
+        table = panel.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count > 0, what="backups listed")
+        chosen = panel.selected()
+        await pilot.press("v")
+        restore = app.screen
+        assert isinstance(restore, WizardRunner) and restore.wizard.id == "velero-restore"
+        await wait_until(pilot, lambda: restore.driver is not None, what="the restore's runner")
+        await pilot.press("r")  # step 1 lists the backups (read); step 2 asks which one
+        await wait_until(pilot, lambda: restore.form is not None
+                         and restore.query("#input-backup"), what="the restore's form")
+        assert restore.query_one("#input-backup", Input).value == chosen
