@@ -97,10 +97,6 @@ PLANNED: dict[str, Planned] = {
     "security-checks": Planned(
         "Daily security checks", "Security Operations › Daily Security Checks",
         "Daily: failed logins, unusual source addresses, Falco alerts.", Risk.READ),
-    "certificate-check": Planned(
-        "TLS certificate check and renewal", "Security Operations › Certificate Management",
-        "Certificate close to expiry: check dates, ask cert-manager to renew, verify.",
-        Risk.CHANGE),
     "access-review": Planned(
         "Monthly access review", "Security Operations › Access Control Review",
         "Monthly: service accounts, RBAC permissions, unused secrets.", Risk.READ),
@@ -122,9 +118,11 @@ class WizardNotBuilt(McpOpsError):
 def _built() -> dict[str, Wizard]:
     from . import morning_health_check, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
+    from .security import certificate_check
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
-               db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD]
+               db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
+               certificate_check.WIZARD]
     return {w.id: w for w in wizards}
 
 

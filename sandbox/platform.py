@@ -42,6 +42,7 @@ from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
 from .sandbox_config import PROMETHEUS_JOBS, Addresses, write_config
 from .service_exec import wire_service_exec
+from .service_tls import ServiceTls
 from .simulator import Simulator
 from .webhooks import WebhookReceiver
 
@@ -73,6 +74,7 @@ class Sandbox:
         self.dr_simulator: Simulator | None = None
         self.control: ControlServer | None = None
         self.webhooks: WebhookReceiver | None = None
+        self.service_tls: ServiceTls | None = None
         self.prometheus: SandboxPrometheus | None = None
         self.prometheus_note = ""
         self.config_path: Path | None = None
@@ -144,6 +146,9 @@ class Sandbox:
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
         self.webhooks = WebhookReceiver()
         await self.webhooks.start()
+        # the service host's TLS endpoint, presenting what cert-manager says it issued
+        self.service_tls = ServiceTls(self.clusters.production.cluster, workdir)
+        await self.service_tls.start()
         await self._timed("prometheus", self._start_prometheus())
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
@@ -152,7 +157,9 @@ class Sandbox:
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
             route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario,
             webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")},
-            prometheus_url=self.prometheus.url if self.prometheus else None))
+            prometheus_url=self.prometheus.url if self.prometheus else None,
+            tls_host=self.service_tls.address, tls_server_name=self.service_tls.server_name(),
+            tls_ca_file=str(self.service_tls.ca_file)))
         self.control = ControlServer(self)
         await self.control.start()
         if self.initial_scenario != "healthy":
@@ -247,6 +254,7 @@ class Sandbox:
         steps = [
             ("control", self.control and self.control.stop),
             ("webhooks", self.webhooks and self.webhooks.stop),
+            ("service tls", self.service_tls and self.service_tls.stop),
             ("scenario", self._revert_scenario),
             ("simulator", self.simulator and self.simulator.stop),
             ("dr simulator", self.dr_simulator and self.dr_simulator.stop),
@@ -265,6 +273,7 @@ class Sandbox:
             await asyncio.to_thread(self.aws.stop)
         self.control = self.simulator = self.dr_simulator = self.clusters = None
         self.webhooks = None
+        self.service_tls = None
         self.prometheus = None
         self.cache = self.db = self.aws = None
         sidecar = self.sidecar_path()

@@ -93,8 +93,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "UNREACHABLE", "unreachable",
              scenario_kube.region_failure_apply, scenario_kube.region_failure_revert),
     Scenario("cert-expiring", "TLS certificate expiring in 12 days",
-             "production-tls expires in 12 days and automatic renewal is failing. Practise "
-             "the certificate wizard (renew by annotation).",
+             "production-tls expires in 12 days (the service host presents it over TLS) and "
+             "automatic renewal is failing. Practise the certificate-check wizard: renew "
+             "as cmctl renew does, see the new expiry over TLS.",
              "WARNING", "certificate",
              scenario_kube.cert_expiring_apply, scenario_kube.cert_expiring_revert),
     Scenario("missing-index", "A hot query on a table without its index",

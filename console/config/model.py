@@ -138,6 +138,10 @@ class ServiceSettings(Strict):
     # scrape (Prometheus then serves only the long-range queries, e.g. the weekly review)
     request_figures: Literal["auto", "scrape"] = "auto"
     tls_host: str | None = None  # host:port whose certificate is checked
+    # the name asked for (SNI) and checked against the certificate when tls_host is an
+    # address, not the service's name; None = the host part of tls_host
+    tls_server_name: str | None = None
+    tls_ca_file: str | None = None  # a private CA bundle to verify with; None = system trust
     # Alertmanager API; its firing alerts are shown beside the console's own findings
     alertmanager_url: str | None = None
     alertmanager_filter: list[str] = []  # matchers, e.g. namespace="mcp-production"
