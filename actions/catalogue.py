@@ -94,9 +94,6 @@ PLANNED: dict[str, Planned] = {
     "troubleshoot-redis": Planned(
         "Troubleshoot Redis performance", "Troubleshooting › Redis Performance Issues",
         "Slow cache: stats and slow log; clear keys or raise limits.", Risk.DESTRUCTIVE),
-    "security-checks": Planned(
-        "Daily security checks", "Security Operations › Daily Security Checks",
-        "Daily: failed logins, unusual source addresses, Falco alerts.", Risk.READ),
     "access-review": Planned(
         "Monthly access review", "Security Operations › Access Control Review",
         "Monthly: service accounts, RBAC permissions, unused secrets.", Risk.READ),
@@ -118,11 +115,11 @@ class WizardNotBuilt(McpOpsError):
 def _built() -> dict[str, Wizard]:
     from . import morning_health_check, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
-    from .security import certificate_check
+    from .security import certificate_check, security_checks
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
-               certificate_check.WIZARD]
+               certificate_check.WIZARD, security_checks.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -242,6 +242,11 @@ class Thresholds(Strict):
     redis_hit_rate_pct: Band = Band(warning=95, critical=80)  # lower is worse
     backup_max_age_hours: Seconds = 26
     certificate_days: Band = Band(warning=30, critical=7)  # fewer days is worse
+    # daily security checks, over the last 24 h of logs (every application pod; Falco's)
+    failed_auth_24h: Band = Band(warning=1000, critical=5000)
+    failed_auth_per_address_24h: Band = Band(warning=200, critical=1000)
+    falco_warnings_24h: Band = Band(warning=500, critical=2000)  # priority Warning
+    falco_severe_24h: Band = Band(warning=1, critical=5)  # Error, Critical, Alert, Emergency
 
 
 class Environment(Strict):
