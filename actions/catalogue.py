@@ -59,10 +59,6 @@ PLANNED: dict[str, Planned] = {
         "Complete service outage", "Emergency Procedures › Service Outage Response",
         "The service is down for everyone: assess, divert traffic, find the cause, recover.",
         Risk.DESTRUCTIVE),
-    "security-incident": Planned(
-        "Suspected security breach", "Emergency Procedures › Security Incident Response",
-        "A breach is suspected: contain, collect evidence, notify the security team.",
-        Risk.DESTRUCTIVE),
     "alert-service-down": Planned(
         "Alert: service down", "Monitoring and Alerting › Alert Response › Service Down",
         "The service-down alert fired: pods, recent rollouts, logs, restart.", Risk.CHANGE),
@@ -115,11 +111,11 @@ class WizardNotBuilt(McpOpsError):
 def _built() -> dict[str, Wizard]:
     from . import morning_health_check, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
-    from .security import certificate_check, security_checks
+    from .security import certificate_check, incident, security_checks
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
-               certificate_check.WIZARD, security_checks.WIZARD]
+               certificate_check.WIZARD, security_checks.WIZARD, incident.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -37,6 +38,7 @@ from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
 from .database import SandboxDatabase, find_local, start_database
+from .ingress_gate import admits
 from .leftovers import mark_owner, sweep_directories
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
@@ -79,6 +81,7 @@ class Sandbox:
         self.prometheus_note = ""
         self.config_path: Path | None = None
         self.scenario_state: dict[str, Any] = {}
+        self.client_token = ""  # believes the client-address header (sandbox/ingress_gate.py)
         self.timings: dict[str, float] = {}
         self._switch_lock = asyncio.Lock()
 
@@ -144,6 +147,11 @@ class Sandbox:
         # the MCP-server pods' curl of localhost:8080 reaches their region's simulator
         wire_service_exec(self.clusters.production.cluster, self.simulator.base_url)
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
+        # the production front door honours the NetworkPolicies by client address
+        self.client_token = secrets.token_urlsafe(18)
+        production = self.clusters.production.cluster
+        self.simulator.gate = lambda address: admits(production, address)
+        self.simulator.client_token = self.client_token
         self.webhooks = WebhookReceiver()
         await self.webhooks.start()
         # the service host's TLS endpoint, presenting what cert-manager says it issued
@@ -229,6 +237,8 @@ class Sandbox:
             "kubernetes": {ctx: s.url for ctx, s in self.clusters.servers.items()},
             "service": {"sandbox": self.simulator.base_url,
                         "sandbox-dr": self.dr_simulator.base_url},
+            # with this token, X-Sandbox-Client-Address names the client (ingress_gate.py)
+            "service_client_token": self.client_token,
             "aws": self.aws.endpoint_url, "timings": self.timings,
             "webhooks": self.webhooks.base_url if self.webhooks else None,
             # the database host names the clusters' secrets use -> where they really are

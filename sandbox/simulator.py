@@ -22,7 +22,9 @@ import asyncio
 import contextlib
 import math
 import random
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +126,11 @@ class Simulator:
         self._site: web.TCPSite | None = None
         self._traffic: asyncio.Task | None = None
         self.query_loop: QueryLoop | None = None  # a query the server runs again and again
+        # NetworkPolicy enforcement by client address (sandbox/ingress_gate.py): the gate
+        # answers (allowed, why) for an address; the token makes a claimed address believed
+        self.gate: Callable[[str], tuple[bool, str]] | None = None
+        self.client_token: str | None = None
+        self.refused: list[dict[str, Any]] = []
 
     @property
     def base_url(self) -> str:
@@ -136,7 +143,7 @@ class Simulator:
         self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=2,
                                               socket_connect_timeout=2, client_name="mcp-server")
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
-        app = web.Application()
+        app = web.Application(middlewares=[self._ingress])
         app.add_routes([web.get("/health", self.health),
                         web.get("/health/database", self.health_database),
                         web.get("/health/dependencies", self.health_dependencies),
@@ -149,6 +156,32 @@ class Simulator:
         self.port = self._runner.addresses[0][1]
         self.reset_metrics()
         self._traffic = asyncio.create_task(self._traffic_loop(), name="simulator-traffic")
+
+    def client_address(self, request: web.Request) -> str:
+        """The TCP peer, or the address claimed in the client header with the sandbox's
+        token (a load balancer that preserves client addresses)."""
+        from .ingress_gate import CLIENT_HEADER, TOKEN_HEADER
+
+        claimed = request.headers.get(CLIENT_HEADER)
+        token = request.headers.get(TOKEN_HEADER, "")
+        if claimed and self.client_token and secrets.compare_digest(token, self.client_token):
+            return claimed.strip()
+        return request.remote or LOCALHOST
+
+    @web.middleware
+    async def _ingress(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.gate is not None:
+            address = self.client_address(request)
+            allowed, why = self.gate(address)
+            if not allowed:  # the CNI drops it: the connection dies without an answer
+                self.refused.append({"at": time.time(), "address": address, "why": why,
+                                     "path": request.path})
+                del self.refused[:-1000]
+                if request.transport is not None:
+                    request.transport.abort()
+                raise web.HTTPForbidden(text=why)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def start_query_loop(self, query: str) -> None:
         """Run ``query`` on the database again and again on a connection of its own, as
