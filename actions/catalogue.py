@@ -55,10 +55,6 @@ PLANNED: dict[str, Planned] = {
         "Monthly maintenance window", "Maintenance Windows",
         "2nd Sunday 02:00-06:00: backup, scale up, node updates, app update, DB maintenance.",
         Risk.DESTRUCTIVE),
-    "service-outage": Planned(
-        "Complete service outage", "Emergency Procedures › Service Outage Response",
-        "The service is down for everyone: assess, divert traffic, find the cause, recover.",
-        Risk.DESTRUCTIVE),
     "alert-service-down": Planned(
         "Alert: service down", "Monitoring and Alerting › Alert Response › Service Down",
         "The service-down alert fired: pods, recent rollouts, logs, restart.", Risk.CHANGE),
@@ -109,13 +105,14 @@ class WizardNotBuilt(McpOpsError):
 
 
 def _built() -> dict[str, Wizard]:
-    from . import morning_health_check, performance_review, scaling
+    from . import morning_health_check, outage, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
     from .security import certificate_check, incident, security_checks
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
-               certificate_check.WIZARD, security_checks.WIZARD, incident.WIZARD]
+               certificate_check.WIZARD, security_checks.WIZARD, incident.WIZARD,
+               outage.WIZARD]
     return {w.id: w for w in wizards}
 
 

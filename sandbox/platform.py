@@ -167,12 +167,23 @@ class Sandbox:
             webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")},
             prometheus_url=self.prometheus.url if self.prometheus else None,
             tls_host=self.service_tls.address, tls_server_name=self.service_tls.server_name(),
-            tls_ca_file=str(self.service_tls.ca_file)))
+            tls_ca_file=str(self.service_tls.ca_file),
+            maintenance_manifest=str(self._maintenance_manifest(workdir))))
         self.control = ControlServer(self)
         await self.control.start()
         if self.initial_scenario != "healthy":
             await self.switch(self.initial_scenario)
         self._write_sidecar()
+
+    @staticmethod
+    def _maintenance_manifest(workdir: Path) -> Path:
+        import yaml
+
+        from .scenario_outage import maintenance_manifest
+
+        path = workdir / "maintenance-mode.yaml"
+        path.write_text(yaml.safe_dump_all(maintenance_manifest(), sort_keys=False))
+        return path
 
     async def _start_prometheus(self) -> None:
         """A real Prometheus scraping both simulators, when the binary is installed

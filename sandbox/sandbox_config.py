@@ -49,6 +49,7 @@ class Addresses:
     tls_host: str | None = None
     tls_server_name: str | None = None
     tls_ca_file: str | None = None
+    maintenance_manifest: str | None = None  # the runbook's k8s/maintenance-mode.yaml
 
 
 # the variables the sandbox's config names for its webhook URLs; their values are in the
@@ -106,6 +107,8 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
         "notifications": {"status_page_webhook_env": WEBHOOK_VARIABLES["status_page"],
                           "slack_webhook_env": WEBHOOK_VARIABLES["slack"]},
         "disaster_recovery": {"environment": None if dr else "sandbox-dr"},
+        **({"maintenance": {"mode_manifest": a.maintenance_manifest}}
+           if a.maintenance_manifest else {}),
     }
 
 

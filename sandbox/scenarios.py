@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import scenario_data, scenario_kube, scenario_perf, scenario_security
+from . import scenario_data, scenario_kube, scenario_outage, scenario_perf, scenario_security
 
 if TYPE_CHECKING:
     from .platform import Sandbox
@@ -98,6 +98,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "as cmctl renew does, see the new expiry over TLS.",
              "WARNING", "certificate",
              scenario_kube.cert_expiring_apply, scenario_kube.cert_expiring_revert),
+    Scenario("outage", "Complete outage after a release",
+             "Release 2.5.0 was applied with strategy Recreate: every old pod is gone and every "
+             "new one crashes (CrashLoopBackOff; Running-but-not-Ready between crashes), so "
+             "/health answers 503. Practise the service-outage wizard: assess, maintenance "
+             "page, root cause in the rollout history, rollout undo.",
+             "CRITICAL", "health",
+             scenario_outage.outage_apply, scenario_outage.outage_revert),
     Scenario("intrusion", "Failed logins from one hostile address",
              f"For three hours {scenario_security.HOSTILE} has tried API keys and tokens "
              "against every MCP-server pod (about 1,800 failed authentications in the logs). "

@@ -131,6 +131,9 @@ class Simulator:
         self.gate: Callable[[str], tuple[bool, str]] | None = None
         self.client_token: str | None = None
         self.refused: list[dict[str, Any]] = []
+        # a failure reason when the server behind the balancer cannot answer (no Ready pod
+        # in the outage scenario), None when it can; asked at each /health
+        self.health_probe: Callable[[], str | None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -250,7 +253,8 @@ class Simulator:
 
     async def health(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.health_delay())
-        failure = self.knobs.health_failure
+        failure = self.knobs.health_failure or (self.health_probe() if self.health_probe
+                                                else None)
         body = {"status": "unhealthy" if failure else "healthy", "version": VERSION,
                 "uptime_seconds": round(time.time() - self.started_at, 1),
                 "timestamp": time.time()}

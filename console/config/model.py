@@ -210,6 +210,9 @@ class NotificationSettings(Strict):
 
 class MaintenanceSettings(Strict):
     log_path: str = "docs/maintenance-log.md"
+    # the maintenance page (the runbook's k8s/maintenance-mode.yaml), applied by the
+    # service-outage wizard to divert traffic; None = that choice is not offered
+    mode_manifest: str | None = None
     window: str = "2nd Sunday 02:00-06:00 America/New_York"
     scale_up_replicas: int = Field(8, ge=1, le=500)
 
