@@ -86,9 +86,6 @@ PLANNED: dict[str, Planned] = {
     "troubleshoot-redis": Planned(
         "Troubleshoot Redis performance", "Troubleshooting › Redis Performance Issues",
         "Slow cache: stats and slow log; clear keys or raise limits.", Risk.DESTRUCTIVE),
-    "access-review": Planned(
-        "Monthly access review", "Security Operations › Access Control Review",
-        "Monthly: service accounts, RBAC permissions, unused secrets.", Risk.READ),
 }
 
 
@@ -107,12 +104,12 @@ class WizardNotBuilt(McpOpsError):
 def _built() -> dict[str, Wizard]:
     from . import morning_health_check, outage, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
-    from .security import certificate_check, incident, security_checks
+    from .security import access_review, certificate_check, incident, security_checks
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
                certificate_check.WIZARD, security_checks.WIZARD, incident.WIZARD,
-               outage.WIZARD]
+               outage.WIZARD, access_review.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -217,6 +217,15 @@ class MaintenanceSettings(Strict):
     scale_up_replicas: int = Field(8, ge=1, le=500)
 
 
+class AccessReviewSettings(Strict):
+    """The monthly access review's rules."""
+
+    # subjects that may hold cluster-admin, as KIND:NAME (ServiceAccount:NS:NAME)
+    cluster_admin_allowed: list[str] = ["Group:system:masters"]
+    flag_wildcard_verbs: bool = True  # a role granting verb "*" to a service account
+    secret_unused_days: int = Field(90, ge=1, le=3650)  # unreferenced and older: a finding
+
+
 class DisasterRecoverySettings(Strict):
     environment: str | None = None  # the name of the environment that takes over
     cross_region_backup: str = "latest-cross-region-backup"
@@ -268,6 +277,7 @@ class Environment(Strict):
     notifications: NotificationSettings = NotificationSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     disaster_recovery: DisasterRecoverySettings = DisasterRecoverySettings()
+    access_review: AccessReviewSettings = AccessReviewSettings()
     thresholds: Thresholds = Thresholds()
 
 

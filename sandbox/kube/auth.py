@@ -55,6 +55,8 @@ class Authorizer:
     tokens: dict[str, User] = field(default_factory=dict)
     user_rules: dict[str, list[Rule]] = field(default_factory=dict)
     group_rules: dict[str, list[Rule]] = field(default_factory=dict)
+    # the cluster's store: its Roles, ClusterRoles and bindings grant rules too (rbac.py)
+    rbac_store: Any = None
 
     @classmethod
     def default(cls, admin_token: str = ADMIN_TOKEN, readonly_token: str = READONLY_TOKEN) -> Authorizer:
@@ -97,6 +99,10 @@ class Authorizer:
         rules = list(self.user_rules.get(user.name, []))
         for group in user.groups:
             rules.extend(self.group_rules.get(group, []))
+        if self.rbac_store is not None:
+            from . import rbac
+
+            rules.extend(rbac.rules(self.rbac_store, user))
         return rules
 
     def allowed(self, user: User, verb: str, group: str, resource: str, subresource: str,

@@ -124,6 +124,12 @@ RESOURCES: tuple[ResourceType, ...] = (
     _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies",
         short_names=("netpol",)),
     _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), status=True),
+    # ---- RBAC (honoured by the authorizer: rbac.py) ----
+    _rt("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _rt("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    _rt("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+        namespaced=False),
     # ---- authorization / authentication: create-only review objects ----
     _rt("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
         namespaced=False, verbs=CREATE_ONLY),

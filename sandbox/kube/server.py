@@ -253,7 +253,9 @@ async def start_server(cluster: Cluster, host: str = "127.0.0.1", port: int = 0,
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the emulator binds the loopback interface only")
     faults = cluster.extras.setdefault("faults", Faults())
-    ctx = ApiContext(cluster, _authorizer(tokens), faults, minor=minor,
+    authorizer = _authorizer(tokens)
+    authorizer.rbac_store = cluster.store  # Roles and bindings in the cluster count
+    ctx = ApiContext(cluster, authorizer, faults, minor=minor,
                      bookmark_interval=bookmark_interval)
     runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
