@@ -150,7 +150,8 @@ class Simulator:
         app.add_routes([web.get("/health", self.health),
                         web.get("/health/database", self.health_database),
                         web.get("/health/dependencies", self.health_dependencies),
-                        web.get("/metrics", self.metrics_page)])
+                        web.get("/metrics", self.metrics_page),
+                        web.get("/_sandbox/ingress", self.ingress_page)])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
@@ -261,6 +262,12 @@ class Simulator:
         if failure:
             body["error"] = failure
         return web.json_response(body, status=503 if failure else 200)
+
+    async def ingress_page(self, request: web.Request) -> web.Response:
+        """What the NetworkPolicy gate refused (``mcp-ops sandbox status`` lists it)."""
+        return web.json_response({"enforced": self.gate is not None,
+                                  "refused": len(self.refused),
+                                  "recent": self.refused[-20:]})
 
     async def health_database(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.health_delay())

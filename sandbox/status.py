@@ -160,6 +160,21 @@ async def _notifications(url: str | None) -> list[dict[str, Any]] | dict[str, An
             for d in body]
 
 
+async def _ingress(info: dict[str, Any]) -> dict[str, Any]:
+    """What the production front door refused by NetworkPolicy (sandbox/ingress_gate.py)."""
+    url = (info.get("service") or {}).get("sandbox")
+    if not url:
+        return {"error": "no front door"}
+    status, body = await _get_json(f"{url.rstrip('/')}/_sandbox/ingress")
+    if status != 200 or not isinstance(body, dict):
+        return {"error": f"HTTP {status} from the front door"}
+    addresses: dict[str, int] = {}
+    for item in body.get("recent") or []:
+        addresses[item["address"]] = addresses.get(item["address"], 0) + 1
+    return {"enforced": body.get("enforced"), "refused": body.get("refused", 0),
+            "recent_addresses": addresses}
+
+
 async def _scenario(info: dict[str, Any]) -> str | None:
     url, token = info.get("control_url"), info.get("control_token")
     if not url:
@@ -176,10 +191,11 @@ async def gather(config_path: Path, config: Config) -> dict[str, Any]:
     hosts: dict[str, str] = info.get("databases") or {}
     names = list(config.environments)
     _, primary = config.environment(None)
-    regions, dns, door, notes, scenario = await asyncio.gather(
+    regions, dns, door, notes, scenario, ingress = await asyncio.gather(
         asyncio.gather(*(_region(n, config.environments[n], hosts) for n in names)),
         _guard(_dns(primary)), _guard(_front_door(info.get("front_door"))),
-        _guard(_notifications(info.get("webhooks"))), _guard(_scenario(info)))
+        _guard(_notifications(info.get("webhooks"))), _guard(_scenario(info)),
+        _guard(_ingress(info)))
     return {
         "sandbox": {"id": info.get("id"), "config": str(config_path),
                     "scenario": scenario if isinstance(scenario, str) else None},
@@ -187,6 +203,7 @@ async def gather(config_path: Path, config: Config) -> dict[str, Any]:
         "dns": dns,
         "front_door": door if door else None,
         "notifications": notes,
+        "ingress": ingress,
     }
 
 
@@ -232,6 +249,11 @@ def report(status: dict[str, Any]) -> str:
     else:
         lines.append(f"front door  HTTP {door['http_status']} from "
                      f"{door['region'] or 'unknown region'}")
+    ingress = status.get("ingress") or {}
+    if "refused" in ingress:
+        recent = ", ".join(f"{a} x{n}" for a, n in ingress["recent_addresses"].items())
+        lines.append(f"ingress     {ingress['refused']} requests refused by NetworkPolicy"
+                     + (f" (recent: {recent})" if recent else ""))
     notes = status["notifications"]
     if isinstance(notes, dict):
         lines.append(f"webhooks    {notes.get('error')}")

@@ -210,7 +210,7 @@ def test_sandbox_intrusion_blocked_through_mcp_ops_run(sandbox, tmp_path):
         seen = sandbox_cli(sandbox, tmp_path, "sandbox", "status", "--format", "json")
         assert f"{HOSTILE}/32 blocked" in seen.stdout
         assert "hooks/" not in out.stdout + seen.stdout
-        json.loads(seen.stdout)
+        assert json.loads(seen.stdout)["ingress"]["recent_addresses"][HOSTILE] >= 1
     finally:
         back = sandbox_cli(sandbox, tmp_path, "run", "security-incident", "--env", "sandbox",
                            "--set", "lift=yes", "--confirm", "sandbox")
