@@ -135,3 +135,34 @@ def test_sandbox_outage_recovered_through_mcp_ops_run(sandbox, tmp_path):
     assert "k8s/mcp-server-2.5.0.yaml" in out.stdout and "CrashLoopBackOff" in out.stdout
     assert "rolled back to revision" in out.stdout
     assert up.returncode in (0, 1), up.stdout
+
+
+async def test_fallback_points_the_record_at_staging(outage_world):
+    """divert=fallback: the service record now names the configured fallback (Route53 in
+    moto), the previous value kept in the session log."""
+    import boto3
+
+    world = outage_world
+    r53 = boto3.client("route53", region_name="us-east-1", endpoint_url=world.moto.endpoint,
+                       aws_access_key_id="testing-key", aws_secret_access_key="testing-secret")
+    zone = r53.create_hosted_zone(Name="pratiko.ai.", CallerReference="outage-test")
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {
+            "Name": "mcp.pratiko.ai", "Type": "CNAME", "TTL": 300,
+            "ResourceRecords": [{"Value": "prod-lb.eu-west-1.elb.amazonaws.com"}]}}]})
+    data = yaml.safe_load(world.config_path.read_text())
+    data["environments"]["sandbox"]["aws"].update(
+        route53_zone_id=zone_id, route53_record="mcp.pratiko.ai",
+        route53_staging_target="staging-lb.eu-west-1.elb.amazonaws.com")
+    world.config_path.write_text(yaml.safe_dump(data))
+
+    driven = await drive(world, "service-outage", {"divert": "fallback", "recover": "none"})
+
+    assert driven.statuses["divert"] == "ok", driven.text()
+    sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    record = next(s for s in sets if s["Name"] == "mcp.pratiko.ai." and s["Type"] == "CNAME")
+    assert record["ResourceRecords"] == [{"Value": "staging-lb.eu-west-1.elb.amazonaws.com"}]
+    note = next(r["data"] for r in driven.records("note")
+                if r["data"]["text"] == "DNS record before the diversion")
+    assert note["values"] == ["prod-lb.eu-west-1.elb.amazonaws.com"]
