@@ -145,6 +145,8 @@ async def _serve(ctx: ApiContext, request: web.Request, info: RequestInfo, user:
         return await subresources.evict(ctx, request, info)
     if sub == "scale":
         return await subresources.scale(ctx, request, info)
+    if sub == "token":
+        return await subresources.token_request(ctx, request, info)
     if info.rt.group in _REVIEW_GROUPS:
         return await subresources.review(ctx, request, info, user)
     if info.verb == "watch":

@@ -67,3 +67,36 @@ def test_sandbox_access_review_through_mcp_ops_run(sandbox, tmp_path):
     assert "ci-deployer is cluster-admin through ClusterRoleBinding/ci-deployer-admin" in \
         out.stdout
     assert (tmp_path / "review.md").exists()
+
+
+async def test_service_account_tokens_authenticate_as_the_account(world):
+    """``kubectl create token`` (a TokenRequest) gives a token that is the account: the
+    over-broad one may delete nodes, the application's may read its one secret only."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kube"))
+    from kube_support import kubectl
+
+    async def token(account: str) -> str:
+        out = await kubectl(world.emulator, "create", "token", account, "-n", "mcp-production")
+        return out.stdout.strip()
+
+    ci, app = await token("ci-deployer"), await token("mcp-server-production")
+    assert ci.startswith("sa-") and ci != app
+
+    async def can(tok: str, *args: str) -> str:
+        out = await kubectl(world.emulator, "auth", "can-i", *args, f"--token={tok}",
+                            check=False)
+        return out.stdout.strip()
+
+    assert await can(ci, "delete", "nodes") == "yes"
+    assert await can(app, "delete", "nodes") == "no"
+    assert await can(app, "get", "secret/postgres-credentials", "-n", "mcp-production") == "yes"
+    assert await can(app, "get", "secret/ci-deployer-token-legacy", "-n",
+                     "mcp-production") == "no"
+    who = await kubectl(world.emulator, "auth", "whoami", f"--token={app}", "-o", "json")
+    assert "system:serviceaccount:mcp-production:mcp-server-production" in who.stdout
+    missing = await kubectl(world.emulator, "create", "token", "nobody", "-n",
+                            "mcp-production", check=False)
+    assert missing.returncode != 0 and "not found" in missing.stderr
