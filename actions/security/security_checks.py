@@ -21,7 +21,6 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
 
 from console.execution.context import StepContext
 from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
@@ -167,11 +166,6 @@ async def run_verdict(ctx: StepContext) -> AsyncIterator[StepOutput]:
     yield f"security checks: {overall.label} ({len(bad)} findings need attention)"
     if overall >= Status.CRITICAL:
         raise StepFailed("; ".join(f.reason for f in found if f.status >= Status.CRITICAL))
-
-
-def _cached(ctx: StepContext) -> dict[str, Any]:
-    cached: dict[str, Any] = ctx.cache.get("security.auth") or {}
-    return cached
 
 
 WIZARD = Wizard(
