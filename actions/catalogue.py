@@ -51,14 +51,6 @@ PLANNED: dict[str, Planned] = {
         "Monthly maintenance window", "Maintenance Windows",
         "2nd Sunday 02:00-06:00: backup, scale up, node updates, app update, DB maintenance.",
         Risk.DESTRUCTIVE),
-    "service-outage": Planned(
-        "Complete service outage", "Emergency Procedures › Service Outage Response",
-        "The service is down for everyone: assess, divert traffic, find the cause, recover.",
-        Risk.DESTRUCTIVE),
-    "security-incident": Planned(
-        "Suspected security breach", "Emergency Procedures › Security Incident Response",
-        "A breach is suspected: contain, collect evidence, notify the security team.",
-        Risk.DESTRUCTIVE),
     "alert-service-down": Planned(
         "Alert: service down", "Monitoring and Alerting › Alert Response › Service Down",
         "The service-down alert fired: pods, recent rollouts, logs, restart.", Risk.CHANGE),
@@ -90,16 +82,6 @@ PLANNED: dict[str, Planned] = {
     "troubleshoot-redis": Planned(
         "Troubleshoot Redis performance", "Troubleshooting › Redis Performance Issues",
         "Slow cache: stats and slow log; clear keys or raise limits.", Risk.DESTRUCTIVE),
-    "security-checks": Planned(
-        "Daily security checks", "Security Operations › Daily Security Checks",
-        "Daily: failed logins, unusual source addresses, Falco alerts.", Risk.READ),
-    "certificate-check": Planned(
-        "TLS certificate check and renewal", "Security Operations › Certificate Management",
-        "Certificate close to expiry: check dates, ask cert-manager to renew, verify.",
-        Risk.CHANGE),
-    "access-review": Planned(
-        "Monthly access review", "Security Operations › Access Control Review",
-        "Monthly: service accounts, RBAC permissions, unused secrets.", Risk.READ),
 }
 
 
@@ -116,12 +98,14 @@ class WizardNotBuilt(McpOpsError):
 
 
 def _built() -> dict[str, Wizard]:
-    from . import dr_failover, morning_health_check, performance_review, scaling
+    from . import dr_failover, morning_health_check, outage, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
+    from .security import access_review, certificate_check, incident, security_checks
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
-               dr_failover.WIZARD]
+               dr_failover.WIZARD, certificate_check.WIZARD, security_checks.WIZARD,
+               incident.WIZARD, outage.WIZARD, access_review.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -52,11 +53,13 @@ from .dr_region import (
     secret_dsn,
     start_dr_database,
 )
+from .ingress_gate import admits
 from .leftovers import mark_owner, sweep_directories
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
 from .sandbox_config import PROMETHEUS_JOBS, Addresses, write_config
 from .service_exec import wire_service_exec
+from .service_tls import ServiceTls
 from .simulator import Simulator
 from .webhooks import WebhookReceiver
 
@@ -92,10 +95,12 @@ class Sandbox:
         self.front_door: FrontDoor | None = None
         self.names = Names()
         self.webhooks: WebhookReceiver | None = None
+        self.service_tls: ServiceTls | None = None
         self.prometheus: SandboxPrometheus | None = None
         self.prometheus_note = ""
         self.config_path: Path | None = None
         self.scenario_state: dict[str, Any] = {}
+        self.client_token = ""  # believes the client-address header (sandbox/ingress_gate.py)
         self.timings: dict[str, float] = {}
         self._switch_lock = asyncio.Lock()
 
@@ -172,8 +177,16 @@ class Sandbox:
         # the MCP-server pods' curl of localhost:8080 reaches their region's simulator
         wire_service_exec(self.clusters.production.cluster, self.simulator.base_url)
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
+        # the production front door honours the NetworkPolicies by client address
+        self.client_token = secrets.token_urlsafe(18)
+        production = self.clusters.production.cluster
+        self.simulator.gate = lambda address: admits(production, address)
+        self.simulator.client_token = self.client_token
         self.webhooks = WebhookReceiver()
         await self.webhooks.start()
+        # the service host's TLS endpoint, presenting what cert-manager says it issued
+        self.service_tls = ServiceTls(self.clusters.production.cluster, workdir)
+        await self.service_tls.start()
         await self._timed("prometheus", self._start_prometheus())
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
@@ -184,12 +197,25 @@ class Sandbox:
             front_door_url=self.front_door.url,
             route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario,
             webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")},
-            prometheus_url=self.prometheus.url if self.prometheus else None))
+            prometheus_url=self.prometheus.url if self.prometheus else None,
+            tls_host=self.service_tls.address, tls_server_name=self.service_tls.server_name(),
+            tls_ca_file=str(self.service_tls.ca_file),
+            maintenance_manifest=str(self._maintenance_manifest(workdir))))
         self.control = ControlServer(self)
         await self.control.start()
         if self.initial_scenario != "healthy":
             await self.switch(self.initial_scenario)
         self._write_sidecar()
+
+    @staticmethod
+    def _maintenance_manifest(workdir: Path) -> Path:
+        import yaml
+
+        from .scenario_outage import maintenance_manifest
+
+        path = workdir / "maintenance-mode.yaml"
+        path.write_text(yaml.safe_dump_all(maintenance_manifest(), sort_keys=False))
+        return path
 
     async def _start_prometheus(self) -> None:
         """A real Prometheus scraping both simulators, when the binary is installed
@@ -274,6 +300,8 @@ class Sandbox:
             "kubernetes": {ctx: s.url for ctx, s in self.clusters.servers.items()},
             "service": {"sandbox": self.simulator.base_url,
                         "sandbox-dr": self.dr_simulator.base_url},
+            # with this token, X-Sandbox-Client-Address names the client (ingress_gate.py)
+            "service_client_token": self.client_token,
             "aws": self.aws.endpoint_url, "timings": self.timings,
             "front_door": self.front_door.url if self.front_door else None,
             "postgres_dr": ({"port": self.dr_db.port, "dsn": self.dr_db.dsn()}
@@ -303,6 +331,7 @@ class Sandbox:
         steps = [
             ("control", self.control and self.control.stop),
             ("webhooks", self.webhooks and self.webhooks.stop),
+            ("service tls", self.service_tls and self.service_tls.stop),
             ("scenario", self._revert_scenario),
             ("front door", self.front_door and self.front_door.stop),
             ("dr region", self.dr_region and self.dr_region.stop),
@@ -325,6 +354,7 @@ class Sandbox:
         self.control = self.simulator = self.dr_simulator = self.clusters = None
         self.front_door = self.dr_region = self.dr_db = None
         self.webhooks = None
+        self.service_tls = None
         self.prometheus = None
         self.cache = self.db = self.aws = None
         sidecar = self.sidecar_path()

@@ -47,6 +47,11 @@ class Addresses:
     # channel -> the sandbox webhook receiver's secret URL (sandbox/webhooks.py)
     webhooks: dict[str, str] | None = None
     prometheus_url: str | None = None  # the sandbox's Prometheus, when the binary is installed
+    # the service host's TLS endpoint (sandbox/service_tls.py): address, name, its CA's PEM
+    tls_host: str | None = None
+    tls_server_name: str | None = None
+    tls_ca_file: str | None = None
+    maintenance_manifest: str | None = None  # the runbook's k8s/maintenance-mode.yaml
 
 
 # the variables the sandbox's config names for its webhook URLs; their values are in the
@@ -98,12 +103,17 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
                     "prometheus_url": a.prometheus_url,
                     "prometheus_job": PROMETHEUS_JOBS["sandbox-dr" if dr else "sandbox"],
                     "request_figures": "scrape",  # see the module's docstring
+                    **({} if dr or not a.tls_host else {
+                        "tls_host": a.tls_host, "tls_server_name": a.tls_server_name,
+                        "tls_ca_file": a.tls_ca_file}),
                     "timeout": 3, "public_url": a.front_door_url},
         "aws": _aws(a, sandbox_aws.DR_REGION if dr else sandbox_aws.REGION,
                     sandbox_aws.RDS_DR_REPLICA if dr else sandbox_aws.RDS_PRIMARY),
         "notifications": {"status_page_webhook_env": WEBHOOK_VARIABLES["status_page"],
                           "slack_webhook_env": WEBHOOK_VARIABLES["slack"]},
         "disaster_recovery": {"environment": None if dr else "sandbox-dr"},
+        **({"maintenance": {"mode_manifest": a.maintenance_manifest}}
+           if a.maintenance_manifest else {}),
     }
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .kube.controllers import chaos
-from .kube.controllers.certificates import TRIGGER
+from .kube.controllers.certificates import ISSUING
 
 if TYPE_CHECKING:
     from .platform import Sandbox
@@ -212,13 +212,16 @@ async def cert_expiring_apply(sandbox: Sandbox) -> None:
 
 
 async def cert_expiring_revert(sandbox: Sandbox) -> None:
-    """Renew as the runbook does: annotate the certificate to make cert-manager re-issue."""
+    """Renew as ``cmctl renew`` does: an ``Issuing=True`` condition on the status makes
+    cert-manager re-issue (the runbook's annotation would not)."""
     cluster = _production(sandbox)
     chaos.state(cluster).broken_certificates.discard((NAMESPACE, CERTIFICATE))
     if cluster.store.peek("certificates.cert-manager.io", NAMESPACE, CERTIFICATE) is None:
         return
 
-    def annotate(cert: dict) -> None:
-        cert["metadata"].setdefault("annotations", {})[TRIGGER] = "true"
+    def issuing(cert: dict) -> None:
+        status = cert.setdefault("status", {})
+        status["conditions"] = [c for c in status.get("conditions") or []
+                                if c.get("type") != "Issuing"] + [dict(ISSUING)]
 
-    cluster.store.mutate("certificates.cert-manager.io", NAMESPACE, CERTIFICATE, annotate)
+    cluster.store.mutate("certificates.cert-manager.io", NAMESPACE, CERTIFICATE, issuing)

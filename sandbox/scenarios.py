@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import scenario_data, scenario_kube, scenario_perf
+from . import scenario_data, scenario_kube, scenario_outage, scenario_perf, scenario_security
 
 if TYPE_CHECKING:
     from .platform import Sandbox
@@ -93,10 +93,31 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "UNREACHABLE", "unreachable",
              scenario_kube.region_failure_apply, scenario_kube.region_failure_revert),
     Scenario("cert-expiring", "TLS certificate expiring in 12 days",
-             "production-tls expires in 12 days and automatic renewal is failing. Practise "
-             "the certificate wizard (renew by annotation).",
+             "production-tls expires in 12 days (the service host presents it over TLS) and "
+             "automatic renewal is failing. Practise the certificate-check wizard: renew "
+             "as cmctl renew does, see the new expiry over TLS.",
              "WARNING", "certificate",
              scenario_kube.cert_expiring_apply, scenario_kube.cert_expiring_revert),
+    Scenario("outage", "Complete outage after a release",
+             "Release 2.5.0 was applied with strategy Recreate: every old pod is gone and every "
+             "new one crashes (CrashLoopBackOff; Running-but-not-Ready between crashes), so "
+             "/health answers 503. Practise the service-outage wizard: assess, maintenance "
+             "page, root cause in the rollout history, rollout undo.",
+             "CRITICAL", "health",
+             scenario_outage.outage_apply, scenario_outage.outage_revert),
+    Scenario("intrusion", "Failed logins from one hostile address",
+             f"For three hours {scenario_security.HOSTILE} has tried API keys and tokens "
+             "against every MCP-server pod (about 1,800 failed authentications in the logs). "
+             "Practise the daily security checks (find the address) and the "
+             "security-incident wizard (block it, keep evidence, tell the team).",
+             "HEALTHY", "pods ready",
+             scenario_security.intrusion_apply, scenario_security.intrusion_revert),
+    Scenario("falco-alert", "Falco: a shell and a dropped binary in a container",
+             "Falco reports a terminal shell, a write below /etc and a new binary executed in "
+             "an MCP-server container (Error and Critical alerts). Practise the daily "
+             "security checks: read every Falco pod, not deployment/falco.",
+             "HEALTHY", "pods ready",
+             scenario_security.falco_apply, scenario_security.falco_revert),
     Scenario("missing-index", "A hot query on a table without its index",
              "tool_call_events (200,000 rows) has no index on account_id, and the server's "
              "last-call-per-account query reads the whole table once per account, about 2 s "

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import math
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -135,6 +136,14 @@ class Simulator:
         self._site: web.TCPSite | None = None
         self._traffic: asyncio.Task | None = None
         self.query_loop: QueryLoop | None = None  # a query the server runs again and again
+        # NetworkPolicy enforcement by client address (sandbox/ingress_gate.py): the gate
+        # answers (allowed, why) for an address; the token makes a claimed address believed
+        self.gate: Callable[[str], tuple[bool, str]] | None = None
+        self.client_token: str | None = None
+        self.refused: list[dict[str, Any]] = []
+        # a failure reason when the server behind the balancer cannot answer (no Ready pod
+        # in the outage scenario), None when it can; asked at each /health
+        self.health_probe: Callable[[], str | None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -147,11 +156,12 @@ class Simulator:
         self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=2,
                                               socket_connect_timeout=2, client_name="mcp-server")
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
-        app = web.Application()
+        app = web.Application(middlewares=[self._ingress])
         app.add_routes([web.get("/health", self.health),
                         web.get("/health/database", self.health_database),
                         web.get("/health/dependencies", self.health_dependencies),
-                        web.get("/metrics", self.metrics_page)])
+                        web.get("/metrics", self.metrics_page),
+                        web.get("/_sandbox/ingress", self.ingress_page)])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
@@ -160,6 +170,32 @@ class Simulator:
         self.port = self._runner.addresses[0][1]
         self.reset_metrics()
         self._traffic = asyncio.create_task(self._traffic_loop(), name="simulator-traffic")
+
+    def client_address(self, request: web.Request) -> str:
+        """The TCP peer, or the address claimed in the client header with the sandbox's
+        token (a load balancer that preserves client addresses)."""
+        from .ingress_gate import CLIENT_HEADER, TOKEN_HEADER
+
+        claimed = request.headers.get(CLIENT_HEADER)
+        token = request.headers.get(TOKEN_HEADER, "")
+        if claimed and self.client_token and secrets.compare_digest(token, self.client_token):
+            return claimed.strip()
+        return request.remote or LOCALHOST
+
+    @web.middleware
+    async def _ingress(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.gate is not None:
+            address = self.client_address(request)
+            allowed, why = self.gate(address)
+            if not allowed:  # the CNI drops it: the connection dies without an answer
+                self.refused.append({"at": time.time(), "address": address, "why": why,
+                                     "path": request.path})
+                del self.refused[:-1000]
+                if request.transport is not None:
+                    request.transport.abort()
+                raise web.HTTPForbidden(text=why)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def start_query_loop(self, query: str) -> None:
         """Run ``query`` on the database again and again on a connection of its own, as
@@ -228,7 +264,8 @@ class Simulator:
 
     async def health(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.health_delay())
-        failure = self.knobs.health_failure
+        failure = self.knobs.health_failure or (self.health_probe() if self.health_probe
+                                                else None)
         if failure is None and self.ready_source is not None and self.ready_source() == 0:
             failure = "no ready mcp-server pod behind the service"
         body = {"status": "unhealthy" if failure else "healthy", "version": VERSION,
@@ -239,6 +276,12 @@ class Simulator:
         if self.region:
             body["region"] = self.region
         return web.json_response(body, status=503 if failure else 200)
+
+    async def ingress_page(self, request: web.Request) -> web.Response:
+        """What the NetworkPolicy gate refused (``mcp-ops sandbox status`` lists it)."""
+        return web.json_response({"enforced": self.gate is not None,
+                                  "refused": len(self.refused),
+                                  "recent": self.refused[-20:]})
 
     async def health_database(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.health_delay())

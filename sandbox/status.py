@@ -200,6 +200,19 @@ async def _dr_database(info: dict[str, Any], env: Environment | None) -> dict[st
                       "replica_of": inst.get("ReadReplicaSourceDBInstanceIdentifier"),
                       "endpoint": (inst.get("Endpoint") or {}).get("Address")}
     return out
+async def _ingress(info: dict[str, Any]) -> dict[str, Any]:
+    """What the production front door refused by NetworkPolicy (sandbox/ingress_gate.py)."""
+    url = (info.get("service") or {}).get("sandbox")
+    if not url:
+        return {"error": "no front door"}
+    status, body = await _get_json(f"{url.rstrip('/')}/_sandbox/ingress")
+    if status != 200 or not isinstance(body, dict):
+        return {"error": f"HTTP {status} from the front door"}
+    addresses: dict[str, int] = {}
+    for item in body.get("recent") or []:
+        addresses[item["address"]] = addresses.get(item["address"], 0) + 1
+    return {"enforced": body.get("enforced"), "refused": body.get("refused", 0),
+            "recent_addresses": addresses}
 
 
 async def _scenario(info: dict[str, Any]) -> str | None:
@@ -220,11 +233,11 @@ async def gather(config_path: Path, config: Config) -> dict[str, Any]:
     _, primary = config.environment(None)
     dr_name = primary.disaster_recovery.environment
     dr_env = config.environments.get(dr_name) if dr_name else None
-    regions, dns, door, notes, scenario, dr_db = await asyncio.gather(
+    regions, dns, door, notes, scenario, dr_db, ingress = await asyncio.gather(
         asyncio.gather(*(_region(n, config.environments[n], hosts) for n in names)),
         _guard(_dns(primary)), _guard(_front_door(info.get("front_door"))),
         _guard(_notifications(info.get("webhooks"))), _guard(_scenario(info)),
-        _guard(_dr_database(info, dr_env)))
+        _guard(_dr_database(info, dr_env)), _guard(_ingress(info)))
     return {
         "sandbox": {"id": info.get("id"), "config": str(config_path),
                     "scenario": scenario if isinstance(scenario, str) else None},
@@ -233,6 +246,7 @@ async def gather(config_path: Path, config: Config) -> dict[str, Any]:
         "front_door": door if door else None,
         "dr_database": dr_db if dr_db else None,
         "notifications": notes,
+        "ingress": ingress,
     }
 
 
@@ -294,6 +308,11 @@ def report(status: dict[str, Any]) -> str:
             source = str(r["replica_of"] or "").rsplit(":", 1)[-1]
             lines.append(f"            RDS {r['instance']} {r['status']}, "
                          + (f"replica of {source}" if source else "standalone primary"))
+    ingress = status.get("ingress") or {}
+    if "refused" in ingress:
+        recent = ", ".join(f"{a} x{n}" for a, n in ingress["recent_addresses"].items())
+        lines.append(f"ingress     {ingress['refused']} requests refused by NetworkPolicy"
+                     + (f" (recent: {recent})" if recent else ""))
     notes = status["notifications"]
     if isinstance(notes, dict):
         lines.append(f"webhooks    {notes.get('error')}")

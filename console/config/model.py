@@ -138,6 +138,10 @@ class ServiceSettings(Strict):
     # scrape (Prometheus then serves only the long-range queries, e.g. the weekly review)
     request_figures: Literal["auto", "scrape"] = "auto"
     tls_host: str | None = None  # host:port whose certificate is checked
+    # the name asked for (SNI) and checked against the certificate when tls_host is an
+    # address, not the service's name; None = the host part of tls_host
+    tls_server_name: str | None = None
+    tls_ca_file: str | None = None  # a private CA bundle to verify with; None = system trust
     # Alertmanager API; its firing alerts are shown beside the console's own findings
     alertmanager_url: str | None = None
     alertmanager_filter: list[str] = []  # matchers, e.g. namespace="mcp-production"
@@ -209,8 +213,20 @@ class NotificationSettings(Strict):
 
 class MaintenanceSettings(Strict):
     log_path: str = "docs/maintenance-log.md"
+    # the maintenance page (the runbook's k8s/maintenance-mode.yaml), applied by the
+    # service-outage wizard to divert traffic; None = that choice is not offered
+    mode_manifest: str | None = None
     window: str = "2nd Sunday 02:00-06:00 America/New_York"
     scale_up_replicas: int = Field(8, ge=1, le=500)
+
+
+class AccessReviewSettings(Strict):
+    """The monthly access review's rules."""
+
+    # subjects that may hold cluster-admin, as KIND:NAME (ServiceAccount:NS:NAME)
+    cluster_admin_allowed: list[str] = ["Group:system:masters"]
+    flag_wildcard_verbs: bool = True  # a role granting verb "*" to a service account
+    secret_unused_days: int = Field(90, ge=1, le=3650)  # unreferenced and older: a finding
 
 
 class DisasterRecoverySettings(Strict):
@@ -241,6 +257,11 @@ class Thresholds(Strict):
     redis_hit_rate_pct: Band = Band(warning=95, critical=80)  # lower is worse
     backup_max_age_hours: Seconds = 26
     certificate_days: Band = Band(warning=30, critical=7)  # fewer days is worse
+    # daily security checks, over the last 24 h of logs (every application pod; Falco's)
+    failed_auth_24h: Band = Band(warning=1000, critical=5000)
+    failed_auth_per_address_24h: Band = Band(warning=200, critical=1000)
+    falco_warnings_24h: Band = Band(warning=500, critical=2000)  # priority Warning
+    falco_severe_24h: Band = Band(warning=1, critical=5)  # Error, Critical, Alert, Emergency
 
 
 class Environment(Strict):
@@ -259,6 +280,7 @@ class Environment(Strict):
     notifications: NotificationSettings = NotificationSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     disaster_recovery: DisasterRecoverySettings = DisasterRecoverySettings()
+    access_review: AccessReviewSettings = AccessReviewSettings()
     thresholds: Thresholds = Thresholds()
 
 

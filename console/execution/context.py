@@ -259,13 +259,15 @@ class StepContext:
         """AWS reads: RDS, Route53, S3 and EC2 (``console/execution/writers/aws.py``)."""
         return self._clients.aws()
 
-    def read_process(self, argv: Sequence[str]) -> Process:
-        """A local program that only reads (see READ_PROGRAMS)."""
+    def read_process(self, argv: Sequence[str], *,
+                     env: Mapping[str, str] | None = None) -> Process:
+        """A local program that only reads (see READ_PROGRAMS); ``env``: its whole
+        environment (a password as ``PGPASSWORD``, never in argv)."""
         argv = list(argv)
         program = argv[0].rsplit("/", 1)[-1] if argv else ""
         allowed = READ_PROGRAMS.get(program, frozenset())
         if program in READ_PROGRAMS and (allowed is None or (len(argv) > 1 and argv[1] in allowed)):
-            return Process(argv)
+            return Process(argv, env=env)
         raise NotPermitted(f"{' '.join(argv[:2])!r} is not a read-only program; a step that "
                            "runs it must be a change step (ctx.mutations.process)")
 

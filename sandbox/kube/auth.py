@@ -11,6 +11,7 @@ exactly what the server enforces.
 from __future__ import annotations
 
 import fnmatch
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,9 @@ class Authorizer:
     tokens: dict[str, User] = field(default_factory=dict)
     user_rules: dict[str, list[Rule]] = field(default_factory=dict)
     group_rules: dict[str, list[Rule]] = field(default_factory=dict)
+    # the cluster's store: its Roles, ClusterRoles and bindings grant rules too (rbac.py)
+    rbac_store: Any = None
+    expiry: dict[str, float] = field(default_factory=dict)  # token -> unix time (TokenRequest)
 
     @classmethod
     def default(cls, admin_token: str = ADMIN_TOKEN, readonly_token: str = READONLY_TOKEN) -> Authorizer:
@@ -70,6 +74,9 @@ class Authorizer:
     def authenticate(self, authorization: str | None) -> User:
         scheme, _, token = (authorization or "").partition(" ")
         user = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        expires = self.expiry.get(token.strip())
+        if expires is not None and time.time() >= expires:
+            user = None
         if user is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         return user
@@ -97,6 +104,10 @@ class Authorizer:
         rules = list(self.user_rules.get(user.name, []))
         for group in user.groups:
             rules.extend(self.group_rules.get(group, []))
+        if self.rbac_store is not None:
+            from . import rbac
+
+            rules.extend(rbac.rules(self.rbac_store, user))
         return rules
 
     def allowed(self, user: User, verb: str, group: str, resource: str, subresource: str,

@@ -12,7 +12,8 @@ Like rotated kubelet logs, nothing older than a week before the anchor is kept.
 Run-time knobs (for tests and the sandbox's scenarios):
 - :func:`set_error_rate` — share of problem lines (errors, auth failures, slow queries)
   from now on; the past keeps the rate it was written with.
-- :func:`append_log_line` — add a specific line to one container's log.
+- :func:`append_log_line` — add a specific line to one container's log;
+  :func:`remove_log_lines` — take back the appended lines carrying a marker.
 
 State lives in ``cluster.extras["logs.book"]``; use :func:`log_book`.
 """
@@ -78,6 +79,15 @@ class LogBook:
     def error_rate(self, t: float) -> float:
         index = bisect.bisect_right([r[0] for r in self._rates], t) - 1
         return self._rates[max(index, 0)][1]
+
+    def remove(self, marker: str) -> int:
+        """Forget every appended line containing ``marker`` (a scenario's undo)."""
+        removed = 0
+        for key, lines in self._extra.items():
+            kept = [item for item in lines if marker not in item[1]]
+            removed += len(lines) - len(kept)
+            self._extra[key] = kept
+        return removed
 
     def append(self, key: str, t: float, text: str) -> None:
         lines = self._extra.setdefault(key, [])
@@ -177,3 +187,8 @@ def append_log_line(cluster: Any, namespace: str, pod: str, container: str, text
     """Add ``text`` (several lines allowed) to a container's log at ``at`` (now)."""
     log_book(cluster).append(f"{namespace}/{pod}/{container}",
                              cluster.clock.now() if at is None else at, text)
+
+
+def remove_log_lines(cluster: Any, marker: str) -> int:
+    """Forget the appended lines containing ``marker``, in every container's log."""
+    return log_book(cluster).remove(marker)

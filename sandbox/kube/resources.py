@@ -96,7 +96,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",)),
     _rt("", "v1", "Secret", "secrets"),
     _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
-    _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",),
+        subs=[Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
+                          version="v1")]),
     _rt("", "v1", "Event", "events", short_names=("ev",)),
     _rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
         status=True),
@@ -125,6 +127,12 @@ RESOURCES: tuple[ResourceType, ...] = (
     _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies",
         short_names=("netpol",)),
     _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), status=True),
+    # ---- RBAC (honoured by the authorizer: rbac.py) ----
+    _rt("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _rt("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    _rt("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+        namespaced=False),
     # ---- authorization / authentication: create-only review objects ----
     _rt("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
         namespaced=False, verbs=CREATE_ONLY),

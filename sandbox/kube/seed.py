@@ -20,6 +20,7 @@ import copy
 import gc
 
 from . import seed_platform as platform
+from . import seed_rbac
 from . import seed_velero as velero
 from . import seed_workloads as workloads
 from .controllers.velero_content import snapshot
@@ -194,6 +195,7 @@ def seed_world(cluster, extra_pods: int = 0) -> None:
     workloads.statefulset(store, clock, placer, namespace="monitoring", name="alertmanager",
                           replicas=1, template=ALERTMANAGER, service="alertmanager", age_days=250)
     platform.policies(store, clock)
+    seed_rbac.rbac(store, clock, platform._ago)
     platform.certificate(store, clock)
     _backup_job(store, clock, placer)
     names = velero.backups(store, clock)

@@ -145,6 +145,8 @@ async def _serve(ctx: ApiContext, request: web.Request, info: RequestInfo, user:
         return await subresources.evict(ctx, request, info)
     if sub == "scale":
         return await subresources.scale(ctx, request, info)
+    if sub == "token":
+        return await subresources.token_request(ctx, request, info)
     if info.rt.group in _REVIEW_GROUPS:
         return await subresources.review(ctx, request, info, user)
     if info.verb == "watch":
@@ -253,7 +255,9 @@ async def start_server(cluster: Cluster, host: str = "127.0.0.1", port: int = 0,
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the emulator binds the loopback interface only")
     faults = cluster.extras.setdefault("faults", Faults())
-    ctx = ApiContext(cluster, _authorizer(tokens), faults, minor=minor,
+    authorizer = _authorizer(tokens)
+    authorizer.rbac_store = cluster.store  # Roles and bindings in the cluster count
+    ctx = ApiContext(cluster, authorizer, faults, minor=minor,
                      bookmark_interval=bookmark_interval)
     runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()

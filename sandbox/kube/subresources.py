@@ -147,6 +147,45 @@ async def evict(ctx: ApiContext, request: web.Request, info: RequestInfo) -> web
                     "code": 201}, 201)
 
 
+# ---- service account tokens ------------------------------------------------------------------
+
+
+async def token_request(ctx: ApiContext, request: web.Request, info: RequestInfo) -> web.Response:
+    """``kubectl create token NAME``: a bearer token that authenticates as the service
+    account (its groups as kube-apiserver gives them), valid ``expirationSeconds``; what
+    the account may then do is what its RBAC bindings grant."""
+    import secrets
+    import time
+    from datetime import UTC, datetime
+
+    from .auth import EVERYONE
+
+    if ctx.store.peek("serviceaccounts", info.namespace, info.name) is None:
+        raise ApiError(404, "NotFound", f'serviceaccounts "{info.name}" not found',
+                       {"name": info.name, "kind": "serviceaccounts"})
+    body = require_object(await read_body(request))
+    spec = dict(body.get("spec") or {})
+    seconds = int(spec.get("expirationSeconds") or 3600)
+    if seconds < 600:
+        raise invalid("TokenRequest", info.name, [("spec.expirationSeconds",
+                                                    "may not specify a duration less than "
+                                                    "10 minutes")])
+    token = "sa-" + secrets.token_urlsafe(32)
+    ns = info.namespace
+    ctx.authorizer.tokens[token] = User(f"system:serviceaccount:{ns}:{info.name}",
+                                        ("system:serviceaccounts", f"system:serviceaccounts:{ns}",
+                                         EVERYONE))
+    expires = time.time() + seconds
+    ctx.authorizer.expiry[token] = expires
+    spec["expirationSeconds"] = seconds
+    stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return respond({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                    "metadata": {"name": info.name, "namespace": ns,
+                                 "creationTimestamp": None},
+                    "spec": spec, "status": {"token": token, "expirationTimestamp": stamp}},
+                   201)
+
+
 # ---- reviews ------------------------------------------------------------------------------------
 
 

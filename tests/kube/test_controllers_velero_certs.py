@@ -10,7 +10,7 @@ from waiting import until
 
 from sandbox.kube.controllers import chaos
 from sandbox.kube.controllers.base import parse_time
-from sandbox.kube.controllers.certificates import TRIGGER
+from sandbox.kube.controllers.certificates import ISSUING, TRIGGER
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -115,11 +115,11 @@ async def test_a_paused_schedule_makes_no_backup(world):
     assert made - before == {"witness"}
 
 
-async def test_annotating_the_certificate_renews_it(world):
+async def test_the_issuing_condition_renews_the_certificate(world):
     store, clock = world.store, world.clock
     before = store.get("certificates.cert-manager.io", NS, "production-tls")["status"]
     store.mutate("certificates.cert-manager.io", NS, "production-tls",
-                 lambda c: c["metadata"].setdefault("annotations", {}).__setitem__(TRIGGER, "true"))
+                 lambda c: c["status"]["conditions"].append(dict(ISSUING)))
 
     def renewed():
         cert = store.get("certificates.cert-manager.io", NS, "production-tls")
@@ -127,7 +127,7 @@ async def test_annotating_the_certificate_renews_it(world):
 
     cert = await until(renewed)
     status = cert["status"]
-    assert TRIGGER not in (cert["metadata"].get("annotations") or {})
+    assert not [c for c in status["conditions"] if c["type"] == "Issuing"]
     assert 89 < (parse_time(status["notAfter"]) - clock.now()) / DAY < 91
     assert parse_time(status["renewalTime"]) == parse_time(status["notAfter"]) - 30 * DAY
     assert parse_time(status["notBefore"]) > parse_time(before["notBefore"])

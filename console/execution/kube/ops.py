@@ -90,18 +90,23 @@ class PatchObject(KubeOp):
     patch: Any  # a dict (strategic, merge) or a list of operations (json)
     patch_type: PatchType = "strategic"
     api_version: str | None = None
+    subresource: str | None = None  # "status": what a controller (or cmctl) writes
 
     def argv(self) -> list[str]:
         kind = self.kind.lower() if self.kind != "HorizontalPodAutoscaler" else "hpa"
         argv = ["patch", kind, self.name, *_ns(self.namespace)]
+        if self.subresource:
+            argv += [f"--subresource={self.subresource}"]
         if self.patch_type != "strategic":
             argv += ["--type", self.patch_type]
         return argv + ["-p", json.dumps(self.patch, separators=(",", ":"))]
 
     async def run(self, writer: KubeWriter) -> str:
         await writer.patch(self.kind, self.name, self.patch, patch_type=self.patch_type,
-                           namespace=self.namespace, api_version=self.api_version)
-        return f"{self.kind.lower()}/{self.name} patched ({self.patch_type})"
+                           namespace=self.namespace, api_version=self.api_version,
+                           subresource=self.subresource)
+        where = f"/{self.subresource}" if self.subresource else ""
+        return f"{self.kind.lower()}/{self.name}{where} patched ({self.patch_type})"
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,20 @@ class KubeReader:
                         for r in rs["metadata"].get("ownerReferences") or [])]
         return sorted((Revision(rs) for rs in owned), key=lambda r: r.number)
 
+    async def rules_review(self, namespace: str | None = None, *,
+                           as_user: str | None = None) -> dict[str, Any]:
+        """``kubectl auth can-i --list [--as USER] -n NS``: a SelfSubjectRulesReview — a
+        question the API server answers, nothing is stored — impersonating ``as_user``
+        (``system:serviceaccount:NS:NAME``; the caller needs the ``impersonate`` verb)."""
+        api = k8s.AuthorizationV1Api(await self._api.client())
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                "spec": {"namespace": namespace or self.namespace}}
+        headers = {"Impersonate-User": as_user} if as_user else {}
+        call: Any = api.create_self_subject_rules_review  # its stub lacks the _headers option
+        review = await response_json(await call(body, _headers=headers, **self._opts))
+        status: dict[str, Any] = review.get("status") or {}
+        return status
+
     # ---- raw JSON ------------------------------------------------------------------------
     async def raw(self, kind: str, name: str, *, namespace: str | None = None,
                   api_version: str | None = None) -> dict[str, Any] | None:

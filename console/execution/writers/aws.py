@@ -531,10 +531,14 @@ class AwsWriter(AwsReader):
         return ChangeInfo.from_aws(found["ChangeInfo"])
 
     async def put_object(self, bucket: str, key: str, body: bytes | IO[bytes], *,
-                         content_type: str | None = None) -> S3Object:
+                         content_type: str | None = None,
+                         server_side_encryption: str | None = None) -> S3Object:
         """Upload one object (bytes, or a binary file opened by the caller; up to S3's
-        5 GB single-request limit). Returns what was written."""
-        extra = {"ContentType": content_type} if content_type else {}
+        5 GB single-request limit), encrypted at rest when ``server_side_encryption`` says
+        so (``AES256`` or ``aws:kms``). Returns what was written."""
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        if server_side_encryption:
+            extra["ServerSideEncryption"] = server_side_encryption
         found = await self._call("s3", "PutObject", Bucket=bucket, Key=key, Body=body, **extra)
         size = len(body) if isinstance(body, bytes | bytearray) else None
         if size is None:

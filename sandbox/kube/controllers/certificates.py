@@ -1,11 +1,12 @@
 """cert-manager Certificates (cert-manager.io/v1): validity, renewal, expiry.
 
 The certificate wizard checks ``status.notAfter`` against the 30/7-day thresholds and
-renews with the runbook's ``kubectl annotate certificate production-tls
-cert-manager.io/issue-temporary-certificate="true"``. Here that annotation (or an
-``Issuing=True`` condition, which ``cmctl renew`` sets) triggers a re-issue: new
-``notBefore``/``notAfter``/``renewalTime``, ``revision`` + 1, Ready=True; the trigger
-annotation is consumed so the next annotate renews again. Certificates also renew by
+renews the way ``cmctl renew`` does: an ``Issuing=True`` condition written to the status
+triggers a re-issue: new ``notBefore``/``notAfter``/``renewalTime``, ``revision`` + 1,
+Ready=True, the Issuing condition removed. The runbook's ``kubectl annotate certificate
+production-tls cert-manager.io/issue-temporary-certificate="true"`` does nothing here, as
+it does nothing on a real cert-manager (that annotation asks for a temporary self-signed
+certificate while the first one is issued; it never renews). Certificates also renew by
 themselves at ``renewalTime``, unless chaos has broken their issuer, in which case they run
 towards ``notAfter`` and then turn Ready=False with reason Expired.
 """
@@ -16,8 +17,10 @@ from ..store import Obj
 from .base import Controller, Key, parse_time, set_condition
 from .chaos import state as chaos_state
 
-TRIGGER = "cert-manager.io/issue-temporary-certificate"
+TRIGGER = "cert-manager.io/issue-temporary-certificate"  # the runbook's; renews nothing
 DAY = 86400.0
+ISSUING = {"type": "Issuing", "status": "True", "reason": "ManuallyTriggered",
+           "message": "Certificate re-issuance manually triggered"}  # as cmctl renew writes
 
 
 def _duration(text: str | None, default: float) -> float:
@@ -79,14 +82,13 @@ class CertificateController(Controller):
         if cert is None:
             return
         status = cert.get("status") or {}
-        annotations = cert["metadata"].get("annotations") or {}
         issuing = any(c.get("type") == "Issuing" and c.get("status") == "True"
                       for c in status.get("conditions") or [])
         now = self.clock.now()
         not_after = parse_time(status.get("notAfter"))
         renewal = parse_time(status.get("renewalTime"))
         broken = key in chaos_state(self.cluster).broken_certificates
-        manual = annotations.get(TRIGGER) == "true" or issuing
+        manual = issuing
         due = not_after is None or (renewal is not None and now >= renewal and not broken)
         if manual or due:
             self._issue(key, cert, manual=manual)
@@ -107,9 +109,6 @@ class CertificateController(Controller):
 
         def reissue(obj: Obj) -> None:
             obj["status"] = status
-            (obj["metadata"].get("annotations") or {}).pop(TRIGGER, None)
-            if obj["metadata"].get("annotations") == {}:
-                del obj["metadata"]["annotations"]
 
         self.mutate(self.primary, key, reissue)
         self.event(cert, "Normal", "Issuing",

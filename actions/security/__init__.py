@@ -1,0 +1,1 @@
+"""The runbook's "Security Operations" and security emergency wizards."""
