@@ -51,10 +51,6 @@ PLANNED: dict[str, Planned] = {
         "Disaster recovery failover", "Backup and Recovery › Disaster Recovery Scenarios",
         "The region is down: activate the DR environment, promote the replica, move DNS.",
         Risk.DESTRUCTIVE),
-    "maintenance-window": Planned(
-        "Monthly maintenance window", "Maintenance Windows",
-        "2nd Sunday 02:00-06:00: backup, scale up, node updates, app update, DB maintenance.",
-        Risk.DESTRUCTIVE),
     "performance-review": Planned(
         "Weekly performance review", "Performance Optimization › Regular Performance Reviews",
         "Weekly: traffic, slow queries, cache efficiency; tune indexes, limits and HPA.",
@@ -124,11 +120,11 @@ class WizardNotBuilt(McpOpsError):
 
 
 def _built() -> dict[str, Wizard]:
-    from . import morning_health_check, scaling
+    from . import maintenance, morning_health_check, scaling
     from .backups import backup_verification, db_pitr, velero_restore
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
-               db_pitr.WIZARD, velero_restore.WIZARD]
+               db_pitr.WIZARD, velero_restore.WIZARD, maintenance.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -155,8 +155,13 @@ class Executor:
                                       "risk": step.risk.label, "summary": plan.summary,
                                       "commands": list(plan.commands)})
         self.sink(StateEvent(index, StepPhase.PLANNED, plan.summary))
+        try:
+            why_typed = step.typed_reason(ctx)
+        except Exception as exc:  # noqa: BLE001 - as a plan: no reason, a failed step
+            return self._end(index, step, FAILED, started, error=f"no confirmation: {exc}")
         request = ConfirmationRequest(index, step.title, step.risk, ctx.env_name,
-                                      bool(ctx.env.protected), plan)
+                                      bool(ctx.env.protected), plan,
+                                      ctx.redactor.text(why_typed) if why_typed else None)
         if request.kind != "none":
             self.sink(StateEvent(index, StepPhase.CONFIRMING, request.prompt()))
             answer = await self.confirmer(request)
