@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from console.execution.context import StepContext
-from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, StepSkipped
 from console.sources.prometheus import PrometheusError, query
 
 PROM_RESULT = "maintenance.prometheus"  # ctx.cache: "up", "UNKNOWN (...)"
@@ -52,10 +52,9 @@ async def run_prometheus(ctx: StepContext) -> AsyncIterator[StepOutput]:
         ctx.cache[PROM_RESULT] = "UNKNOWN (no service.prometheus_url)"
         ctx.note("maintenance: Prometheus up not checked: no service.prometheus_url",
                  prometheus="unknown")
-        yield (f"UNKNOWN — not checked: no service.prometheus_url is configured for "
-               f"{ctx.env_name}, so {promql} cannot be asked (set it to the Prometheus "
-               "server's URL); this is not a pass")
-        return
+        raise StepSkipped(f"UNKNOWN — not checked: no service.prometheus_url is configured "
+                          f"for {ctx.env_name}, so {promql} cannot be asked (set it to the "
+                          "Prometheus server's URL); this is not a pass")
     try:
         async with httpx.AsyncClient(timeout=ctx.env.service.timeout * 3) as client:
             samples = await query(client, url, promql)

@@ -18,7 +18,7 @@ from typing import Any
 from console.execution.context import StepContext
 from console.execution.inputs import ImageInput
 from console.execution.kube.ops import RolloutUndo, SetImage
-from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput
+from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, StepSkipped
 from console.health.status import Status
 
 from ..library.plan import kube_plan
@@ -140,9 +140,8 @@ async def run_undo(ctx: StepContext) -> AsyncIterator[StepOutput]:
         elif (problem := await _health_problem(ctx)) is not None:
             failed = f"health check failed: {problem}"
     if failed is None:
-        yield (f"the update to {ctx.values['image']} is healthy "
-               f"({deployment.rollout_text}): nothing to undo")
-        return
+        raise StepSkipped(f"the update to {ctx.values['image']} is healthy "
+                          f"({deployment.rollout_text}): nothing to undo")
     previous = await _previous_image(ctx)
     yield f"undoing: {failed}"
     yield await (await ctx.mutations.kube()).apply(_undo_op(ctx))

@@ -160,14 +160,14 @@ def plan_reset(ctx: StepContext) -> Plan:
                 "tuple and dead-tuple counter back to zero. Autovacuum loses the counts it "
                 "schedules by, and the weekly performance review loses its history. This is "
                 "not 'update statistics' (that was the ANALYZE above)",
-                (_psql(ctx, "SELECT pg_stat_reset();"),))
+                (_psql(ctx, SqlWriter.stat_reset_sql() + ";"),))
 
 
 async def run_reset(ctx: StepContext) -> AsyncIterator[StepOutput]:
     writer = await ctx.mutations.sql()
     ctx.note(f"maintenance: pg_stat_reset() asked for by {ctx.operator.user}")
-    status = await writer.execute("SELECT pg_stat_reset()")
-    yield f"pg_stat_reset(): {status}; autovacuum's counters start again from zero"
+    await writer.stat_reset()
+    yield "pg_stat_reset() done: the counters autovacuum relies on start again from zero"
 
 
 def _reset_applies(values: Mapping[str, Any]) -> bool:

@@ -141,7 +141,9 @@ def drain_step(slot: int) -> Step:
         writer = await ctx.mutations.kube()
         yield await writer.apply(Cordon(node))
         async for event in writer.drain(node, _options()):
-            if event.message:
+            if event.kind == "skipped":
+                yield f"{event.pod}: {event.message}"
+            elif event.message and event.kind != "cordoned":  # said just above
                 yield event.message
             if event.total:
                 yield Progress(event.done, event.total, f"pods evicted from {node}")

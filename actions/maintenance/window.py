@@ -107,6 +107,11 @@ def parse_window(text: str) -> Window:
                           "1st, 2nd, 3rd, 4th, last")
     if weekday is None:
         raise WindowError(f"maintenance.window {text!r}: {match['day']!r} is not a weekday")
+    if "/" not in match["tz"] and match["tz"].upper() not in ("UTC", "GMT"):
+        # EST, EDT, PST...: fixed offsets that ignore daylight saving (the runbook's "EST"
+        # is New York time, which is EDT half the year)
+        raise WindowError(f"maintenance.window {text!r}: {match['tz']!r} is an abbreviation "
+                          "with a fixed offset; name the place's zone (America/New_York)")
     try:
         zone = ZoneInfo(match["tz"])
     except (ZoneInfoNotFoundError, ValueError):

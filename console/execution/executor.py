@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from console.execution.model import Line, Plan, Progress, Risk, Step, StepFailed
+from console.execution.model import Line, Plan, Progress, Risk, Step, StepFailed, StepSkipped
 
 from .confirmation import ConfirmationRequest, Confirmer, accepted
 from .context import NotPermitted, StepContext
@@ -197,6 +197,9 @@ class Executor:
                     verified = await step.verify(ctx)
                     if verified:
                         self._say(index, f"verified: {verified}")
+        except StepSkipped as exc:
+            self._say(index, f"skipped: {exc}")
+            return self._end(index, step, SKIPPED, started, error=str(exc), last_progress=last)
         except StepFailed as exc:
             return self._end(index, step, FAILED, started, error=str(exc), last_progress=last)
         except TimeoutError:

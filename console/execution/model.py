@@ -75,6 +75,12 @@ class StepFailed(Exception):
     """Raised by a step (or its verify) to fail with a message for the operator."""
 
 
+class StepSkipped(Exception):
+    """Raised by a running step that finds nothing it can do (no Prometheus configured to
+    ask, a healthy rollout to undo): the step ends *skipped* with the message, not ok —
+    a check that was not made must not read as passed. The wizard goes on."""
+
+
 PlanFn = Callable[["StepContext"], Plan]
 RunFn = Callable[["StepContext"], AsyncIterator[StepOutput]]
 VerifyFn = Callable[["StepContext"], Awaitable[str | None]]

@@ -1,0 +1,337 @@
+"""``maintenance-window`` against real parts: the Kubernetes emulator (its drain, PDB,
+Velero, rollout and HPA controllers), the real PostgreSQL on 127.0.0.1:5432, and a real HTTP
+receiver for the status-page webhook.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+import yaml
+from aiohttp import web
+from conftest import drive
+
+from actions.maintenance import WIZARD
+from actions.maintenance.app import rollout_undo_step, set_image_step
+from actions.maintenance.capacity import PREVIOUS_ANNOTATION
+from actions.maintenance.window import WindowError, parse_window, window_step
+from console.execution.confirmation import TYPED, ConfirmationAnswer, ConfirmationRequest
+from console.execution.model import Wizard
+from sandbox.kube.controllers.chaos import mark_image_bad
+
+pytestmark = pytest.mark.timeout(300)
+NS = "mcp-production"
+OLD_IMAGE = "pratiko/mcp-server:v1.1.0"
+NEW_IMAGE = "pratiko/mcp-server:v1.2.0"
+WEBHOOK_ENV = "WZ_MAINT_STATUS_PAGE"
+
+
+class Receiver:
+    """A status-page webhook: a real HTTP server keeping every JSON body posted."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[dict] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> Receiver:
+        async def hook(request: web.Request) -> web.Response:
+            self.deliveries.append(await request.json())
+            return web.json_response({"ok": True})
+
+        app = web.Application()
+        app.router.add_post("/status-page", hook)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/status-page"
+        return self
+
+    async def stop(self) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+
+@pytest.fixture
+async def receiver(monkeypatch):
+    r = await Receiver().start()
+    monkeypatch.setenv(WEBHOOK_ENV, r.url)
+    yield r
+    await r.stop()
+
+
+def configure(world, **maintenance) -> Path:
+    """The world's config with the maintenance settings and the status-page variable."""
+    data = yaml.safe_load(world.config_path.read_text())
+    env = data["environments"]["sandbox"]
+    env["maintenance"] = {"log_path": str(world.tmp / "docs" / "maintenance-log.md"),
+                          **maintenance}
+    env["notifications"] = {"status_page_webhook_env": WEBHOOK_ENV}
+    world.config_path.write_text(yaml.safe_dump(data))
+    return world.tmp / "docs" / "maintenance-log.md"
+
+
+def window_around(now: datetime, *, inside: bool) -> str:
+    """A window in UTC containing ``now`` (or a week away from it)."""
+    at = now if inside else now + timedelta(days=7)
+    ordinal = (at.day - 1) // 7 + 1
+    nth = "last" if ordinal == 5 else ("1st", "2nd", "3rd", "4th")[ordinal - 1]
+    begin, end = at - timedelta(hours=1), at + timedelta(hours=1)
+    if begin.date() != at.date() or end.date() != at.date():  # keep it on the same day
+        begin, end = at.replace(hour=0, minute=0), at.replace(hour=23, minute=59)
+    return f"{nth} {at:%A} {begin:%H:%M}-{end:%H:%M} UTC"
+
+
+def pods_on(world, node: str) -> list[dict]:
+    return [p for p in world.store.iter("pods") if p["spec"].get("nodeName") == node
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+def non_daemonset(pods: list[dict]) -> list[str]:
+    return [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
+            if not any(o.get("kind") == "DaemonSet"
+                       for o in p["metadata"].get("ownerReferences") or [])]
+
+
+def cordoned(world) -> set[str]:
+    return {n["metadata"]["name"] for n in world.store.iter("nodes")
+            if n["spec"].get("unschedulable")}
+
+
+def hpa(world) -> dict:
+    return world.store.peek("horizontalpodautoscalers.autoscaling", NS, "mcp-server-hpa")
+
+
+def app_images(world) -> set[str]:
+    return {c["image"] for p in world.app_pods() if not p["metadata"].get("deletionTimestamp")
+            for c in p["spec"]["containers"]}
+
+
+# ---- the window --------------------------------------------------------------------------
+def test_window_is_computed_in_its_time_zone_daylight_saving_included():
+    w = parse_window("2nd Sunday 02:00-06:00 America/New_York")
+    # December: EST, UTC-5 -> 07:00-11:00 UTC on Sunday 13th
+    begin, end, inside = w.current_or_next(datetime(2026, 12, 6, 15, 0, tzinfo=UTC))
+    assert not inside
+    assert (begin.astimezone(UTC), end.astimezone(UTC)) == (
+        datetime(2026, 12, 13, 7, 0, tzinfo=UTC), datetime(2026, 12, 13, 11, 0, tzinfo=UTC))
+    assert w.current_or_next(datetime(2026, 12, 13, 7, 30, tzinfo=UTC))[2]
+    assert not w.current_or_next(datetime(2026, 12, 13, 11, 0, tzinfo=UTC))[2]
+    # July: EDT, UTC-4 -> 06:00 UTC; "EST" would have said 07:00
+    begin, _, inside = w.current_or_next(datetime(2026, 7, 12, 6, 30, tzinfo=UTC))
+    assert inside and begin.astimezone(UTC).hour == 6
+    # after December's window: January's 2nd Sunday is the 10th
+    begin, _, _ = w.current_or_next(datetime(2026, 12, 20, tzinfo=UTC))
+    assert begin.date().isoformat() == "2027-01-10"
+    assert "outside the maintenance window; the next one is Sun 2026-12-13 02:00-06:00 EST" in \
+        w.describe(datetime(2026, 12, 6, 15, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("text", ["2nd Sunday 02:00-06:00 EST", "9th Sunday 02:00-06:00 UTC",
+                                  "2nd Someday 02:00-06:00 UTC", "2nd Sunday 02:00 UTC",
+                                  "2nd Sunday 25:00-06:00 UTC", "2nd Sunday 02:00-02:00 UTC"])
+def test_unreadable_windows_are_refused_with_the_expected_form(text):
+    with pytest.raises(WindowError):
+        parse_window(text)
+
+
+async def test_starting_outside_the_window_needs_the_name_typed(world):
+    configure(world, window=window_around(datetime.now(UTC), inside=False))
+    wizard = Wizard("maintenance-window-test", "window", "Maintenance Windows", "tests",
+                    steps=(window_step(),))
+    asked: list[ConfirmationRequest] = []
+
+    async def says_yes(request: ConfirmationRequest) -> ConfirmationAnswer:
+        asked.append(request)
+        return ConfirmationAnswer(True, "y")  # a muscle-memory yes, not the name
+
+    declined = await drive(world, wizard, confirmer=says_yes)
+    assert declined.statuses == {"window": "declined"}
+    assert asked[0].kind == TYPED and "outside the maintenance window" in asked[0].prompt()
+    assert "Type 'sandbox'" in asked[0].prompt()
+
+    typed = await drive(world, wizard)  # --confirm sandbox: the name typed
+    assert typed.statuses == {"window": "ok"}, typed.text()
+    assert "started outside the window" in typed.text()
+    assert any(r["data"].get("outside_window") for r in typed.records("note"))
+
+    configure(world, window=window_around(datetime.now(UTC), inside=True))
+    asked.clear()
+    inside = await drive(world, wizard, confirmer=says_yes)
+    assert inside.statuses == {"window": "ok"} and not asked  # nothing to confirm
+    assert "inside the maintenance window" in inside.text()
+
+
+# ---- bad inputs --------------------------------------------------------------------------
+async def test_bad_image_and_unknown_node_are_refused_before_anything_runs(world, receiver):
+    configure(world)
+    before = json.dumps(world.deployment()["spec"])
+    driven = await drive(world, "maintenance-window",
+                         {"image": "pratiko/MCP-server:v1.2.0; rm -rf /",
+                          "nodes": "node-1,node-9", "tables": "accounts;drop"})
+    problems = {p.name: p.message for p in driven.problems}
+    assert set(problems) == {"image", "nodes", "tables"}, problems
+    assert "not an image reference" in problems["image"]
+    assert "no such node: node-9" in problems["nodes"]
+    assert "';'" in problems["tables"]
+    assert driven.outcomes == {}
+    assert not cordoned(world)
+    assert json.dumps(world.deployment()["spec"]) == before
+    assert not [b for b in world.store.iter("backups.velero.io", "velero")
+                if b["metadata"]["name"].startswith("pre-maintenance-backup-")]
+    assert receiver.deliveries == []
+
+
+# ---- a failed update is undone -----------------------------------------------------------
+async def test_bad_image_fails_the_rollout_and_is_undone_to_the_previous_image(world):
+    bad = "pratiko/mcp-server:v1.2.0-broken"
+    mark_image_bad(world.cluster, bad)
+    world.store.mutate("deployments.apps", NS, "mcp-server-production",
+                       lambda d: d["spec"].update(progressDeadlineSeconds=60))
+    wizard = Wizard("maintenance-app-test", "app update", "Maintenance Windows", "tests",
+                    steps=(set_image_step(), rollout_undo_step()))
+
+    driven = await drive(world, wizard, {"image": bad})
+
+    assert driven.statuses == {"set-image": "ok", "rollout-undo": "ok"}, driven.text()
+    text = driven.text()
+    assert "FAILED — rollout failed" in text and "progress deadline" in text
+    [plan] = [r["data"] for r in driven.records("step_plan") if r["data"]["id"] == "rollout-undo"]
+    assert "failed" in plan["summary"] and OLD_IMAGE in plan["summary"]
+    assert plan["commands"] == [f"kubectl rollout undo deployment/mcp-server-production -n {NS}",
+                                f"kubectl rollout status deployment/mcp-server-production -n {NS}"]
+    confirmed = [r["data"] for r in driven.records("confirmation")]
+    assert [c["confirmed"] for c in confirmed] == [True, True]  # set image, then the undo
+    container = world.deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == OLD_IMAGE
+    assert app_images(world) == {OLD_IMAGE}
+    assert f"all 6 pods run {OLD_IMAGE}" in text
+
+
+async def test_healthy_update_is_not_undone(world):
+    wizard = Wizard("maintenance-app-test", "app update", "Maintenance Windows", "tests",
+                    steps=(set_image_step(), rollout_undo_step()))
+    driven = await drive(world, wizard, {"image": NEW_IMAGE})
+    assert driven.statuses == {"set-image": "ok", "rollout-undo": "skipped"}, driven.text()
+    assert "nothing to undo" in driven.outcomes["rollout-undo"].error
+    assert app_images(world) == {NEW_IMAGE}
+
+
+# ---- end to end --------------------------------------------------------------------------
+async def test_maintenance_window_end_to_end(world, receiver):
+    log_file = configure(world)
+    nodes = sorted(n["metadata"]["name"] for n in world.store.iter("nodes"))
+    seen_cordoned: dict[str, tuple[set[str], list[str]]] = {}
+
+    from console.execution.confirmation import CommandLineConfirmer
+
+    confirm = CommandLineConfirmer("sandbox")
+
+    async def confirmer(request: ConfirmationRequest) -> ConfirmationAnswer:
+        step = WIZARD.steps[request.step_index]
+        if step.id.startswith("return-node-"):  # the node is drained, its OS work done
+            node = nodes[int(step.id.rsplit("-", 1)[1]) - 1]
+            seen_cordoned[node] = (cordoned(world), non_daemonset(pods_on(world, node)))
+        return await confirm(request)
+
+    answers = {"image": NEW_IMAGE} | {f"os-update-{i}-done": "yes"
+                                      for i in range(1, len(nodes) + 1)}
+    driven = await drive(world, "maintenance-window", answers, confirmer=confirmer)
+
+    ran = {k: v for k, v in driven.statuses.items() if v != "skipped"}
+    assert set(driven.statuses.values()) <= {"ok", "skipped"}, driven.text()
+    assert [k for k in ran if "node" in k or k.startswith("os-update")] == [
+        f"{kind}-{i}" for i in range(1, len(nodes) + 1)
+        for kind in ("drain-node", "os-update", "return-node")]
+    assert driven.statuses["pg-stat-reset"] == "skipped"  # off by default
+    assert driven.statuses["rollout-undo"] == "skipped"  # the update was healthy
+    assert driven.statuses["prometheus-up"] == "skipped"  # UNKNOWN, not a pass
+
+    # the backup
+    name = f"pre-maintenance-backup-{datetime.now(UTC):%Y%m%d}"
+    backup = world.store.peek("backups.velero.io", "velero", name)
+    assert backup["status"]["phase"] == "Completed"
+    # each node in turn: cordoned alone, nothing but DaemonSet pods on it; all back after
+    assert list(seen_cordoned) == nodes
+    for node, (cordoned_then, left) in seen_cordoned.items():
+        assert cordoned_then == {node} and left == [], (node, cordoned_then, left)
+    assert not cordoned(world)
+    pod_progress = [p for p in driven.progress if p.label.startswith("pods evicted from")]
+    assert pod_progress and {p.label for p in pod_progress} == {
+        f"pods evicted from {n}" for n in nodes}
+    node_progress = [p for p in driven.progress if p.label == "nodes updated"]
+    assert node_progress[-1].done == node_progress[-1].total == len(nodes)
+    # the new image
+    assert world.deployment()["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+    assert app_images(world) == {NEW_IMAGE}
+    # VACUUM ANALYZE in the real database
+    conn = await asyncpg.connect(world.pg.dsn(world.pg.production), timeout=5)
+    try:
+        rows = await conn.fetch("SELECT relname, last_vacuum, last_analyze FROM "
+                                "pg_stat_user_tables ORDER BY relname")
+    finally:
+        await conn.close()
+    assert [r["relname"] for r in rows] == ["accounts", "critical_table"]
+    assert all(r["last_vacuum"] and r["last_analyze"] for r in rows), rows
+    # replicas and HPA back to normal
+    spec = hpa(world)
+    assert (spec["spec"]["minReplicas"], spec["spec"]["maxReplicas"]) == (6, 20)
+    assert PREVIOUS_ANNOTATION not in (spec["metadata"].get("annotations") or {})
+    assert world.deployment()["spec"]["replicas"] == 6
+    held = [r["data"] for r in driven.records("note") if "maintenance_previous" in r["data"]]
+    assert held[0]["maintenance_previous"] == {"minReplicas": 6, "maxReplicas": 20,
+                                               "replicas": 6}
+    # the log, and the status page told twice
+    assert log_file.read_text().count("Maintenance completed ") == 1
+    assert [d["status"] for d in receiver.deliveries] == ["in_progress", "completed"]
+    assert "Scheduled maintenance in progress" in receiver.deliveries[0]["text"]
+    # plans carry the commands of the runbook (argument lists rendered for display)
+    commands = [c for r in driven.records("step_plan") for c in r["data"]["commands"]]
+    assert f"velero backup create {name} --include-namespaces={NS} --wait" in commands
+    assert "kubectl drain node-1 --ignore-daemonsets --delete-emptydir-data --timeout=900s" \
+        in commands
+    assert (f"kubectl set image deployment/mcp-server-production mcp-server={NEW_IMAGE} "
+            f"-n {NS}") in commands
+    assert any(c.startswith("psql ") and 'VACUUM (ANALYZE) "public"."critical_table"' in c
+               for c in commands)
+    assert "UNKNOWN — not checked: no service.prometheus_url" in \
+        driven.outcomes["prometheus-up"].error
+
+
+# ---- pg_stat_reset only when asked for ---------------------------------------------------
+async def test_statistics_reset_is_off_by_default_and_explained_when_asked_for(world):
+    from actions.maintenance.database import reset_step, vacuum_step
+
+    wizard = Wizard("maintenance-db-test", "db", "Maintenance Windows", "tests",
+                    steps=(vacuum_step(), reset_step()))
+
+    async def stats_reset() -> datetime | None:
+        conn = await asyncpg.connect(world.pg.dsn(world.pg.production), timeout=5)
+        try:
+            return await conn.fetchval("SELECT stats_reset FROM pg_stat_database "
+                                       "WHERE datname = current_database()")
+        finally:
+            await conn.close()
+
+    before = await stats_reset()
+    default = await drive(world, wizard, {"tables": "critical_table"})
+    assert default.statuses == {"vacuum-analyze": "ok", "pg-stat-reset": "skipped"}, \
+        default.text()
+    assert await stats_reset() == before
+    [plan] = [r["data"] for r in default.records("step_plan")]
+    assert plan["commands"][0].endswith('-c \'VACUUM (ANALYZE) "public"."critical_table"\'')
+
+    asked = await drive(world, wizard, {"tables": "critical_table", "reset_statistics": "yes"})
+    assert asked.statuses == {"vacuum-analyze": "ok", "pg-stat-reset": "ok"}, asked.text()
+    after = await stats_reset()
+    assert after is not None and (before is None or after > before)
+    [plan] = [r["data"] for r in asked.records("step_plan") if r["data"]["id"] == "pg-stat-reset"]
+    assert "Autovacuum loses the counts" in plan["summary"]
+    assert "not 'update statistics'" in plan["summary"]
+    assert plan["risk"] == "destructive"
