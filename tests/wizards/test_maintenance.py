@@ -335,3 +335,143 @@ async def test_statistics_reset_is_off_by_default_and_explained_when_asked_for(w
     assert "Autovacuum loses the counts" in plan["summary"]
     assert "not 'update statistics'" in plan["summary"]
     assert plan["risk"] == "destructive"
+
+
+# ---- a health drop stops the node updates between nodes ---------------------------------
+async def test_health_drop_stops_between_nodes_before_the_next_drain(world):
+    from sandbox.kube.controllers.chaos import crashloop
+    from waiting import until
+
+    from actions.maintenance.nodes import node_steps
+    from console.execution.confirmation import CommandLineConfirmer
+
+    configure(world)
+    wizard = Wizard("maintenance-nodes-test", "nodes", "Maintenance Windows", "tests",
+                    steps=tuple(node_steps()[:6]))  # two node slots
+    confirm = CommandLineConfirmer("sandbox")
+
+    def crashing() -> bool:
+        return any(s.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+                   for p in world.app_pods() for s in p.get("status", {}).get(
+                       "containerStatuses") or [])
+
+    async def confirmer(request: ConfirmationRequest) -> ConfirmationAnswer:
+        if wizard.steps[request.step_index].id == "drain-node-2":  # node-1 is back
+            crashloop(world.cluster, NS, selector={"app": "mcp-server"})
+            await until(crashing, what="mcp-server pods in CrashLoopBackOff")
+        return await confirm(request)
+
+    driven = await drive(world, wizard, {"nodes": "node-1,node-2", "os-update-1-done": "yes",
+                                         "os-update-2-done": "yes"}, confirmer=confirmer)
+
+    assert driven.statuses == {"drain-node-1": "ok", "os-update-1": "ok",
+                               "return-node-1": "ok", "drain-node-2": "failed"}, driven.text()
+    error = driven.outcomes["drain-node-2"].error
+    assert "service health dropped (pods CRITICAL)" in error
+    assert "stopping before draining node/node-2" in error
+    assert not cordoned(world)  # node-1 back, node-2 never touched
+    assert any(p["spec"].get("nodeName") == "node-2" for p in world.app_pods())
+
+
+# ---- the OS work is confirmed by hand; a resumed run restores what the HPA recorded -----
+async def test_unconfirmed_os_work_stops_and_resume_finishes_from_the_hpa_record(world,
+                                                                                 receiver):
+    configure(world)
+    answers = {"nodes": "node-2", "tables": "accounts"}
+    stopped = await drive(world, "maintenance-window", answers)
+
+    assert stopped.statuses["drain-node-1"] == "ok"
+    assert stopped.statuses["os-update-1"] == "failed", stopped.text()
+    assert "--set os-update-1-done=yes" in stopped.outcomes["os-update-1"].error
+    assert cordoned(world) == {"node-2"}  # left cordoned for the OS work
+    assert hpa(world)["spec"]["minReplicas"] == 8
+    assert json.loads(hpa(world)["metadata"]["annotations"][PREVIOUS_ANNOTATION]) == {
+        "minReplicas": 6, "maxReplicas": 20, "replicas": 6}
+
+    resumed = await drive(world, "maintenance-window", {"os-update-1-done": "yes"},
+                          resume=stopped.path)
+
+    assert set(resumed.statuses.values()) <= {"ok", "skipped"}, resumed.text()
+    assert "window" not in resumed.statuses and "drain-node-1" not in resumed.statuses
+    assert resumed.statuses["return-node-1"] == "ok"
+    assert not cordoned(world)
+    spec = hpa(world)
+    assert (spec["spec"]["minReplicas"], spec["spec"]["maxReplicas"]) == (6, 20)
+    assert PREVIOUS_ANNOTATION not in (spec["metadata"].get("annotations") or {})
+    assert world.deployment()["spec"]["replicas"] == 6
+    assert [d["status"] for d in receiver.deliveries] == ["in_progress", "completed"]
+
+
+# ---- Prometheus up, through PromQL ------------------------------------------------------
+@pytest.fixture
+async def prometheus(world, tmp_path):
+    import asyncio
+    import shutil
+
+    import httpx
+    from health_support import listening_ports, refused_port
+    from waiting import until
+
+    if shutil.which("prometheus") is None:
+        pytest.skip("prometheus binary not installed (apt-get install prometheus)")
+    service = yaml.safe_load(world.config_path.read_text())["environments"]["sandbox"][
+        "service"]["base_url"]
+    with refused_port() as dead:
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n"
+            f"  - job_name: mcp-server-production\n    static_configs:\n"
+            f"      - targets: ['{service.split('://')[1]}']\n"
+            f"  - job_name: mcp-server-staging\n    static_configs:\n"
+            f"      - targets: ['{service.split('://')[1]}', '127.0.0.1:{dead}']\n")
+        proc = await asyncio.create_subprocess_exec(
+            "prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:0", "--log.level=warn",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            (port,) = await until(lambda: proc.returncode is None and listening_ports(proc.pid),
+                                  what="prometheus listening")
+            url = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient() as client:
+                async def scraped() -> bool:
+                    try:
+                        body = (await client.get(f"{url}/api/v1/query",
+                                                 params={"query": "count(up)"})).json()
+                    except (httpx.HTTPError, ValueError):
+                        return False
+                    result = body.get("data", {}).get("result") or []
+                    return bool(result) and result[0]["value"][1] == "3"
+
+                await until(scraped, what="prometheus scraped its 3 targets")
+            yield url
+        finally:
+            proc.terminate()
+            await proc.wait()
+
+
+async def test_prometheus_up_is_asked_through_promql_and_a_down_target_fails(world,
+                                                                           prometheus):
+    from actions.maintenance.after import prometheus_step
+
+    wizard = Wizard("maintenance-prom-test", "prom", "Maintenance Windows", "tests",
+                    steps=(prometheus_step(),))
+    data = yaml.safe_load(world.config_path.read_text())
+    data["environments"]["sandbox"]["service"]["prometheus_url"] = prometheus
+    world.config_path.write_text(yaml.safe_dump(data))
+
+    up = await drive(world, wizard)
+    assert up.statuses == {"prometheus-up": "ok"}, up.text()
+    assert "all 1 targets of job mcp-server-production up" in up.text()
+    assert f"promtool query instant {prometheus} " in up.records("step_plan")[0]["data"][
+        "commands"][0]
+
+    data["environments"]["sandbox"]["service"]["prometheus_job"] = "mcp-server-staging"
+    world.config_path.write_text(yaml.safe_dump(data))
+    down = await drive(world, wizard)
+    assert down.statuses == {"prometheus-up": "failed"}
+    assert "targets down: 127.0.0.1:" in down.outcomes["prometheus-up"].error
+
+    data["environments"]["sandbox"]["service"]["prometheus_job"] = "no-such-job"
+    world.config_path.write_text(yaml.safe_dump(data))
+    missing = await drive(world, wizard)
+    assert "no series" in missing.outcomes["prometheus-up"].error
