@@ -163,7 +163,7 @@ def drain_step(slot: int) -> Step:
             raise StepFailed(f"node/{node} still runs {', '.join(left)}")
         return f"node/{node} cordoned, only DaemonSet pods left on it"
 
-    return Step(f"drain-node-{slot}", f"Drain node {slot}",
+    return Step(f"drain-node-{slot}", f"Node update {slot}: drain",
                 "System updates: kubectl drain NODE --ignore-daemonsets "
                 "--delete-emptydir-data. The runbook drains without looking at the service "
                 "first; here a degraded service stops the update before another node goes, "
@@ -178,7 +178,7 @@ def os_step(slot: int) -> Step:
         return [f"Apply the OS updates on {node} (cordoned and drained now)",
                 f"Reboot {node} if the updates need it"]
 
-    step = manual_step(f"os-update-{slot}", f"OS updates on node {slot}",
+    step = manual_step(f"os-update-{slot}", f"Node update {slot}: OS work (by hand)",
                        "Perform OS updates on the node, by hand: it is cordoned and holds no "
                        "application pod. Confirm when done; the next step uncordons it.",
                        items, timeout=60)
@@ -228,7 +228,7 @@ def return_step(slot: int) -> Step:
                              f"{'cordoned' if info and info.unschedulable else 'not Ready'}")
         return f"node/{node} Ready, schedulable"
 
-    return Step(f"return-node-{slot}", f"Return node {slot}",
+    return Step(f"return-node-{slot}", f"Node update {slot}: uncordon, Ready",
                 "kubectl uncordon NODE — and, unlike the runbook, wait for Ready and check "
                 "the service's health before the next node.",
                 Risk.CHANGE, plan, run, verify=verify, applies=_applies(slot),

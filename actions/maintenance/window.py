@@ -140,7 +140,7 @@ def outside_reason(ctx: StepContext) -> str | None:
         return f"the maintenance window cannot be read ({err})"
     at = now(ctx)
     _, _, inside = w.current_or_next(at)
-    return None if inside else f"it starts the maintenance {w.describe(at)}"
+    return None if inside else f"starting {w.describe(at)}"
 
 
 def plan_window(ctx: StepContext) -> Plan:

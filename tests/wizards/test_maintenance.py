@@ -339,11 +339,11 @@ async def test_statistics_reset_is_off_by_default_and_explained_when_asked_for(w
 
 # ---- a health drop stops the node updates between nodes ---------------------------------
 async def test_health_drop_stops_between_nodes_before_the_next_drain(world):
-    from sandbox.kube.controllers.chaos import crashloop
     from waiting import until
 
     from actions.maintenance.nodes import node_steps
     from console.execution.confirmation import CommandLineConfirmer
+    from sandbox.kube.controllers.chaos import crashloop
 
     configure(world)
     wizard = Wizard("maintenance-nodes-test", "nodes", "Maintenance Windows", "tests",
@@ -475,3 +475,32 @@ async def test_prometheus_up_is_asked_through_promql_and_a_down_target_fails(wor
     world.config_path.write_text(yaml.safe_dump(data))
     missing = await drive(world, wizard)
     assert "no series" in missing.outcomes["prometheus-up"].error
+
+
+# ---- through the command line ------------------------------------------------------------
+async def test_mcp_ops_run_maintenance_window_with_answers_on_the_command_line(world,
+                                                                              receiver):
+    from conftest import cli
+
+    log_file = configure(world)
+    out = await cli(world.config_path, "run", "maintenance-window", "--env", "sandbox",
+                    "--confirm", "sandbox", "--set", f"image={NEW_IMAGE}",
+                    "--set", "nodes=node-1,node-2", "--set", "os-update-1-done=yes",
+                    "--set", "os-update-2-done=yes", env={WEBHOOK_ENV: receiver.url})
+    assert out.returncode == 0, out.stdout + out.stderr
+    total = len(WIZARD.steps)
+    assert f"[1/{total}] Maintenance window (read)" in out.stdout
+    assert f"[6/{total}] Node update 1: drain (destructive)" in out.stdout
+    assert "Type 'sandbox' to go on" in out.stdout or "inside the maintenance window" in out.stdout
+    assert "Cannot evict pod as it would violate the pod's disruption budget" in out.stdout
+    assert "skipped: UNKNOWN — not checked" in out.stdout
+    assert app_images(world) == {NEW_IMAGE} and not cordoned(world)
+    assert world.deployment()["spec"]["replicas"] == 6
+    assert "Maintenance completed " in log_file.read_text()
+    assert [d["status"] for d in receiver.deliveries] == ["in_progress", "completed"]
+
+    refused = await cli(world.config_path, "run", "maintenance-window", "--env", "sandbox",
+                        "--set", "image=not a/valid:image!", env={WEBHOOK_ENV: receiver.url})
+    assert refused.returncode == 2
+    assert "image" in refused.stdout + refused.stderr
+    assert len(receiver.deliveries) == 2  # nothing more sent
