@@ -119,6 +119,24 @@ async def health_gate(ctx: StepContext, where: str) -> AsyncIterator[StepOutput]
                          "it, then retry this step")
 
 
+async def single_points(ctx: StepContext, node: str) -> list[str]:
+    """Warnings for pods on ``node`` whose workload has no other replica: the database
+    primary, the cache... are down from their eviction until they run elsewhere (the
+    runbook's drain does not say so)."""
+    reader = await ctx.kube()
+    k = ctx.env.kubernetes
+    lines = []
+    for pod in await reader.pods(node=node, all_namespaces=True):
+        if pod.deleting or pod.mirror or pod.owner_kind == "DaemonSet":
+            continue
+        for workload, what in ((k.database_workload, "the PostgreSQL primary"),
+                               (k.cache_workload, "the Redis master")):
+            if pod.namespace == k.namespace and pod.name.startswith(f"{workload}-"):
+                lines.append(f"WARNING: {what} ({pod.name}) runs on {node}: it is unavailable "
+                             "from its eviction until it runs on another node")
+    return lines
+
+
 def drain_step(slot: int) -> Step:
     def ops(ctx: StepContext) -> list[Any]:
         node = _node(ctx, slot)
@@ -138,6 +156,8 @@ def drain_step(slot: int) -> Step:
         async for line in health_gate(ctx, f"before draining node/{node}"):
             yield line
         yield Progress(slot - 1, len(nodes), "nodes updated")
+        for line in await single_points(ctx, node):
+            yield line
         writer = await ctx.mutations.kube()
         yield await writer.apply(Cordon(node))
         async for event in writer.drain(node, _options()):

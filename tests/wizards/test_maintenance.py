@@ -300,6 +300,7 @@ async def test_maintenance_window_end_to_end(world, receiver):
             f"-n {NS}") in commands
     assert any(c.startswith("psql ") and 'VACUUM (ANALYZE) "public"."critical_table"' in c
                for c in commands)
+    assert "WARNING: the PostgreSQL primary (postgres-production-primary-" in driven.text()
     assert "UNKNOWN — not checked: no service.prometheus_url" in \
         driven.outcomes["prometheus-up"].error
 
