@@ -59,11 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check", help="health check for cron and CI (exit 0/1/2/3)", formatter_class=fmt,
         description="Check the health of one or all environments, as the runbook's health-check.sh.",
-        epilog="exit status: 0 healthy, 1 warning, 2 critical, 3 unreachable",
+        epilog="exit status: 0 healthy, 1 warning, 2 critical, 3 unreachable\n\n"
+               "for Prometheus, from cron:\n"
+               "  mcp-ops check all --format openmetrics > DIR/mcp_ops.prom.tmp && "
+               "mv DIR/mcp_ops.prom.tmp DIR/mcp_ops.prom\n"
+               "  (DIR: node_exporter's --collector.textfile.directory)",
     )
     _common(p)
     p.add_argument("target", nargs="?", default=None, metavar="ENV|all", help="environment, or 'all' (default: default environment)")
-    p.add_argument("--format", choices=("report", "json"), default="report", help="report (a table) or json (stable schema: docs/check-json.md)")
+    p.add_argument("--format", choices=("report", "json", "openmetrics"), default="report",
+                   help="report (a table), json (stable schema: docs/check-json.md) or "
+                        "openmetrics (gauges for node_exporter's textfile collector)")
 
     p = sub.add_parser("wizards", help="list the wizard catalogue", formatter_class=fmt,
                        description="List every wizard: id, title, runbook section, highest risk.")
@@ -126,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--pods", type=int, default=0, metavar="N", help="extra pods for scale tests")
     q.add_argument("--scenario", metavar="NAME", default=argparse.SUPPRESS,
                    help="fault scenario to start with (default: healthy)")
+    q = sp.add_parser(
+        "status", help="what the running sandbox really is: regions, database, DNS, webhooks",
+        formatter_class=fmt,
+        description="Read the ground truth of a rehearsal from the sandbox's own parts (not "
+                    "from any session log): per region the deployment's ready replicas and "
+                    "image, the database its postgres-credentials secret points at and whether "
+                    "it is a primary accepting writes, the Route53 target of the service "
+                    "record, what the front door answers, and the notifications the sandbox's "
+                    "webhook receivers got.",
+        epilog="exit status: 0 read (parts that did not answer are reported as such), "
+               "2 not a running sandbox's config")
+    q.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                   help="the sandbox's config (default: the lookup order, e.g. $MCP_OPS_CONFIG)")
+    q.add_argument("--format", choices=("report", "json"), default="report")
     return parser
 
 

@@ -41,9 +41,11 @@ from .leftovers import mark_owner, sweep_directories
 from .sandbox_config import Addresses, write_config
 from .service_exec import wire_service_exec
 from .simulator import Simulator
+from .webhooks import WebhookReceiver
 
 log = logging.getLogger(__name__)
 PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
+PRIMARY_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
 
 
 class Sandbox:
@@ -67,6 +69,7 @@ class Sandbox:
         self.simulator: Simulator | None = None
         self.dr_simulator: Simulator | None = None
         self.control: ControlServer | None = None
+        self.webhooks: WebhookReceiver | None = None
         self.config_path: Path | None = None
         self.scenario_state: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -133,12 +136,15 @@ class Sandbox:
         # the MCP-server pods' curl of localhost:8080 reaches their region's simulator
         wire_service_exec(self.clusters.production.cluster, self.simulator.base_url)
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
+        self.webhooks = WebhookReceiver()
+        await self.webhooks.start()
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
             redis_url=self.cache.url, service_url=self.simulator.base_url,
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
-            route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario))
+            route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario,
+            webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")}))
         self.control = ControlServer(self)
         await self.control.start()
         if self.initial_scenario != "healthy":
@@ -193,6 +199,9 @@ class Sandbox:
             "service": {"sandbox": self.simulator.base_url,
                         "sandbox-dr": self.dr_simulator.base_url},
             "aws": self.aws.endpoint_url, "timings": self.timings,
+            "webhooks": self.webhooks.base_url if self.webhooks else None,
+            # the database host names the clusters' secrets use -> where they really are
+            "databases": {PRIMARY_HOST: self.db.dsn()},
         }
 
     def sidecar_path(self) -> Path | None:
@@ -210,6 +219,7 @@ class Sandbox:
         """Stop everything that was started, in reverse order; never raises."""
         steps = [
             ("control", self.control and self.control.stop),
+            ("webhooks", self.webhooks and self.webhooks.stop),
             ("scenario", self._revert_scenario),
             ("simulator", self.simulator and self.simulator.stop),
             ("dr simulator", self.dr_simulator and self.dr_simulator.stop),
@@ -226,11 +236,13 @@ class Sandbox:
         if self.aws is not None:
             await asyncio.to_thread(self.aws.stop)
         self.control = self.simulator = self.dr_simulator = self.clusters = None
+        self.webhooks = None
         self.cache = self.db = self.aws = None
         sidecar = self.sidecar_path()
         if sidecar is not None:
-            with contextlib.suppress(FileNotFoundError):
-                sidecar.unlink()
+            for leftover in (sidecar, self.config_path.with_name(self.config_path.name + ".secrets")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

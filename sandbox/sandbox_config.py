@@ -33,6 +33,14 @@ class Addresses:
     aws_endpoint: str
     route53_zone_id: str
     scenario: str = "healthy"
+    # channel -> the sandbox webhook receiver's secret URL (sandbox/webhooks.py)
+    webhooks: dict[str, str] | None = None
+
+
+# the variables the sandbox's config names for its webhook URLs; their values are in the
+# secrets file written next to the config
+WEBHOOK_VARIABLES = {"status_page": "MCP_OPS_SANDBOX_STATUS_PAGE_WEBHOOK",
+                     "slack": "MCP_OPS_SANDBOX_SLACK_WEBHOOK"}
 
 
 def _aws(a: Addresses, region: str, rds_primary: str) -> dict:
@@ -74,14 +82,17 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
                     "timeout": 3},
         "aws": _aws(a, sandbox_aws.DR_REGION if dr else sandbox_aws.REGION,
                     sandbox_aws.RDS_DR_REPLICA if dr else sandbox_aws.RDS_PRIMARY),
+        "notifications": {"status_page_webhook_env": WEBHOOK_VARIABLES["status_page"],
+                          "slack_webhook_env": WEBHOOK_VARIABLES["slack"]},
         "disaster_recovery": {"environment": None if dr else "sandbox-dr"},
     }
 
 
-def config_dict(a: Addresses) -> dict:
+def config_dict(a: Addresses, secrets_file: str | None = None) -> dict:
     return {
         "version": 1,
         "default_environment": "sandbox",
+        "secrets_file": secrets_file,
         "ui": {"refresh_seconds": 2, "source_timeout_seconds": 3},
         "environments": {"sandbox": _environment(a, dr=False),
                          "sandbox-dr": _environment(a, dr=True)},
@@ -91,14 +102,27 @@ def config_dict(a: Addresses) -> dict:
 HEADER = """\
 # Written by `mcp-ops sandbox` for the sandbox running now; its addresses die with it.
 # AWS is a local moto server: no credentials are needed (none are sent to it).
+# The webhook URLs (the sandbox's own receivers) are in the secrets file beside it.
 """
 
 
-def write_config(path: Path, addresses: Addresses) -> Config:
-    """Write the sandbox's config to ``path`` (mode 0600) and return it as loaded back."""
-    text = HEADER + yaml.safe_dump(config_dict(addresses), sort_keys=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_TRUNC
+
+
+def write_config(path: Path, addresses: Addresses) -> Config:
+    """Write the sandbox's config to ``path`` and its secrets file beside it (both mode
+    0600), and return the config as loaded back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secrets_name = None
+    if addresses.webhooks:
+        secrets_name = path.name + ".secrets"
+        _write_private(path.with_name(secrets_name), "".join(
+            f"{WEBHOOK_VARIABLES[channel]}={url}\n"
+            for channel, url in sorted(addresses.webhooks.items())))
+    _write_private(path, HEADER + yaml.safe_dump(config_dict(addresses, secrets_name),
+                                                 sort_keys=False))
     return load_file(path)

@@ -7,7 +7,7 @@ import pytest
 from health_support import HealthServer, refused_port
 
 from console.collectors.service import ServiceCollector
-from console.collectors.service_metrics import quantile
+from console.collectors.service_metrics import Counters, ScrapeWindow, figures_between, quantile
 from console.config.model import ServiceSettings, Thresholds
 from console.health import Status
 from console.health.evaluate import evaluate_component
@@ -74,7 +74,7 @@ async def test_down_service_is_critical_service_down():
 async def test_request_figures_between_two_scrapes(server):
     server.record(80, seconds=0.02)
     server.record(20, status=500, seconds=0.3)
-    c = ServiceCollector(ServiceSettings(base_url=server.url))
+    c = ServiceCollector(ServiceSettings(base_url=server.url), min_requests=100)
     try:
         first = await c.collect()
         assert first.requests.window == "since start"
@@ -114,3 +114,66 @@ def test_exposition_parser_reads_labels_escapes_and_specials():
     assert samples["up"].value == 1
     assert samples["lat_bucket"].label("le") == "+Inf"
     assert "bad" not in samples
+
+
+async def _error_rate_verdicts(server, **window) -> tuple[list[Status], list[str]]:
+    """16 polls of a service at 80 requests a poll with 0.3 % of 5xx (1 error every 4th
+    poll, after 2006 earlier requests): the error-rate verdict and window of each."""
+    server.record(2000, seconds=0.02)
+    server.record(6, status=500, seconds=0.02)
+    c = ServiceCollector(ServiceSettings(base_url=server.url), **window)
+    statuses, windows = [], []
+    try:
+        for poll in range(16):
+            server.record(79 if poll % 4 == 0 else 80, seconds=0.02)
+            if poll % 4 == 0:
+                server.record(1, status=502, seconds=0.02)
+            snap = await c.collect()
+            health = evaluate_component("service", snap, Thresholds())
+            statuses.append(next(f.status for f in health.findings if f.check == "error_rate"))
+            windows.append(snap.requests.window)
+    finally:
+        await c.close()
+    return statuses, windows
+
+
+async def test_a_healthy_service_never_flaps_into_a_warning_over_short_polls(server):
+    statuses, windows = await _error_rate_verdicts(server)
+    assert set(statuses) == {Status.HEALTHY}, statuses
+    assert windows[0] == "since start" and windows[-1].endswith("s")
+
+
+async def test_judged_over_one_poll_the_same_service_flaps(server):
+    """The same traffic judged poll by poll (the old way): 1 error in 80 is 1.25 %."""
+    statuses, windows = await _error_rate_verdicts(server, window_seconds=0, min_requests=0)
+    assert Status.WARNING in statuses and Status.HEALTHY in statuses
+
+
+def _counters(at: float, requests: float, errors: float) -> Counters:
+    return Counters(at, requests, errors, {0.05: requests - errors, float("inf"): requests})
+
+
+def test_scrape_window_slides_and_needs_enough_requests():
+    window = ScrapeWindow(seconds=300, min_requests=1000)
+    assert window.add(_counters(0, 5000, 500)).window == "since start"  # one scrape: 10 %
+    few = window.add(_counters(2, 5080, 501))  # 80 requests in the window: too few
+    assert few.window == "since start" and few.error_rate_pct == pytest.approx(100 * 501 / 5080)
+    assert few.request_rate == pytest.approx(40) and few.rate_window == "2s"
+    t, requests, errors = 2, 5080, 501
+    while t < 30:  # errors stop: 40 requests/s, none failing
+        t, requests = t + 2, requests + 80
+        figures = window.add(_counters(t, requests, errors))
+    # measured from the first scrape: 1200 requests, 1 of them failed
+    assert figures.window == "30s" and figures.error_rate_pct == pytest.approx(100 / 1200)
+    while t < 400:
+        t, requests = t + 2, requests + 80
+        figures = window.add(_counters(t, requests, errors))
+    assert figures.window == "5m" and figures.error_rate_pct == 0.0  # the burst slid out
+    assert figures.requests == pytest.approx(300 / 2 * 80)
+    restarted = window.add(_counters(t + 2, 100, 50))  # a counter went down: a restart
+    assert restarted.window == "since start" and restarted.error_rate_pct == 50.0
+
+
+def test_figures_between_two_scrapes_without_a_minimum_is_the_poll():
+    figures = figures_between(_counters(0, 100, 0), _counters(2, 180, 1))
+    assert figures.window == "2s" and figures.error_rate_pct == pytest.approx(1.25)

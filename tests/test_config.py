@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,62 @@ def test_secret_values_come_from_named_variables(example_config):
     values = secret_values(example_config, env)
     assert "pg-secret-1" in values and "https://hooks.slack.com/x" in values
     assert "not-a-secret" not in values
+
+
+SECRETS_CONFIG = """\
+version: 1
+secrets_file: {name}
+environments:
+  prod:
+    postgres: {{dsn: "postgresql://app@db:5432/app", password_env: T_SECRETS_PG}}
+    service: {{base_url: "http://svc"}}
+    notifications: {{status_page_webhook_env: T_SECRETS_HOOK}}
+"""
+
+
+def _secrets_setup(tmp_path, body: str, mode: int = 0o600, name: str = "ops.secrets"):
+    secrets = tmp_path / name
+    secrets.write_text(body)
+    secrets.chmod(mode)
+    config = tmp_path / "c.yaml"
+    config.write_text(SECRETS_CONFIG.format(name=name))
+    return config
+
+
+def test_secrets_file_supplies_the_named_variables_and_the_environment_wins(tmp_path, monkeypatch):
+    from console.config.secrets import secret
+
+    monkeypatch.delenv("T_SECRETS_PG", raising=False)
+    monkeypatch.setenv("T_SECRETS_HOOK", "https://from-the-environment/x")
+    config = load_file(_secrets_setup(
+        tmp_path, "# ops secrets\n\nexport T_SECRETS_PG='pg-from-file'\n"
+                  "T_SECRETS_HOOK=https://from-the-file/y\n"))
+    env = config.environments["prod"]
+    assert secret(env.postgres.password_env) == "pg-from-file"
+    assert secret(env.notifications.status_page_webhook_env) == "https://from-the-environment/x"
+    assert "pg-from-file" in secret_values(config)  # redacted like any other secret
+    assert "T_SECRETS_PG" not in os.environ  # children do not inherit it
+
+
+def test_secrets_file_others_may_read_is_refused_with_the_key_line_and_the_fix(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_file(_secrets_setup(tmp_path, "T_SECRETS_PG=x\n", mode=0o644))
+    (problem,) = err.value.problems
+    assert (problem.path, problem.line) == ("secrets_file", 2)
+    assert "others may read it (mode 0644)" in problem.message and "chmod 600" in problem.message
+
+
+@pytest.mark.parametrize("body, line", [("GOOD=1\nnot a pair\n", 2), ("1BAD=x\n", 1)])
+def test_secrets_file_bad_line_is_named(tmp_path, body, line):
+    with pytest.raises(ConfigError) as err:
+        load_file(_secrets_setup(tmp_path, body))
+    assert f"line {line}: expected NAME=value" in err.value.problems[0].message
+
+
+def test_missing_secrets_file_is_named(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(SECRETS_CONFIG.format(name="nowhere.secrets"))
+    with pytest.raises(ConfigError) as err:
+        load_file(config)
+    assert err.value.problems[0].path == "secrets_file"
+    assert "nowhere.secrets" in err.value.problems[0].message

@@ -3,10 +3,10 @@
 Health: ``/health``, ``/health/database`` and ``/health/dependencies`` are asked
 concurrently, each with its status code and latency. Request figures come from
 Prometheus when ``service.prometheus_url`` is set (PromQL over ``[5m]``), otherwise from
-the service's own ``/metrics``: two scrapes give the request rate, the error rate and a P95
-between them. On the very first scrape there is nothing to subtract, so error rate and P95
-are computed over the counters' whole life ("since start") and the request rate is left
-empty rather than guessed.
+the service's own ``/metrics``: the last two scrapes give the request rate, and the error
+rate and P95 are judged over a window of scrapes (see :mod:`.service_metrics`). On the very
+first scrape there is nothing to subtract, so error rate and P95 are computed over the
+counters' whole life ("since start") and the request rate is left empty rather than guessed.
 
 Metric names expected from the service (the MCP-server simulator exposes the same):
 ``http_requests_total{method,path,status}`` (counter) and
@@ -24,7 +24,7 @@ from console.config.model import ServiceSettings
 from console.sources import http, prometheus
 
 from .base import Stopwatch, describe_error, utcnow
-from .service_metrics import Counters, counters_from, figures_between
+from .service_metrics import MIN_REQUESTS, WINDOW_SECONDS, ScrapeWindow, counters_from
 from .service_model import Endpoint, RequestFigures, ServiceSnapshot
 
 PROMQL = {
@@ -36,11 +36,13 @@ PROMQL = {
 
 
 class ServiceCollector:
-    def __init__(self, settings: ServiceSettings, *, timeout: float | None = None) -> None:
+    def __init__(self, settings: ServiceSettings, *, timeout: float | None = None,
+                 window_seconds: float = WINDOW_SECONDS,
+                 min_requests: float = MIN_REQUESTS) -> None:
         self.settings = settings
         self.timeout = timeout or settings.timeout
         self._client: httpx.AsyncClient | None = None
-        self._previous: Counters | None = None
+        self._window = ScrapeWindow(window_seconds, min_requests)
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -103,9 +105,8 @@ class ServiceCollector:
     async def _from_scrape(self) -> RequestFigures:
         response = await self._http().get(self.settings.metrics_path)
         response.raise_for_status()
-        current = counters_from(prometheus.parse_text(response.text), time.monotonic())
-        previous, self._previous = self._previous, current
-        return figures_between(previous, current)
+        return self._window.add(counters_from(prometheus.parse_text(response.text),
+                                              time.monotonic()))
 
 
 def _http_error(exc: httpx.HTTPError) -> str:

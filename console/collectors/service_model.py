@@ -25,11 +25,13 @@ class Endpoint:
 
 @dataclass(frozen=True, kw_only=True)
 class RequestFigures:
-    """Request rate, error rate and P95 over ``window`` ("5m", "12.3s", "since start")."""
+    """Error rate and P95 over ``window`` ("5m", "12s", "since start"); the request rate
+    over ``rate_window`` (the last poll; empty: the same as ``window``)."""
 
     source: str = ""  # prometheus / scrape
     window: str = ""
     request_rate: float | None = None  # requests per second
+    rate_window: str = ""
     error_rate_pct: float | None = None
     p95_ms: float | None = None
     requests: float | None = None  # requests counted in the window

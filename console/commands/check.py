@@ -1,4 +1,4 @@
-"""``mcp-ops check [ENV|all] --format report|json``: the runbook's health-check.sh.
+"""``mcp-ops check [ENV|all] --format report|json|openmetrics``: the runbook's health-check.sh.
 
 Exit status: 0 healthy, 1 warning, 2 critical, 3 unreachable (the worst environment
 decides). A configuration problem, an unknown environment or an unexpected error exits 3
@@ -16,6 +16,7 @@ import sys
 from console.collectors.base import describe_error, utcnow
 from console.config import ConfigError, load
 from console.health.check import exit_code, resolve_targets, run_checks
+from console.health.openmetrics import to_openmetrics
 from console.health.report import render_report, to_json
 
 EXIT_UNREACHABLE = 3
@@ -36,6 +37,8 @@ def main(args) -> int:
         reports = asyncio.run(run_checks(config, names))
         if args.format == "json":
             text = json.dumps(to_json(reports, started), indent=2, ensure_ascii=False)
+        elif args.format == "openmetrics":
+            text = to_openmetrics(reports).rstrip("\n")
         else:
             text = render_report(reports, width=shutil.get_terminal_size((100, 24)).columns)
     except Exception as exc:  # noqa: BLE001 - a bug of ours must not read as WARNING (1)

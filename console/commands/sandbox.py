@@ -1,4 +1,5 @@
-"""``mcp-ops sandbox [--scenario NAME]`` and ``mcp-ops sandbox serve --config-out FILE``.
+"""``mcp-ops sandbox [--scenario NAME]``, ``mcp-ops sandbox serve --config-out FILE`` and
+``mcp-ops sandbox status [--config FILE] [--format report|json]``.
 
 ``serve`` runs here, in ``console``, without Textual: it is what tests, scripts and
 ``mcp-ops check``/``mcp-ops run`` rehearsals use. The interactive form opens the console,
@@ -22,6 +23,16 @@ def main(args) -> int:
     except KeyError as err:
         print(f"mcp-ops sandbox: {err.args[0]}", file=sys.stderr)
         return 2
+    if getattr(args, "sandbox_command", None) == "status":
+        from console.config import ConfigError
+        from sandbox.status import NotASandbox
+        from sandbox.status import main as status
+
+        try:
+            return status(getattr(args, "config", None), args.format)
+        except (ConfigError, NotASandbox) as err:
+            print(f"mcp-ops sandbox status: {err}", file=sys.stderr)
+            return 2
     if getattr(args, "sandbox_command", None) == "serve":
         if args.pods < 0:
             print("mcp-ops sandbox serve: --pods must be 0 or more", file=sys.stderr)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from console.errors import McpOpsError
 
 from .model import Config
+from .secrets import read_secrets_file, remember_file_secrets
 
 Path_ = tuple[str | int, ...]
 
@@ -91,7 +92,31 @@ def load_file(path: str | os.PathLike) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [ConfigProblem("", None, exc.strerror or str(exc))]) from exc
-    return parse(text, str(path))
+    config = parse(text, str(path))
+    if config.secrets_file:
+        _load_secrets(path, config.secrets_file, _key_line(text, "secrets_file"))
+    return config
+
+
+def _key_line(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return number
+    return None
+
+
+def _load_secrets(config_path: Path, name: str, line: int | None) -> None:
+    """Make the secrets file's variables known to :func:`~.secrets.secret`."""
+    target = Path(name).expanduser()
+    if not target.is_absolute():
+        target = config_path.parent / target
+    try:
+        values = read_secrets_file(target)
+    except (OSError, ValueError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(str(config_path), [ConfigProblem(
+            "secrets_file", line, f"{target}: {message}")]) from None
+    remember_file_secrets(values)
 
 
 def parse(text: str, source: str = "<config>") -> Config:

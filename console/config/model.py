@@ -271,6 +271,9 @@ class Config(Strict):
     version: int = Field(1, ge=1, le=1)
     default_environment: str | None = None
     environments: dict[str, Environment]
+    # a file of NAME=value lines (mode 0600) for the variables the *_env keys name; a
+    # variable already set in the environment wins. Relative to the config file's folder.
+    secrets_file: str | None = None
     session_log: SessionLogSettings = SessionLogSettings()
     ui: UiSettings = UiSettings()
 

@@ -61,8 +61,9 @@ def _requests(snap: ServiceSnapshot, t: Thresholds) -> list[Finding]:
         out.append(not_judged(COMPONENT, "p95",
                               f"P95 response time not judged: no timed requests{window}"))
     if r.request_rate is not None:
+        rate_window = f" over {r.rate_window}" if r.rate_window else window
         out.append(Finding(COMPONENT, "request_rate", Status.HEALTHY,
-                           f"{fmt_num(r.request_rate)} requests/s{window}", r.request_rate))
+                           f"{fmt_num(r.request_rate)} requests/s{rate_window}", r.request_rate))
     else:
         out.append(not_judged(COMPONENT, "request_rate", "request rate not measured: one "
                               "scrape of /metrics has no rate (set service.prometheus_url)"
