@@ -505,3 +505,87 @@ async def test_mcp_ops_run_maintenance_window_with_answers_on_the_command_line(w
     assert refused.returncode == 2
     assert "image" in refused.stdout + refused.stderr
     assert len(receiver.deliveries) == 2  # nothing more sent
+
+
+# ---- the rehearsal: mcp-ops run against mcp-ops sandbox serve ---------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_sandbox_rehearsal_through_mcp_ops_run(sandbox, tmp_path):
+    """``mcp-ops run maintenance-window --env sandbox --confirm sandbox`` against a real
+    ``mcp-ops sandbox serve`` (real-time clock), checked against the sandbox's own ground
+    truth: ``mcp-ops sandbox status``, the real kubectl, the real database."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import sandbox_switch
+    from kube_support import KUBECTL
+
+    from console.config import load_file
+
+    sandbox_switch(sandbox, "healthy")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"),
+           "KUBECACHEDIR": str(tmp_path / "kubecache"), "PYTHONPATH": str(root)}
+    work = tmp_path / "ops"  # the runbook's docs/maintenance-log.md, relative to here
+    work.mkdir()
+
+    def mcp_ops(*args: str, timeout: float = 780) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "console.cli", "--config",
+                               str(sandbox.config), *args], capture_output=True, text=True,
+                              cwd=work, env=env, timeout=timeout)
+
+    config = load_file(sandbox.config)
+    _, settings = config.environment("sandbox")
+    k = settings.kubernetes
+
+    def kubectl(*args: str) -> dict:
+        out = subprocess.run([KUBECTL, "--kubeconfig", str(k.kubeconfig), "--context",
+                              str(k.context), "--request-timeout=20s", *args, "-o", "json"],
+                             capture_output=True, text=True, timeout=60, env=env, check=True)
+        return json.loads(out.stdout)
+
+    nodes = sorted(n["metadata"]["name"] for n in kubectl("get", "nodes")["items"])
+    before = json.loads(mcp_ops("sandbox", "status", "--format", "json", timeout=60).stdout)
+    image = before["regions"]["sandbox"]["deployment"]["image"]
+    new_image = image.rsplit(":", 1)[0] + ":v1.2.0"
+    assert new_image != image
+    sets = ["--set", f"image={new_image}"]
+    for i in range(1, len(nodes) + 1):
+        sets += ["--set", f"os-update-{i}-done=yes"]
+
+    out = mcp_ops("run", "maintenance-window", "--env", "sandbox", "--confirm", "sandbox", *sets)
+
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr
+    for node in nodes:  # each drained (nothing but DaemonSet pods left), then back
+        assert f"verified: node/{node} cordoned, only DaemonSet pods left on it" in out.stdout
+        assert f"verified: node/{node} Ready, schedulable" in out.stdout
+    name = f"pre-maintenance-backup-{datetime.now(UTC):%Y%m%d}"
+    backup = kubectl("get", "backups.velero.io", name, "-n", "velero")
+    assert backup["status"]["phase"] == "Completed" and not backup["status"].get("errors")
+    assert not [n for n in kubectl("get", "nodes")["items"] if n["spec"].get("unschedulable")]
+    hpa_now = kubectl("get", "hpa", k.hpa, "-n", k.namespace)
+    assert (hpa_now["spec"]["minReplicas"], hpa_now["spec"]["maxReplicas"]) == (6, 20)
+    assert PREVIOUS_ANNOTATION not in (hpa_now["metadata"].get("annotations") or {})
+
+    after = json.loads(mcp_ops("sandbox", "status", "--format", "json", timeout=60).stdout)
+    deployment = after["regions"]["sandbox"]["deployment"]
+    assert deployment["image"] == new_image
+    assert deployment["ready"] == deployment["desired"] == 6
+    statuses = [n["status"] for n in after["notifications"] if n["channel"] == "status_page"]
+    assert statuses[-2:] == ["in_progress", "completed"], after["notifications"]
+
+    async def vacuumed() -> list:
+        conn = await asyncpg.connect(settings.postgres.dsn, timeout=5)
+        try:
+            return await conn.fetch("SELECT relname, last_vacuum, last_analyze "
+                                    "FROM pg_stat_user_tables")
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    rows = asyncio.run(vacuumed())
+    assert rows and all(r["last_vacuum"] and r["last_analyze"] for r in rows), rows
+    log = (work / "docs" / "maintenance-log.md").read_text()
+    assert log.count("Maintenance completed ") == 1 and f"image {new_image}" in log
