@@ -97,9 +97,9 @@ def log_line(ctx: StepContext, at: datetime) -> str:
 def plan_log(ctx: StepContext) -> Plan:
     path = log_path(ctx)
     return Plan(f"Append 'Maintenance completed <date>' to {path} "
-                "(maintenance.log_path), with the environment, who, and what was done",
-                (Plan.command("sh", "-c", f'echo "Maintenance completed $(date -u)" >> '
-                              f"{path}"),))
+                "(maintenance.log_path), with the environment, who, and what was done; "
+                "the line goes on tee's standard input",
+                (Plan.command("tee", "-a", str(path)),))
 
 
 async def run_log(ctx: StepContext) -> AsyncIterator[StepOutput]:

@@ -139,6 +139,9 @@ async def run_undo(ctx: StepContext) -> AsyncIterator[StepOutput]:
             failed = f"rollout not complete: {deployment.rollout_text}"
         elif (problem := await _health_problem(ctx)) is not None:
             failed = f"health check failed: {problem}"
+    if failed is None and deployment.image != ctx.values["image"]:
+        raise StepSkipped(f"the deployment runs {deployment.image}, not this run's "
+                          f"{ctx.values['image']}: nothing of this run to undo")
     if failed is None:
         raise StepSkipped(f"the update to {ctx.values['image']} is healthy "
                           f"({deployment.rollout_text}): nothing to undo")

@@ -500,6 +500,15 @@ async def test_mcp_ops_run_maintenance_window_with_answers_on_the_command_line(w
     assert "Maintenance completed " in log_file.read_text()
     assert [d["status"] for d in receiver.deliveries] == ["in_progress", "completed"]
 
+    dry = await cli(world.config_path, "run", "maintenance-window", "--env", "sandbox",
+                    "--dry-run", "--set", f"image={NEW_IMAGE}", "--set", "nodes=node-3",
+                    env={WEBHOOK_ENV: receiver.url})
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "kubectl drain node-3 --ignore-daemonsets --delete-emptydir-data" in dry.stdout
+    assert "kubectl rollout undo deployment/mcp-server-production" in dry.stdout
+    assert "Node update 2: drain: skipped (not applicable)" in dry.stdout
+    assert len(receiver.deliveries) == 2 and app_images(world) == {NEW_IMAGE}  # ran nothing
+
     refused = await cli(world.config_path, "run", "maintenance-window", "--env", "sandbox",
                         "--set", "image=not a/valid:image!", env={WEBHOOK_ENV: receiver.url})
     assert refused.returncode == 2
