@@ -133,7 +133,10 @@ def window(ctx: StepContext) -> Window:
 
 def outside_reason(ctx: StepContext) -> str | None:
     """The typed confirmation's reason when now is outside the window (a window that
-    cannot be read needs it too: nobody can say the time is right)."""
+    cannot be read needs it too: nobody can say the time is right). Read-only: none, as
+    nothing can change."""
+    if ctx.read_only:
+        return None
     try:
         w = window(ctx)
     except WindowError as err:
@@ -164,7 +167,9 @@ async def run_window(ctx: StepContext) -> AsyncIterator[StepOutput]:
     yield f"window: {w.text}"
     yield f"now: {at.astimezone(w.zone):%a %Y-%m-%d %H:%M %Z} ({at.astimezone(UTC):%H:%M} UTC)"
     yield w.describe(at)
-    if not inside:
+    if not inside and ctx.read_only:
+        yield "read-only: nothing will be changed, so no confirmation is asked"
+    elif not inside:
         ctx.note(f"maintenance started outside its window (next {begin.isoformat()}), "
                  f"confirmed by {ctx.operator.user}", outside_window=True,
                  next_window=begin.isoformat())

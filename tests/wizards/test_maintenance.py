@@ -156,6 +156,11 @@ async def test_starting_outside_the_window_needs_the_name_typed(world):
     assert asked[0].kind == TYPED and "outside the maintenance window" in asked[0].prompt()
     assert "Type 'sandbox'" in asked[0].prompt()
 
+    looking = await drive(world, wizard, read_only=True, confirm=None)
+    assert looking.statuses == {"window": "ok"}  # read-only: nothing can start, no gate
+    assert "outside the maintenance window" in looking.text()
+    assert "confirmed by" not in looking.text()
+
     typed = await drive(world, wizard)  # --confirm sandbox: the name typed
     assert typed.statuses == {"window": "ok"}, typed.text()
     assert "started outside the window" in typed.text()
