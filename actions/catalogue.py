@@ -51,10 +51,6 @@ PLANNED: dict[str, Planned] = {
         "Disaster recovery failover", "Backup and Recovery › Disaster Recovery Scenarios",
         "The region is down: activate the DR environment, promote the replica, move DNS.",
         Risk.DESTRUCTIVE),
-    "performance-review": Planned(
-        "Weekly performance review", "Performance Optimization › Regular Performance Reviews",
-        "Weekly: traffic, slow queries, cache efficiency; tune indexes, limits and HPA.",
-        Risk.CHANGE),
     "service-outage": Planned(
         "Complete service outage", "Emergency Procedures › Service Outage Response",
         "The service is down for everyone: assess, divert traffic, find the cause, recover.",
@@ -120,11 +116,12 @@ class WizardNotBuilt(McpOpsError):
 
 
 def _built() -> dict[str, Wizard]:
-    from . import maintenance, morning_health_check, scaling
+    from . import maintenance, morning_health_check, performance_review, scaling
     from .backups import backup_verification, db_pitr, velero_restore
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
-               db_pitr.WIZARD, velero_restore.WIZARD, maintenance.WIZARD]
+               db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
+               maintenance.WIZARD]
     return {w.id: w for w in wizards}
 
 

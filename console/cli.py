@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run", help="run a wizard headless, answers on the command line", formatter_class=fmt,
         description="Run a wizard without the console; output streams to stdout and to the session log.",
-        epilog="exit status: 0 success, 1 a step failed, 2 refused (read-only, missing confirmation, invalid input)",
+        epilog="exit status: 0 success, 1 a step failed, 2 refused (read-only, missing "
+               "confirmation, invalid input, another operator holds the environment)\n\n"
+               "A run with change steps holds the environment's Lease mcp-ops-ENV (kubectl get "
+               "lease -n NAMESPACE) from its first change step to its end; while another "
+               "operator holds it, change steps are refused and the holder is named.",
     )
     _common(p)
     p.add_argument("wizard", metavar="WIZARD", help="wizard id (see `mcp-ops wizards`)")
@@ -89,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                    help="refuse every step that changes anything")
     p.add_argument("--resume", metavar="SESSION", help="continue an interrupted run from its session log")
+    p.add_argument("--take-over", metavar="USER", default=None,
+                   help="take the environment's operator lease from USER, who holds it now "
+                        "(both sessions log it)")
 
     p = sub.add_parser("log", help="session logs: list, show, verify, export, archive", formatter_class=fmt,
                        description="Work with the tamper-evident session logs.")
@@ -107,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("session", metavar="ID")
     q.add_argument("--format", choices=("md",), default="md")
     q.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    q = logs.add_parser("replay", help="play a session back with its timing (plans, "
+                        "confirmations, output, health at each step)", formatter_class=fmt,
+                        description="Replay a session in the terminal as it happened, with "
+                                    "the time between records divided by --speed.",
+                        epilog="exit status: 0 replayed, 1 the log does not verify "
+                               "(replayed anyway, under a warning), 2 no such session")
+    _common(q)
+    q.add_argument("session", metavar="ID")
+    q.add_argument("--speed", type=float, default=10.0, metavar="N",
+                   help="N times faster than it happened (default 10; long pauses are cut "
+                        "to 3 s)")
     q = logs.add_parser("archive", help="copy a session log to S3 (session_log.s3_archive_bucket)",
                         epilog="exit status: 0 archived, 1 upload failed, 2 no bucket configured")
     _common(q)

@@ -98,6 +98,7 @@ class SandboxDatabase:
     server: ChildProcess | None = None
     note: str = ""  # why this server was chosen (shown in the sandbox's progress)
     own_dir: Path | None = None  # data kept outside the sandbox's directory, removed on stop
+    statements_note: str = ""  # why pg_stat_statements is not available ("" = it is)
 
     @property
     def recovery_database(self) -> str:
@@ -188,7 +189,8 @@ async def _try_local(host: str, port: int, name: str) -> tuple[SandboxDatabase |
 
 
 async def _start_embedded(workdir: Path) -> SandboxDatabase:
-    server = await start_embedded(workdir, max_connections=EMBEDDED_MAX_CONNECTIONS)
+    server = await start_embedded(workdir, max_connections=EMBEDDED_MAX_CONNECTIONS,
+                                  preload=("pg_stat_statements",))
     db = SandboxDatabase("embedded", LOCALHOST, server.port, "postgres", RUNBOOK_DATABASE,
                          server.bin_dir, max_connections=EMBEDDED_MAX_CONNECTIONS,
                          server=server.process, own_dir=server.own_dir)
@@ -214,5 +216,20 @@ async def _seed(db: SandboxDatabase) -> None:
     conn = await db.connect()
     try:
         await conn.execute(SEED_SQL)
+        db.statements_note = await enable_statements(conn)
     finally:
         await conn.close()
+
+
+async def enable_statements(conn: asyncpg.Connection) -> str:
+    """``CREATE EXTENSION pg_stat_statements`` where the server preloads it; otherwise why
+    it is not available (a shared local server is not restarted with other settings)."""
+    preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+    if "pg_stat_statements" not in (preload or ""):
+        return ("pg_stat_statements is not in this server's shared_preload_libraries "
+                f"({preload or 'empty'})")
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    except asyncpg.PostgresError as exc:
+        return f"CREATE EXTENSION pg_stat_statements failed: {exc}"
+    return ""

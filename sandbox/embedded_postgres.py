@@ -75,16 +75,28 @@ def _shared_tmp() -> str:
     raise RuntimeError("no world-accessible temporary directory for the embedded PostgreSQL")
 
 
-async def start_embedded(workdir: Path, *, max_connections: int) -> EmbeddedServer:
-    """initdb and start a server from pgserver's binaries, on 127.0.0.1 and a free port."""
-    bin_dir = pgserver_bin_dir()
+def has_library(bin_dir: Path, name: str) -> bool:
+    """Whether the server of ``bin_dir`` ships the loadable module ``name`` (pgserver's wheel
+    leaves out most of contrib, pg_stat_statements among them)."""
+    return any((bin_dir.parent / "lib" / sub / f"{name}.so").exists()
+               for sub in ("postgresql", "."))
+
+
+async def start_embedded(workdir: Path, *, max_connections: int,
+                         preload: tuple[str, ...] = (),
+                         bin_dir: Path | None = None) -> EmbeddedServer:
+    """initdb and start a server from pgserver's binaries (or those of ``bin_dir``), on
+    127.0.0.1 and a free port; the libraries of ``preload`` it ships go in
+    shared_preload_libraries."""
+    bin_dir = bin_dir or pgserver_bin_dir()
     if bin_dir is None:
         raise RuntimeError("no PostgreSQL answers and pgserver is not installed "
                            "(pip install 'mcp-ops[sandbox]')")
     user = unprivileged_user()
     base, own_dir, bin_dir = _server_home(workdir, bin_dir, user)
     try:
-        return await _run(workdir, base, bin_dir, user, own_dir, max_connections)
+        libraries = [name for name in preload if has_library(bin_dir, name)]
+        return await _run(workdir, base, bin_dir, user, own_dir, max_connections, libraries)
     except BaseException:
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)
@@ -127,7 +139,8 @@ def _server_home(workdir: Path, bin_dir: Path, user: str | None) -> tuple[Path, 
 
 
 async def _run(workdir: Path, base: Path, bin_dir: Path, user: str | None,
-               own_dir: Path | None, max_connections: int) -> EmbeddedServer:
+               own_dir: Path | None, max_connections: int,
+               preload: list[str] | None = None) -> EmbeddedServer:
     data = base / "data"
     initdb = await start_child(
         "initdb", [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
@@ -142,7 +155,9 @@ async def _run(workdir: Path, base: Path, bin_dir: Path, user: str | None,
                          "-p", str(port), "-k", str(base),
                          "-c", f"max_connections={max_connections}",
                          "-c", "fsync=off", "-c", "synchronous_commit=off",
-                         "-c", "full_page_writes=off", "-c", "shared_buffers=32MB"],
+                         "-c", "full_page_writes=off", "-c", "shared_buffers=32MB",
+                         *(["-c", f"shared_preload_libraries={','.join(preload)}"]
+                           if preload else [])],
             log_path=workdir / "postgres.log", user=user, stop_signal=signal.SIGINT)
         dsn = f"postgresql://postgres@{LOCALHOST}:{port}/postgres"
         try:

@@ -38,7 +38,9 @@ from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
 from .database import SandboxDatabase, find_local, start_database
 from .leftovers import mark_owner, sweep_directories
-from .sandbox_config import Addresses, write_config
+from .prometheus import SandboxPrometheus, start_prometheus
+from .prometheus import binary as prometheus_binary
+from .sandbox_config import PROMETHEUS_JOBS, Addresses, write_config
 from .service_exec import wire_service_exec
 from .simulator import Simulator
 from .webhooks import WebhookReceiver
@@ -46,6 +48,7 @@ from .webhooks import WebhookReceiver
 log = logging.getLogger(__name__)
 PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
 PRIMARY_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
+PROMETHEUS_ENV = "MCP_OPS_SANDBOX_PROMETHEUS"
 
 
 class Sandbox:
@@ -70,6 +73,8 @@ class Sandbox:
         self.dr_simulator: Simulator | None = None
         self.control: ControlServer | None = None
         self.webhooks: WebhookReceiver | None = None
+        self.prometheus: SandboxPrometheus | None = None
+        self.prometheus_note = ""
         self.config_path: Path | None = None
         self.scenario_state: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -121,6 +126,7 @@ class Sandbox:
                 raise r
         self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
                       f"Redis {self.cache.mode} on port {self.cache.port}")
+        self.progress("pg_stat_statements: " + (self.db.statements_note or "available"))
         podfs = workdir / "podfs"
         wire_exec(self.clusters, db=self.db, cache=self.cache, podfs=podfs)
         self.cache.start_traffic()
@@ -138,18 +144,36 @@ class Sandbox:
         wire_service_exec(self.clusters.dr.cluster, self.dr_simulator.base_url)
         self.webhooks = WebhookReceiver()
         await self.webhooks.start()
+        await self._timed("prometheus", self._start_prometheus())
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
             redis_url=self.cache.url, service_url=self.simulator.base_url,
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
             route53_zone_id=self.aws.zone_id, scenario=self.initial_scenario,
-            webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")}))
+            webhooks={c: self.webhooks.url(c) for c in ("status_page", "slack")},
+            prometheus_url=self.prometheus.url if self.prometheus else None))
         self.control = ControlServer(self)
         await self.control.start()
         if self.initial_scenario != "healthy":
             await self.switch(self.initial_scenario)
         self._write_sidecar()
+
+    async def _start_prometheus(self) -> None:
+        """A real Prometheus scraping both simulators, when the binary is installed
+        (``MCP_OPS_SANDBOX_PROMETHEUS=off`` leaves it out); without one the sandbox runs as
+        before and the PromQL steps say Prometheus is not configured."""
+        if os.environ.get(PROMETHEUS_ENV, "").strip().lower() in ("0", "off", "no", "false"):
+            self.prometheus_note = f"{PROMETHEUS_ENV}=off"
+            return
+        if prometheus_binary() is None:
+            self.prometheus_note = "prometheus not installed (apt-get install prometheus)"
+            self.progress(f"no Prometheus: {self.prometheus_note}")
+            return
+        urls = {"sandbox": self.simulator.base_url, "sandbox-dr": self.dr_simulator.base_url}
+        self.prometheus = await start_prometheus(
+            self.workdir / "prometheus", {PROMETHEUS_JOBS[env]: url for env, url in urls.items()})
+        self.progress(f"Prometheus on {self.prometheus.url}, scraping the simulators every 1 s")
 
     def _simulator(self, seed: int) -> Simulator:
         from .aws import BUCKET
@@ -202,6 +226,9 @@ class Sandbox:
             "webhooks": self.webhooks.base_url if self.webhooks else None,
             # the database host names the clusters' secrets use -> where they really are
             "databases": {PRIMARY_HOST: self.db.dsn()},
+            "prometheus": self.prometheus.url if self.prometheus else None,
+            "prometheus_note": self.prometheus_note,
+            "pg_stat_statements": self.db.statements_note or "available",
         }
 
     def sidecar_path(self) -> Path | None:
@@ -223,6 +250,7 @@ class Sandbox:
             ("scenario", self._revert_scenario),
             ("simulator", self.simulator and self.simulator.stop),
             ("dr simulator", self.dr_simulator and self.dr_simulator.stop),
+            ("prometheus", self.prometheus and self.prometheus.stop),
             ("kubernetes", self.clusters and self.clusters.stop),
             ("redis", self.cache and self.cache.stop),
             ("postgres", self.db and self.db.stop),
@@ -237,6 +265,7 @@ class Sandbox:
             await asyncio.to_thread(self.aws.stop)
         self.control = self.simulator = self.dr_simulator = self.clusters = None
         self.webhooks = None
+        self.prometheus = None
         self.cache = self.db = self.aws = None
         sidecar = self.sidecar_path()
         if sidecar is not None:

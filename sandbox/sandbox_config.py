@@ -6,6 +6,15 @@ It is an ordinary mcp-ops configuration file (the schema of ``config.example.yam
 one; it is validated by loading it back before anyone is told it exists. Names the runbook
 uses (namespace, deployment, bucket, record, RDS identifiers) are kept; only addresses
 differ. The moto credentials are named by ``*_env`` keys like any other secret.
+
+When the sandbox runs a Prometheus (``sandbox/prometheus.py``), its URL is
+``service.prometheus_url`` — for the range queries of the performance review — while the
+dashboard's and the check's request figures stay on the direct scrape
+(``request_figures: scrape``). The reason: a scenario switch restarts the simulator's
+counters with a backlog at the new behaviour, so one scrape shows the incident at once,
+while a PromQL ``rate(...[5m])`` would average the old behaviour in for five minutes (the
+high-error-rate scenario would read well under 5 % for minutes). Production keeps
+``auto``: PromQL when Prometheus is configured.
 """
 
 from __future__ import annotations
@@ -35,12 +44,15 @@ class Addresses:
     scenario: str = "healthy"
     # channel -> the sandbox webhook receiver's secret URL (sandbox/webhooks.py)
     webhooks: dict[str, str] | None = None
+    prometheus_url: str | None = None  # the sandbox's Prometheus, when the binary is installed
 
 
 # the variables the sandbox's config names for its webhook URLs; their values are in the
 # secrets file written next to the config
 WEBHOOK_VARIABLES = {"status_page": "MCP_OPS_SANDBOX_STATUS_PAGE_WEBHOOK",
                      "slack": "MCP_OPS_SANDBOX_SLACK_WEBHOOK"}
+# the Prometheus job of each region's MCP-server simulator
+PROMETHEUS_JOBS = {"sandbox": "mcp-server-production", "sandbox-dr": "mcp-server-dr"}
 
 
 def _aws(a: Addresses, region: str, rds_primary: str) -> dict:
@@ -78,7 +90,9 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
                      "statement_timeout_ms": 2000},
         "redis": {"url": a.redis_url},
         "service": {"base_url": a.dr_service_url if dr else a.service_url,
-                    "prometheus_url": None, "prometheus_job": "mcp-server-production",
+                    "prometheus_url": a.prometheus_url,
+                    "prometheus_job": PROMETHEUS_JOBS["sandbox-dr" if dr else "sandbox"],
+                    "request_figures": "scrape",  # see the module's docstring
                     "timeout": 3},
         "aws": _aws(a, sandbox_aws.DR_REGION if dr else sandbox_aws.REGION,
                     sandbox_aws.RDS_DR_REPLICA if dr else sandbox_aws.RDS_PRIMARY),

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import scenario_data, scenario_kube
+from . import scenario_data, scenario_kube, scenario_perf
 
 if TYPE_CHECKING:
     from .platform import Sandbox
@@ -97,6 +97,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "the certificate wizard (renew by annotation).",
              "WARNING", "certificate",
              scenario_kube.cert_expiring_apply, scenario_kube.cert_expiring_revert),
+    Scenario("missing-index", "A hot query on a table without its index",
+             "tool_call_events (200,000 rows) has no index on account_id, and the server's "
+             "last-call-per-account query reads the whole table once per account, about 2 s "
+             "a run, over and over. Practise the weekly performance review: find the slow "
+             "statement, CREATE INDEX CONCURRENTLY, see it fast again.",
+             "WARNING", "running > 1 s",
+             scenario_perf.missing_index_apply, scenario_perf.missing_index_revert),
 )}
 
 

@@ -24,7 +24,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import asyncpg
@@ -38,6 +38,9 @@ from prometheus_client import (
 )
 
 from .local_process import LOCALHOST
+
+if TYPE_CHECKING:
+    from .scenario_perf import QueryLoop
 
 VERSION = "2.4.1"
 TICK = 0.25  # seconds of synthetic traffic per step
@@ -120,6 +123,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._traffic: asyncio.Task | None = None
+        self.query_loop: QueryLoop | None = None  # a query the server runs again and again
 
     @property
     def base_url(self) -> str:
@@ -146,7 +150,22 @@ class Simulator:
         self.reset_metrics()
         self._traffic = asyncio.create_task(self._traffic_loop(), name="simulator-traffic")
 
+    def start_query_loop(self, query: str) -> None:
+        """Run ``query`` on the database again and again on a connection of its own, as
+        the server's dashboard endpoint would (the missing-index scenario's slow query)."""
+        from .scenario_perf import QueryLoop
+
+        if self.query_loop is None:
+            self.query_loop = QueryLoop(self.database_dsn, query)
+            self.query_loop.start()
+
+    async def stop_query_loop(self) -> None:
+        loop, self.query_loop = self.query_loop, None
+        if loop is not None:
+            await loop.stop()
+
     async def stop(self) -> None:
+        await self.stop_query_loop()
         if self._traffic is not None:
             self._traffic.cancel()
             with contextlib.suppress(asyncio.CancelledError):

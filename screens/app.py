@@ -89,6 +89,9 @@ class McpOpsApp(WizardActions, App[None]):
         self.title = f"mcp-ops — {self.env_name}"
         self.query_one(Dashboard).query("Panel").first().focus()
         self.probe_credentials()  # what the credentials could write -> header (wizard_actions)
+        if self.live:  # who else holds the environment -> header (wizard_actions)
+            self.show_lease_holder()
+            self.set_interval(10.0, self.show_lease_holder)
 
     # ---- worker failures ---------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -133,6 +136,8 @@ class McpOpsApp(WizardActions, App[None]):
         await self.mount(Dashboard(self.env_name), before=self.query_one(Footer))
         self.title = f"mcp-ops — {self.env_name}"
         self.probe_credentials()  # another environment, other credentials
+        header.held_by = ""
+        self.show_lease_holder()
         self.notify(f"Environment: {self.env_name}" + (" (read-only)" if self.read_only else ""),
                     markup=False)
 

@@ -18,6 +18,7 @@ SLOWLOG = [("id", "id"), ("when", "when"), ("ms", "ms"), ("client", "client"),
 
 class CacheView(DrillDown):
     COMPONENT = "cache"
+    GRAFANA = "overview"
     DEFAULT_CSS = """
     CacheView DataTable { height: 1fr; }
     CacheView TabbedContent { height: 1fr; }

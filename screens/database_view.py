@@ -34,6 +34,7 @@ STATEMENTS = [("mean ms", "mean"), ("calls", "calls"), ("total ms", "total"), ("
 
 class DatabaseView(DrillDown):
     COMPONENT = "database"
+    GRAFANA = "database"
     DEFAULT_CSS = """
     DatabaseView DataTable { height: 1fr; }
     DatabaseView TabbedContent { height: 1fr; }

@@ -1,11 +1,15 @@
 """What every drill-down screen shares: it subscribes to its component on the
 environment's hub (so that source keeps polling while the dashboard behind it is paused),
-keeps the last good snapshot, and shows a stale line when polls fail."""
+keeps the last good snapshot, shows a stale line when polls fail, and, under its title,
+the environment's Grafana dashboard for the component (``grafana:`` in the config) as a
+terminal hyperlink — the URL is written out too, for terminals over SSH that cannot open
+links."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
@@ -17,6 +21,7 @@ from .widgets import set_text
 
 class DrillDown(Screen):
     COMPONENT = ""
+    GRAFANA = ""  # which of the environment's grafana dashboards belongs to this screen
     BINDINGS = [
         Binding("escape", "back", "Back", id="drilldown.back"),
         Binding("r", "refresh", "Refresh", id="drilldown.refresh"),
@@ -24,6 +29,7 @@ class DrillDown(Screen):
     DEFAULT_CSS = """
     DrillDown .stale-line { height: auto; color: $warning; }
     DrillDown .title-line { height: 1; text-style: bold; background: $panel; }
+    DrillDown .grafana-line { height: auto; color: $text-muted; }
     """
 
     def __init__(self) -> None:
@@ -32,6 +38,12 @@ class DrillDown(Screen):
         self.snapshot: Any = None
 
     def on_mount(self) -> None:
+        url = self.grafana_url()
+        titles = self.query(".title-line")
+        if url and titles:
+            line = Text("Grafana ", style="bold")
+            line.append(url, style=f"link {url}")
+            self.mount(Static(line, classes="grafana-line"), after=titles.first())
         self.hub = live_data(self)
         if self.hub is not None:
             self.hub.subscribe(self, self.COMPONENT)
@@ -54,6 +66,11 @@ class DrillDown(Screen):
         if state.last_good is not None and state.last_good is not self.snapshot:
             self.snapshot = state.last_good
             self.show(state.last_good)
+
+    def grafana_url(self) -> str | None:
+        environment = getattr(self.app, "environment", None)
+        grafana = getattr(environment, "grafana", None)
+        return getattr(grafana, self.GRAFANA, None) if self.GRAFANA and grafana else None
 
     def show(self, snapshot: Any) -> None:
         """Render a new good snapshot."""

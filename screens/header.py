@@ -1,4 +1,5 @@
-"""The one-line header: environment, read-only badge, overall status, operator, clock.
+"""The one-line header: environment, read-only badge, overall status, who else holds the
+environment (its operator lease), operator, clock.
 
 Production is drawn on red so nobody mistakes it for staging at 3 a.m.
 """
@@ -32,6 +33,7 @@ class StatusHeader(Widget):
     read_only: reactive[bool] = reactive(False)
     credentials_can_write: reactive[bool | None] = reactive(None)
     overall: reactive[str] = reactive("UNKNOWN")
+    held_by: reactive[str] = reactive("")  # another operator holding the environment's lease
 
     def __init__(self, env_name: str, operator: str, *, production: bool, read_only: bool,
                  clock: Callable[[], datetime] | None = None, id: str | None = None) -> None:
@@ -61,6 +63,9 @@ class StatusHeader(Widget):
             left.append(" creds:rw ", "black on dark_orange" if self.read_only else "grey70")
             left.append(" ")
         left.append(f" {self.overall} ", STATUS_STYLES.get(self.overall, STATUS_STYLES["UNKNOWN"]))
+        if self.held_by:
+            left.append(" ")
+            left.append(f" held:{self.held_by} ", "bold black on dark_orange")
         right = Text(f"{self.operator}  {self._clock():%H:%M:%S} ", style="bold")
         title = Text(" mcp-ops ", style="dim")
         width = self.size.width

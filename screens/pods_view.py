@@ -87,6 +87,7 @@ def _usage(used, request, limit, unit: str) -> str:
 
 class PodsView(DrillDown):
     COMPONENT = "pods"
+    GRAFANA = "infrastructure"
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="pods.filter"),
         Binding("s", "sort", "Sort", id="pods.sort"),
@@ -132,6 +133,7 @@ class PodsView(DrillDown):
             extra = [p for p in n.pressures] + (["cordoned"] if n.unschedulable else [])
             usage = (f" cpu {n.cpu_pct:.0f}% mem {n.memory_pct:.0f}%"
                      if n.cpu_pct is not None and n.memory_pct is not None else "")
+            usage += f" disk {n.disk_pct:.0f}%" if n.disk_pct is not None else ""
             nodes.append(f"{n.name} {state}{' ' + ','.join(extra) if extra else ''}{usage}")
         text.append("\nnodes: " + ("; ".join(nodes) or "none"))
         for e in snap.events[:3]:

@@ -72,6 +72,35 @@ class WizardActions:
                                     f"{wizard.section} · {wizard.highest_risk.label}",
                                     lambda wid=wizard.id: self.start_wizard(wid))
 
+    @work(exclusive=True, group="lease", exit_on_error=False)
+    async def show_lease_holder(self) -> None:
+        """Who else holds the environment's operator lease, in the header (every 10 s)."""
+        from datetime import UTC, datetime
+
+        from console.execution.kube.api import KubeApi
+        from console.execution.kube.lease import read_lease
+
+        if not self.live:
+            return
+        api = KubeApi(self.environment.kubernetes)
+        try:
+            state = await read_lease(api, self.environment.kubernetes, self.env_name)
+        except Exception:  # noqa: BLE001 - no answer: the Pods panel already says so
+            state = None
+        finally:
+            await api.close()
+        me = f"{self.operator.user}@{self.operator.host}"
+        held = ""
+        if state is not None and state.holder is not None \
+                and not state.expired(datetime.now(UTC)) and state.holder.identity != me:
+            held = f"{state.holder.operator} ({state.holder.wizard})"
+        try:
+            from .header import StatusHeader
+
+            self.query_one(StatusHeader).held_by = held
+        except Exception:  # the header may be gone (app closing)
+            return
+
     @work(exclusive=True, group="probe", exit_on_error=False)
     async def probe_credentials(self) -> None:
         """What the credentials could write; shown in the header and as a notification."""

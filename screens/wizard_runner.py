@@ -48,6 +48,7 @@ from console.execution.model import Risk, Wizard
 from console.execution.session import WizardRun
 
 from .confirm_modal import ConfirmModal
+from .take_over_modal import TakeOverModal
 from .wizard_widgets import InputForm, StepList, render_plan
 from .worker_errors import ForwardWorkerErrors
 from .wrap_log import WrapLog
@@ -72,6 +73,7 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
         Binding("r", "run_step", "Run/Retry", id="wizard.run"),
         Binding("s", "skip", "Skip", id="wizard.skip"),
         Binding("a", "abort", "Abort", id="wizard.abort"),
+        Binding("T", "take_over", "Take over", id="wizard.take-over"),
         Binding("ctrl+c", "interrupt", "Abort", show=False, priority=True,
                 id="wizard.interrupt"),
         Binding("escape", "close", "Close", id="wizard.close"),
@@ -243,6 +245,9 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
             return not self.finished
         if action == "edit_answers":
             return self.form is not None and not self.busy and not self._in_form()
+        if action == "take_over":  # only after a refusal because someone holds the env
+            return (self.driver is not None and self.driver.run.held_by is not None
+                    and not self.busy and not self.finished)
         return True
 
     def on_descendant_focus(self) -> None:
@@ -332,7 +337,21 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
     def _after_failure(self, index: int, outcome: StepOutcome) -> None:
         what = FAILURE.get(StepStatus(outcome.status), outcome.status)
         self._log(f"step {index + 1} {what}: {outcome.error or ''}")
-        self._status(f"step {index + 1} {what} · r retry · s skip · a abort")
+        take_over = " · T take over" if self.driver and self.driver.run.held_by else ""
+        self._status(f"step {index + 1} {what} · r retry{take_over} · s skip · a abort")
+        self.refresh_bindings()
+
+    @work(exclusive=True, group="take-over", exit_on_error=False)
+    async def action_take_over(self) -> None:
+        driver = self.driver
+        if driver is None or driver.run.held_by is None or self.busy:
+            return
+        holder = await self.app.push_screen(
+            TakeOverModal(driver.env_name, driver.run.held_by), wait_for_dismiss=True)
+        if holder:
+            driver.run.take_over = holder
+            self._log(f"taking {driver.env_name} over from {holder}")
+            self.action_run_step()
 
     def action_skip(self) -> None:
         if self.busy or self.finished or self.driver is None or self.driver.current is None:

@@ -255,6 +255,27 @@ async def test_cache_drilldown_info_and_slowlog(live):
         await wait_until(pilot, lambda: info.row_count > 5, what="info rows")
         assert info.get_cell("role", "value") in ("master", "slave")
         assert "entries in the slow log" in text_of(app.screen.query_one("#cache-slowlog-note"))
+        assert not app.screen.query(".grafana-line")  # none configured
+
+
+async def test_drilldowns_show_their_grafana_dashboard(live):
+    config, *_ = live
+    grafana = {"overview": "http://grafana.test/d/mcp-overview",
+               "infrastructure": "http://grafana.test/d/infrastructure"}
+    env = config.environments["live"].model_copy(
+        update={"grafana": config.environments["live"].grafana.model_copy(update=grafana)})
+    config = config.model_copy(update={"environments": {"live": env}})
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: {"cache", "pods"} <= panels_with_data(app))
+        for panel, view, url in ((CachePanel, CacheView, grafana["overview"]),
+                                 (PodsPanel, PodsView, grafana["infrastructure"])):
+            app.query_one(panel).focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, view)
+            line = app.screen.query_one(".grafana-line")
+            assert text_of(line) == f"Grafana {url}"
+            await pilot.press("escape")
 
 
 async def test_panels_off_screen_stop_polling(live):

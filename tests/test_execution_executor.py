@@ -81,8 +81,16 @@ async def test_read_step_needs_no_confirmation_and_change_step_yes_no(tmp_path):
     await run.finish("completed")
     assert outcome.status == OK and marker.read_text() == "done"
     assert answers.requests[0].kind == "yes/no"
-    assert events(run) == ["session_start", "step_plan", "confirmation", "step_start",
-                           "output", "step_end", "session_end"]
+    # the environment's lease is asked for before the confirmation; this config's
+    # kubeconfig does not exist, so there is none to take: logged, and the step goes on
+    # the health check made alongside the step lands whenever it is done: shown apart
+    assert [e for e in events(run) if e != "health"] == [
+        "session_start", "step_plan", "lease", "confirmation", "step_start", "output",
+        "step_end", "session_end"]
+    (health,) = [r["data"] for r in read_records(run.log.path) if r["event"] == "health"]
+    assert health["step"] == 0 and health["components"]["pods"]["status"] == "UNREACHABLE"
+    lease = next(r for r in read_records(run.log.path) if r["event"] == "lease")
+    assert lease["data"]["event"] == "unavailable"
     assert verify(run.log.path).ok
 
 

@@ -3,8 +3,14 @@ memory from metrics.k8s.io.
 
 Only the deployment and its pods are essential. The HPA, nodes, events, metrics and the
 certificate are read when they can be and their failures are recorded in the snapshot
-(``hpa_error``, ``nodes_error``, ``events_error``, ``metrics_error``), so credentials
-that may not list nodes, or one slow metrics-server, do not blank the Pods panel.
+(``hpa_error``, ``nodes_error``, ``events_error``, ``metrics_error``, ``disk_error``), so
+credentials that may not list nodes, or one slow metrics-server, do not blank the Pods panel.
+
+Disk use comes from each node's kubelet Summary API through the API server
+(``/api/v1/nodes/NODE/proxy/stats/summary``, permission ``get nodes/proxy``): at most
+:data:`DISK_CONCURRENCY` at a time, and, for the dashboard, once every
+:data:`DISK_REFRESH` seconds (the kubelet itself refreshes its figures about every 10-15 s,
+and disks fill slowly), so a large cluster costs no request per node per poll.
 
 With ``watch=True`` (the dashboard) the objects come from :class:`Informer` caches kept up
 to date by watch streams, and a refresh only reads the caches and asks metrics.k8s.io for
@@ -15,6 +21,7 @@ collection is listed once. Either way the result is a frozen :class:`KubeSnapsho
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +38,8 @@ MAX_EVENTS = 20
 # are cluster-scoped (namespace-only read credentials get 403), an HPA may not be served
 REQUIRED = ("deployments", "pods")
 OPTIONAL = ("hpas", "nodes", "events")
+DISK_REFRESH = 30.0  # seconds between readings of the nodes' disks (dashboard)
+DISK_CONCURRENCY = 8
 
 
 class KubeCollector:
@@ -50,6 +59,9 @@ class KubeCollector:
         }
         self.informers: dict[str, Informer] = {}
         self._restarts: dict[str, int] = {}
+        self._disk: dict[str, float] = {}
+        self._disk_error: str | None = None
+        self._disk_read_at: float | None = None
 
     async def close(self) -> None:
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
@@ -59,11 +71,13 @@ class KubeCollector:
     async def collect(self) -> KubeSnapshot:
         try:
             objects, unread = await (self._cached() if self.watch else self._listed())
-            (usage, metrics_error), certificate = await asyncio.gather(
-                self._metrics(), self._certificate())
+            names = sorted(o["metadata"]["name"] for o in objects["nodes"])
+            (usage, metrics_error), certificate, _ = await asyncio.gather(
+                self._metrics(), self._certificate(), self._disks(names))
             snap = self._snapshot(objects, usage, metrics_error)
             return replace(snap, certificate=certificate, hpa_error=unread.get("hpas"),
-                           nodes_error=unread.get("nodes"), events_error=unread.get("events"))
+                           nodes_error=unread.get("nodes"), events_error=unread.get("events"),
+                           disk_error=self._disk_error if names else None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a snapshot
@@ -137,6 +151,31 @@ class KubeCollector:
             usage |= {f"node/{m['metadata']['name']}": m for m in nodes.get("items", [])}
         return usage, None
 
+    async def _disks(self, names: list[str]) -> None:
+        """Read the nodes' disk use into ``self._disk`` (when due)."""
+        now = time.monotonic()
+        if self.watch and self._disk_read_at is not None \
+                and now - self._disk_read_at < DISK_REFRESH:
+            return
+        self._disk_read_at = now
+        gate = asyncio.Semaphore(DISK_CONCURRENCY)
+
+        async def one(name: str) -> float | None | BaseException:
+            async with gate:
+                try:
+                    return parse.disk_pct(await self.source.get(
+                        f"/api/v1/nodes/{name}/proxy/stats/summary"))
+                except KubeError as exc:
+                    return exc
+
+        results = await asyncio.gather(*(one(n) for n in names))
+        errors = [r for r in results if isinstance(r, KubeError)]
+        self._disk = {n: r for n, r in zip(names, results, strict=True)
+                      if isinstance(r, float)}
+        self._disk_error = None if not errors else (
+            describe_error(errors[0]) if len(errors) == len(names) else
+            f"{len(errors)} of {len(names)} nodes: {describe_error(errors[0])}")
+
     async def _certificate(self) -> CertificateInfo | None:
         """The TLS certificate named in the config, when cert-manager has it (one GET)."""
         s = self.settings
@@ -169,7 +208,8 @@ class KubeCollector:
             deployment_note="" if dep else f"deployment {s.deployment} not found in {s.namespace}",
             hpa=parse.hpa(hpa) if hpa else None,
             pods=tuple(pods),
-            nodes=tuple(parse.node(o, usage.get(f"node/{o['metadata']['name']}"))
+            nodes=tuple(parse.node(o, usage.get(f"node/{o['metadata']['name']}"),
+                                   self._disk.get(o["metadata"]["name"]))
                         for o in sorted(objects["nodes"], key=lambda o: o["metadata"]["name"])),
             events=tuple(warnings[:MAX_EVENTS]),
             metrics_error=metrics_error if not usage else None,

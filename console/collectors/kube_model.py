@@ -111,6 +111,7 @@ class NodeInfo:
     pressures: tuple[str, ...] = ()  # MemoryPressure, DiskPressure, PIDPressure
     cpu_pct: float | None = None  # usage against allocatable
     memory_pct: float | None = None
+    disk_pct: float | None = None  # root filesystem used, from the kubelet's Summary API
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +148,7 @@ class KubeSnapshot(Snapshot):
     hpa_error: str | None = None
     nodes_error: str | None = None
     events_error: str | None = None
+    disk_error: str | None = None  # the kubelets' Summary API (nodes/proxy) not readable
     certificate: CertificateInfo | None = None  # None: no cert-manager or no such certificate
 
     @property

@@ -156,7 +156,17 @@ def pod(obj: dict, now: datetime, usage: dict | None, previous_restarts: int | N
     )
 
 
-def node(obj: dict, usage: dict | None) -> NodeInfo:
+def disk_pct(summary: dict) -> float | None:
+    """Root filesystem use from a kubelet Summary (``node.fs``), as ``df`` shows it: used
+    against used + available (reserved blocks are nobody's to use)."""
+    fs = (summary.get("node") or {}).get("fs") or {}
+    used, available = fs.get("usedBytes"), fs.get("availableBytes")
+    if used is None or available is None or used + available <= 0:
+        return None
+    return 100.0 * used / (used + available)
+
+
+def node(obj: dict, usage: dict | None, disk: float | None = None) -> NodeInfo:
     status = obj.get("status", {})
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions", []) or []}
     alloc = status.get("allocatable") or {}
@@ -171,7 +181,7 @@ def node(obj: dict, usage: dict | None) -> NodeInfo:
         ready=conditions.get("Ready") == "True",
         unschedulable=bool(obj.get("spec", {}).get("unschedulable")),
         pressures=tuple(p for p in PRESSURES if conditions.get(p) == "True"),
-        cpu_pct=cpu_pct, memory_pct=mem_pct,
+        cpu_pct=cpu_pct, memory_pct=mem_pct, disk_pct=disk,
     )
 
 

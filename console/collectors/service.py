@@ -2,11 +2,12 @@
 
 Health: ``/health``, ``/health/database`` and ``/health/dependencies`` are asked
 concurrently, each with its status code and latency. Request figures come from
-Prometheus when ``service.prometheus_url`` is set (PromQL over ``[5m]``), otherwise from
-the service's own ``/metrics``: the last two scrapes give the request rate, and the error
-rate and P95 are judged over a window of scrapes (see :mod:`.service_metrics`). On the very
-first scrape there is nothing to subtract, so error rate and P95 are computed over the
-counters' whole life ("since start") and the request rate is left empty rather than guessed.
+Prometheus when ``service.prometheus_url`` is set (PromQL over ``[5m]``) and
+``service.request_figures`` is ``auto``, otherwise from the service's own ``/metrics``: the
+last two scrapes give the request rate, and the error rate and P95 are judged over a window
+of scrapes (see :mod:`.service_metrics`). On the very first scrape there is nothing to
+subtract, so error rate and P95 are computed over the counters' whole life ("since start")
+and the request rate is left empty rather than guessed.
 
 Metric names expected from the service (the MCP-server simulator exposes the same):
 ``http_requests_total{method,path,status}`` (counter) and
@@ -21,7 +22,7 @@ import time
 import httpx
 
 from console.config.model import ServiceSettings
-from console.sources import http, prometheus
+from console.sources import alertmanager, http, prometheus
 
 from .base import Stopwatch, describe_error, utcnow
 from .service_metrics import MIN_REQUESTS, WINDOW_SECONDS, ScrapeWindow, counters_from
@@ -59,11 +60,23 @@ class ServiceCollector:
         s = self.settings
         paths = (("health", s.health_path), ("database", s.database_health_path),
                  ("dependencies", s.dependencies_health_path))
-        endpoints, figures = await asyncio.gather(
-            asyncio.gather(*(self._probe(name, path) for name, path in paths)), self._figures()
-        )
+        endpoints, figures, (firing, am_error) = await asyncio.gather(
+            asyncio.gather(*(self._probe(name, path) for name, path in paths)), self._figures(),
+            self._alertmanager())
         return ServiceSnapshot(collected_at=utcnow(), base_url=s.base_url,
-                               endpoints=tuple(endpoints), requests=figures)
+                               endpoints=tuple(endpoints), requests=figures,
+                               firing=firing, alertmanager_error=am_error)
+
+    async def _alertmanager(self) -> tuple[tuple[alertmanager.FiringAlert, ...] | None,
+                                           str | None]:
+        url = self.settings.alertmanager_url
+        if not url:
+            return None, None
+        try:
+            alerts = await alertmanager.firing(self._http(), url, self.settings.alertmanager_filter)
+        except Exception as exc:  # noqa: BLE001 - an unanswered Alertmanager is a note only
+            return None, describe_error(exc)
+        return tuple(alerts), None
 
     async def _probe(self, name: str, path: str) -> Endpoint:
         watch = Stopwatch()
@@ -79,12 +92,13 @@ class ServiceCollector:
 
     async def _figures(self) -> RequestFigures:
         try:
-            if self.settings.prometheus_url:
+            if self.settings.prometheus_url and self.settings.request_figures == "auto":
                 return await self._from_prometheus()
             return await self._from_scrape()
         except Exception as exc:  # noqa: BLE001 - figures missing must not hide health
             return RequestFigures(source="prometheus" if self.settings.prometheus_url
-                                  else "scrape", error=describe_error(exc))
+                                  and self.settings.request_figures == "auto" else "scrape",
+                                  error=describe_error(exc))
 
     async def _from_prometheus(self) -> RequestFigures:
         job, url = self.settings.prometheus_job, self.settings.prometheus_url

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.sources.alertmanager import FiringAlert
+
 from .base import Snapshot
 
 
@@ -43,6 +45,9 @@ class ServiceSnapshot(Snapshot):
     base_url: str = ""
     endpoints: tuple[Endpoint, ...] = ()
     requests: RequestFigures = RequestFigures()
+    # Alertmanager's firing alerts; None: not configured
+    firing: tuple[FiringAlert, ...] | None = None
+    alertmanager_error: str | None = None
 
     @property
     def down(self) -> bool:

@@ -1,4 +1,5 @@
-"""``mcp-ops log list | show ID | verify ID|FILE | export ID --format md | archive ID``.
+"""``mcp-ops log list | show ID | verify ID|FILE | export ID --format md | archive ID |
+replay ID [--speed N]``.
 
 ``verify`` exits 1 naming the first bad record; ``list`` marks sessions that can be
 resumed (interrupted, failed or aborted, chain intact) with the command to do it.
@@ -67,6 +68,10 @@ def main(args) -> int:
         return 0
     if command == "archive":
         return _archive(path, config, redactor)
+    if command == "replay":
+        from .log_replay import main as replay
+
+        return replay(path, redactor, args.speed)
     return 2
 
 

@@ -130,6 +130,7 @@ async def _run(args, config, wizard, env_name, answers) -> int:
     else:
         driver = RunDriver.start(env_name=env_name, dry_run=args.dry_run, **kw)
         problems = await driver.set_inputs(answers)
+    driver.run.take_over = getattr(args, "take_over", None)
     mode = " (read-only)" if driver.read_only else ""
     print(f"{wizard.id} on {driver.env_name}{mode} — session {driver.log.id}", flush=True)
     try:

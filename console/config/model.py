@@ -10,7 +10,7 @@ its addresses.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -133,10 +133,17 @@ class ServiceSettings(Strict):
     metrics_path: str = "/metrics"
     prometheus_url: str | None = None  # PromQL API; None = scrape metrics_path directly
     prometheus_job: str = "mcp-server-production"
+    # where the dashboard's and the check's request figures come from: "auto" = PromQL over
+    # [5m] when prometheus_url is set, else a scrape of metrics_path; "scrape" = always the
+    # scrape (Prometheus then serves only the long-range queries, e.g. the weekly review)
+    request_figures: Literal["auto", "scrape"] = "auto"
     tls_host: str | None = None  # host:port whose certificate is checked
+    # Alertmanager API; its firing alerts are shown beside the console's own findings
+    alertmanager_url: str | None = None
+    alertmanager_filter: list[str] = []  # matchers, e.g. namespace="mcp-production"
     timeout: Seconds = 3.0
 
-    @field_validator("base_url", "prometheus_url")
+    @field_validator("base_url", "prometheus_url", "alertmanager_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -254,6 +261,9 @@ class Environment(Strict):
 
 class SessionLogSettings(Strict):
     directory: str | None = None  # None = $XDG_STATE_HOME/mcp-ops/sessions
+    # the environment's health (status and reasons per component) recorded around every
+    # step, so an incident review sees the platform as the operator saw it
+    health_at_steps: bool = True
     s3_archive_bucket: str | None = None
     s3_archive_prefix: str = "mcp-ops/sessions/"
 

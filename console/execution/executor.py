@@ -5,6 +5,8 @@ For each step, in this order and nowhere else:
 1. **read-only** — a ``change``/``destructive`` step in read-only mode is refused and the
    refusal is logged, before a plan is computed or any client is touched;
 2. **plan** — what will happen and the guide's equivalent command, logged;
+2b. **gate** — a change step must be allowed by the run's gate (the environment's operator
+   lease, :mod:`.kube.lease`): while another operator holds it, the step is refused, logged;
 3. **confirmation** — by the policy of :mod:`.confirmation`, logged with what was typed;
 4. **grant** — only now does ``ctx.mutations`` exist, and only for this step;
 5. **run** — output lines are redacted, logged and shown; progress is shown; a timeout
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -96,15 +98,18 @@ class StateEvent:
 
 Event = OutputEvent | ProgressEvent | StateEvent
 Sink = Callable[[Event], Any]
+# before a change step is confirmed: None to go on, else why it may not start
+Gate = Callable[[Step], Awaitable[str | None]]
 
 
 class Executor:
     def __init__(self, *, ctx: StepContext, log: SessionLog, confirmer: Confirmer,
-                 sink: Sink | None = None):
+                 sink: Sink | None = None, gate: Gate | None = None):
         self.ctx = ctx
         self.log = log
         self.confirmer = confirmer
         self.sink = sink or (lambda event: None)
+        self.gate = gate
 
     def plan(self, step: Step) -> Plan:
         """A step's plan; pure (no client is called to make one). Redacted here, once, so
@@ -155,6 +160,13 @@ class Executor:
                                       "risk": step.risk.label, "summary": plan.summary,
                                       "commands": list(plan.commands)})
         self.sink(StateEvent(index, StepPhase.PLANNED, plan.summary))
+        if step.risk > Risk.READ and self.gate is not None:
+            held = await self.gate(step)
+            if held:
+                self.log.append("refusal", {"step": index, "id": step.id, "title": step.title,
+                                            "risk": step.risk.label, "reason": held}, sync=True)
+                self.sink(StateEvent(index, REFUSED, held))
+                return self._end(index, step, REFUSED, started, error=held)
         try:
             why_typed = step.typed_reason(ctx)
         except Exception as exc:  # noqa: BLE001 - as a plan: no reason, a failed step

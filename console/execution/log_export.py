@@ -127,7 +127,23 @@ def describe_event(record: dict[str, Any]) -> str:
         return f"  {d.get('stream', 'out')}: {d.get('line')}"
     if event == "inputs":
         return "inputs: " + ", ".join(f"{k}={v}" for k, v in (d.get("values") or {}).items())
+    if event == "health":
+        return describe_health(d)
+    if event == "lease":
+        return f"lease {d.get('event')}: {d.get('detail') or d.get('lease') or ''}".rstrip(": ")
     return f"{event}: " + ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+def describe_health(d: dict[str, Any]) -> str:
+    """What the operator's platform looked like around a step: the overall status, then
+    each component that was not healthy with its first reason."""
+    where = f"health at step {d.get('step', 0) + 1}"
+    if d.get("error"):
+        return f"{where}: not checked ({d['error']})"
+    components = d.get("components") or {}
+    bad = [f"{name} {c.get('status')}: {(c.get('reasons') or ['?'])[0]}"
+           for name, c in components.items() if c.get("status") != "HEALTHY"]
+    return f"{where}: {d.get('status')}" + (" — " + "; ".join(bad) if bad else "")
 
 
 def _row(record: dict[str, Any], redactor: Redactor) -> tuple[str, _Details | None]:

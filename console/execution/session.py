@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.collectors.base import describe_error
 from console.errors import McpOpsError
 from console.execution.inputs import Input, InputError
 from console.execution.model import Plan, Risk, Wizard
@@ -30,7 +31,8 @@ from console.identity import Operator, current_operator
 
 from .confirmation import ConfirmationRequest, Confirmer
 from .context import Clients, StepContext
-from .executor import SKIPPED, Executor, Sink, StepOutcome
+from .executor import SKIPPED, Executor, OutputEvent, Sink, StepOutcome
+from .kube.lease import Holder, LeaseHeld, LeaseState, OperatorLease
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
 from .redaction import Redactor, redactor_for
@@ -76,6 +78,10 @@ class WizardRun:
         self.resumed = False
         self.archived: Archived | None = None  # set when the ended log was copied to S3
         self.archive_warning: str | None = None
+        self.take_over: str | None = None  # the lease holder this run may take over from
+        self.lease: OperatorLease | None = None
+        self.held_by: LeaseState | None = None  # who held the environment at the last refusal
+        self._health: asyncio.Task[None] | None = None  # the health check under way
 
     # ---- session --------------------------------------------------------------------
     def start(self, *, dry_run: bool = False) -> SessionLog:
@@ -93,7 +99,44 @@ class WizardRun:
         assert self.log is not None
         self.ctx._attach_log(self.log)
         self.executor = Executor(ctx=self.ctx, log=self.log, confirmer=self.confirmer,
-                                 sink=self.sink)
+                                 sink=self.sink, gate=self._hold_environment)
+
+    async def _hold_environment(self, step: Any) -> str | None:
+        """The gate of every change step: this run must hold the environment's lease (taken
+        at the first change step, kept until the end). A lease that cannot be read or
+        written because Kubernetes does not answer or refuses is a logged warning, not a
+        refusal: an unreachable lock must not stop a recovery — coordinate by hand then."""
+        assert self.log is not None
+        if self.lease is None:
+            self.lease = OperatorLease(
+                self.clients.kube(), self.env.kubernetes, self.env_name,
+                Holder(self.operator.user, self.operator.host, self.wizard.id, self.log.id))
+        lease = self.lease
+        if lease.lost:
+            reason = (f"{self.env_name}'s lease was {lease.lost}; this session may change "
+                      "nothing more (start a new run, or take it back with --take-over)")
+            self._log("lease", {"event": "lost", "detail": lease.lost}, sync=True)
+            return reason
+        if lease.held:
+            return None
+        try:
+            result = await lease.acquire(take_over=self.take_over)
+        except LeaseHeld as exc:
+            self.held_by = exc.state
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            self._log("lease", {"event": "unavailable", "detail": describe_error(exc)},
+                      sync=True)
+            warning = (f"warning: no operator lease for {self.env_name} "
+                       f"({describe_error(exc)}); make sure nobody else is changing it")
+            if self.sink is not None:
+                self.sink(OutputEvent(self.wizard.steps.index(step), warning, "stderr"))
+            return None
+        self.held_by = None
+        self._log("lease", {"event": result.split(" ")[0], "detail": result,
+                            "lease": lease.name, "namespace": self.env.kubernetes.namespace},
+                  sync=True)
+        return None
 
     @classmethod
     async def resume(cls, path: Path, *, config: Any, wizard: Wizard, env_name: str | None,
@@ -135,6 +178,8 @@ class WizardRun:
         the archive failed (also kept in ``archive_warning``): the log is closed and stays
         as it is, and the wizard's outcome does not change."""
         ended = False
+        await self._last_health()
+        await self._release_lease()
         if self.log is not None and not self.log.closed:
             self.log.append("session_end", {"status": status,
                                             "completed_steps": sorted(self.completed)}, sync=True)
@@ -144,6 +189,19 @@ class WizardRun:
         if ended and self.log is not None and destination(self.config, self.log.id) is not None:
             await self._archive()
         return self.archive_warning
+
+    async def _release_lease(self) -> None:
+        lease, self.lease = self.lease, None
+        if lease is None:
+            return
+        try:
+            released = await lease.release()
+        except Exception as exc:  # noqa: BLE001 - it expires on its own; say so
+            self._log("lease", {"event": "not released", "detail": describe_error(exc)},
+                      sync=True)
+            return
+        if released:
+            self._log("lease", {"event": "released", "lease": lease.name}, sync=True)
 
     async def _archive(self) -> None:
         assert self.log is not None
@@ -256,10 +314,45 @@ class WizardRun:
         assert self.executor is not None, "start() the run first"
         if not self.applicable(index):
             return self.skip(index, "not applicable with these inputs")
+        self._observe(index)
         outcome = await self.executor.run_step(index, self.wizard.steps[index])
         if outcome.ok:
             self.completed.add(index)
         return outcome
+
+    # ---- what the operator saw ---------------------------------------------------------
+    def _observe(self, index: int) -> None:
+        """Check the environment's health alongside step ``index`` (one check at a time, in
+        the background: a step never waits for it); the report is logged as ``health``."""
+        if not self.config.session_log.health_at_steps:
+            return
+        if self._health is None or self._health.done():
+            self._health = asyncio.create_task(self._record_health(index),
+                                               name=f"health at step {index}")
+
+    async def _record_health(self, index: int) -> None:
+        from console.health.check import check_environment
+
+        try:
+            report = await check_environment(self.env_name, self.env,
+                                             timeout=self.config.ui.source_timeout_seconds)
+        except Exception as exc:  # noqa: BLE001 - the record says what happened
+            self._log("health", {"step": index, "error": describe_error(exc)})
+            return
+        self._log("health", {
+            "step": index, "status": report.status.label,
+            "components": {c.name: {"status": c.status.label, "reasons": list(c.reasons[:3])}
+                           for c in report.components}})
+
+    async def _last_health(self) -> None:
+        """Let the check under way finish into the log (bounded), before the log closes."""
+        task, self._health = self._health, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(task, self.config.ui.source_timeout_seconds + 2)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
 
     def note(self, text: str) -> None:
         self._log("note", {"text": text}, sync=True)

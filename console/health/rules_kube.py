@@ -1,5 +1,5 @@
 """Pods rules: service down, CrashLoopBackOff, OOMKilled, readiness, restarts, CPU, memory,
-nodes and the HPA (DESIGN.md, Thresholds)."""
+nodes, their disks and the HPA (DESIGN.md, Thresholds)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def evaluate_kube(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
         out.append(Finding(C, "ready", status, text, float(ready)))
     out += [f for p in live if (f := _pod(p))]
     out += _usage(snap, t)
+    out += _disk(snap, t)
     for n in snap.nodes:
         problems = ([] if n.ready else ["NotReady"]) + list(n.pressures)
         if n.unschedulable:
@@ -100,13 +101,34 @@ def _usage(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
     return out
 
 
+def _disk(snap: KubeSnapshot, t: Thresholds) -> list[Finding]:
+    """DESIGN.md's disk row (< 85 %): one finding for the fullest node, and one more for
+    every other node past the warning level, so the figure has a stable place in the JSON
+    and each full node is named."""
+    measured = sorted((n for n in snap.nodes if n.disk_pct is not None),
+                      key=lambda n: -(n.disk_pct or 0.0))
+    if not measured:
+        return []
+    out = []
+    for i, n in enumerate(measured):
+        pct = n.disk_pct or 0.0
+        status, cmp = high_is_bad(pct, t.disk_pct)
+        if i and status is Status.HEALTHY:
+            break
+        what = "fullest node disk" if i == 0 else "node disk"
+        out.append(Finding(C, "disk" if i == 0 else f"disk.{n.name}", status,
+                           f"{what}: {n.name} {pct:.0f}% {cmp}%", pct))
+    return out
+
+
 def _unread(snap: KubeSnapshot) -> list[Finding]:
     """Optional collections the collector could not read. A refusal (403) is how the
     credentials were made — namespace-only read access cannot list nodes — so it is noted
     and not held against the pods; any other failure (a timeout, a 5xx) is a warning."""
     out = []
     for check, what, error in (("hpa", "HPA", snap.hpa_error), ("nodes", "nodes", snap.nodes_error),
-                               ("events", "events", snap.events_error)):
+                               ("events", "events", snap.events_error),
+                               ("disk", "node disks", snap.disk_error)):
         if not error:
             continue
         forbidden = error.startswith("HTTP 403")

@@ -18,7 +18,49 @@ def evaluate_service(snap: ServiceSnapshot, t: Thresholds) -> list[Finding]:
         findings.insert(0, Finding(COMPONENT, "down", Status.CRITICAL,
                                    f"service down: no health endpoint answers at {snap.base_url}"))
     findings += _requests(snap, t)
+    findings += _alertmanager(snap)
     return findings
+
+
+SEVERITY = {"critical": Status.CRITICAL, "page": Status.CRITICAL, "error": Status.CRITICAL,
+            "warning": Status.WARNING}
+
+
+def _alertmanager(snap: ServiceSnapshot) -> list[Finding]:
+    """Alertmanager's firing alerts, one finding each (``critical`` -> CRITICAL, anything
+    else -> WARNING: a firing alert is never healthy); an Alertmanager that does not
+    answer is a warning of its own — the paging path may be broken."""
+    if snap.alertmanager_error:
+        return [Finding(COMPONENT, "alertmanager", Status.WARNING,
+                        f"Alertmanager not asked: {snap.alertmanager_error}")]
+    if snap.firing is None:
+        return []
+    # the check "alertmanager" judges the paging path (it answers); each firing alert is a
+    # finding of its own
+    count = len(snap.firing)
+    out = [Finding(COMPONENT, "alertmanager", Status.HEALTHY,
+                   f"Alertmanager answers: {count} alert{'' if count == 1 else 's'} firing",
+                   float(count))]
+    seen: set[str] = set()
+    for a in snap.firing:
+        check = f"alertmanager.{a.name}"
+        if check in seen:  # the same alert for several targets: one row, the first
+            continue
+        seen.add(check)
+        age = a.age_seconds(snap.collected_at)
+        since = f" for {_age(age)}" if age is not None else ""
+        out.append(Finding(COMPONENT, check, SEVERITY.get(a.severity.lower(), Status.WARNING),
+                           f"Alertmanager: {a.name} firing{since}"
+                           + (f" — {a.summary}" if a.summary else "")))
+    return out
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
 
 
 def _endpoint(e, t: Thresholds) -> Finding:

@@ -1,7 +1,8 @@
 """Prometheus, both ways the console can get request figures.
 
 * :func:`query` asks a Prometheus server's HTTP API (``/api/v1/query``) an instant PromQL
-  query, when ``service.prometheus_url`` is configured.
+  query, when ``service.prometheus_url`` is configured; :func:`query_range`
+  (``/api/v1/query_range``) a series of them, for charts over hours or days.
 * :func:`parse_text` reads the text exposition format that the service's ``/metrics``
   answers, when it is not; the service collector then computes rates between two scrapes.
 
@@ -30,20 +31,50 @@ class Sample:
         return default
 
 
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: its labels and its (unix time, value) points."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    points: tuple[tuple[float, float], ...]
+
+
 class PrometheusError(Exception):
     """The Prometheus API answered, but not with a result."""
 
 
-async def query(client: httpx.AsyncClient, base_url: str, promql: str) -> list[Sample]:
-    """An instant query; each result series as a :class:`Sample` (name from ``__name__``)."""
-    response = await client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": promql})
+def _data(response: httpx.Response) -> dict:
     try:
         body = response.json()
     except ValueError:
         raise PrometheusError(f"HTTP {response.status_code}, not JSON") from None
     if body.get("status") != "success":
         raise PrometheusError(body.get("error") or f"HTTP {response.status_code}")
-    data = body.get("data", {})
+    data: dict = body.get("data", {})
+    return data
+
+
+async def query_range(client: httpx.AsyncClient, base_url: str, promql: str, *, start: float,
+                      end: float, step: float) -> list[Series]:
+    """A range query from ``start`` to ``end`` (unix seconds) every ``step`` seconds; NaN
+    points (no data in a window) are left out."""
+    response = await client.get(f"{base_url.rstrip('/')}/api/v1/query_range", params={
+        "query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"})
+    out = []
+    for series in _data(response).get("result", []):
+        metric = dict(series.get("metric", {}))
+        name = metric.pop("__name__", "")
+        points = tuple((float(t), float(v)) for t, v in series.get("values", [])
+                       if not math.isnan(float(v)))
+        out.append(Series(name, tuple(sorted(metric.items())), points))
+    return out
+
+
+async def query(client: httpx.AsyncClient, base_url: str, promql: str) -> list[Sample]:
+    """An instant query; each result series as a :class:`Sample` (name from ``__name__``)."""
+    response = await client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": promql})
+    data = _data(response)
     if data.get("resultType") == "scalar":
         return [Sample("scalar", (), float(data["result"][1]))]
     out = []

@@ -121,6 +121,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     # ---- policy, networking ----
     _rt("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
         status=True),
+    _rt("coordination.k8s.io", "v1", "Lease", "leases"),
     _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies",
         short_names=("netpol",)),
     _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",), status=True),

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import discovery, handlers, openapi, subresources, watch
+from . import discovery, handlers, kubelet, openapi, subresources, watch
 from . import exec as pod_exec
 from . import logs as pod_logs
 from .admin import admin_routes
@@ -35,6 +36,7 @@ from .wire import error_response, respond
 log = logging.getLogger(__name__)
 
 _REVIEW_GROUPS = {"authorization.k8s.io", "authentication.k8s.io"}
+NODE_PROXY = re.compile(r"^/api/v1/nodes/([^/]+)/proxy(/.*)?$")
 
 
 @web.middleware
@@ -121,6 +123,11 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         if (response := _discovery(ctx, request, parts)) is not None:
             _require_path(ctx, user, request.path)
             return response
+    proxied = NODE_PROXY.match(request.path)
+    if proxied and request.method == "GET":
+        node, path = proxied.group(1), proxied.group(2) or "/"
+        ctx.authorizer.require(user, "get", "", "nodes", "proxy", node, "")
+        return await kubelet.handle_proxy(request, ctx.cluster, node, path)
     info = parse(request.method, request.path, request.query)
     verb = "create" if info.subresource == "exec" else info.verb
     ctx.authorizer.require(user, verb, info.rt.group, info.rt.plural, info.subresource,

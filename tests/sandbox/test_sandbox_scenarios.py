@@ -142,6 +142,33 @@ def test_cert_expiring_warns_about_the_certificate(embedded_sandbox, control):
     assert re.search(r"expires in 1[12] days ≤ 30 days", reason), reason
 
 
+def test_missing_index_shows_the_slow_query_and_the_review_fixes_it(embedded_sandbox, control,
+                                                                    tmp_path):
+    code, _, reason = switch_and_wait(embedded_sandbox, control, "missing-index", "database",
+                                      "WARNING", r"running > 1 s", timeout=90)
+    assert code == EXIT["WARNING"]
+    # the rehearsal: the weekly review, run headless, finds it and builds the index
+    report = tmp_path / "review.md"
+    run = subprocess.run([*MCP_OPS, "run", "performance-review", "--env", "sandbox",
+                          "--config", str(embedded_sandbox.config),
+                          "--set", "index_table=tool_call_events",
+                          "--set", "index_columns=account_id", "--set", "sample_seconds=8",
+                          "--set", f"report_path={report}", "--confirm", "sandbox"],
+                         capture_output=True, text=True, env=client_env(), cwd=ROOT,
+                         timeout=150)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"slow statement: (mean|running) [\d.]+ s > 1 s: SELECT a\.id, "
+                     r"\(SELECT max\(e\.created_at\) FROM tool_call_events", run.stdout), run.stdout
+    assert "index idx_tool_call_events_account_id valid (pg_index.indisvalid = true)" \
+        in run.stdout
+    assert "## Tuning changes" in report.read_text()
+    if embedded_sandbox.info["prometheus"]:  # the sandbox's own Prometheus answered
+        assert "Request rate, last 24 h" in run.stdout, run.stdout
+    else:
+        assert "Prometheus is not configured" in run.stdout, run.stdout
+    switch_scenario(control, "healthy")  # the table goes with the scenario
+
+
 def test_unknown_scenario_is_refused_and_nothing_changes(embedded_sandbox, control):
     switch_scenario(control, "healthy")
     with pytest.raises(RuntimeError, match="no scenario 'meltdown'"):

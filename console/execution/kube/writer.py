@@ -107,6 +107,16 @@ class KubeWriter:
         path = await self._api.path(kind, namespace=ns, api_version=version)
         return await self._send("POST", path, manifest)
 
+    async def replace(self, manifest: dict[str, Any], *,
+                      namespace: str | None = None) -> dict[str, Any]:
+        """``kubectl replace -f -``: PUT the whole object. With ``metadata.resourceVersion``
+        set, a change made since it was read is not overwritten: the API answers 409."""
+        kind, version = manifest["kind"], manifest.get("apiVersion")
+        ns = namespace or (manifest.get("metadata") or {}).get("namespace")
+        path = await self._api.path(kind, manifest["metadata"]["name"], namespace=ns,
+                                    api_version=version)
+        return await self._send("PUT", path, manifest)
+
     async def apply_manifest(self, manifest: dict[str, Any], *,
                              namespace: str | None = None) -> dict[str, Any]:
         """``kubectl apply --server-side --force-conflicts``: the object is created or made
@@ -131,10 +141,15 @@ class KubeWriter:
 
     async def delete_object(self, kind: str, name: str, *, namespace: str | None = None,
                             api_version: str | None = None,
-                            propagation: str = "Background") -> dict[str, Any]:
-        """``kubectl delete KIND NAME`` (dependents removed in the background, as kubectl)."""
+                            propagation: str = "Background",
+                            resource_version: str | None = None) -> dict[str, Any]:
+        """``kubectl delete KIND NAME`` (dependents removed in the background, as kubectl);
+        with ``resource_version``, only if the object has not changed since (else 409)."""
         path = await self._api.path(kind, name, namespace=namespace, api_version=api_version)
-        return await self._send("DELETE", path, {"propagationPolicy": propagation})
+        body: dict[str, Any] = {"propagationPolicy": propagation}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        return await self._send("DELETE", path, body)
 
     async def annotate(self, kind: str, name: str, annotations: dict[str, str | None], *,
                        namespace: str | None = None) -> dict[str, Any]:
