@@ -574,6 +574,10 @@ def test_sandbox_rehearsal_through_mcp_ops_run(sandbox, tmp_path):
     for node in nodes:  # each drained (nothing but DaemonSet pods left), then back
         assert f"verified: node/{node} cordoned, only DaemonSet pods left on it" in out.stdout
         assert f"verified: node/{node} Ready, schedulable" in out.stdout
+    if settings.service.prometheus_url:  # the sandbox's own Prometheus, when installed
+        assert f"targets of job {settings.service.prometheus_job} up" in out.stdout
+    else:
+        assert "skipped: UNKNOWN — not checked" in out.stdout
     name = f"pre-maintenance-backup-{datetime.now(UTC):%Y%m%d}"
     backup = kubectl("get", "backups.velero.io", name, "-n", "velero")
     assert backup["status"]["phase"] == "Completed" and not backup["status"].get("errors")
