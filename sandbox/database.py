@@ -116,13 +116,13 @@ class SandboxDatabase:
         return shutil.which(name) or name
 
     async def connect(self, **kwargs) -> asyncpg.Connection:
-        return await asyncpg.connect(self.dsn(), timeout=5, **kwargs)
+        return await asyncpg.connect(self.dsn(), timeout=15, **kwargs)
 
     async def stop(self) -> None:
         """Drop our database from a shared server, or shut the embedded server down."""
         if self.mode == "local":
             with contextlib.suppress(Exception):
-                conn = await asyncpg.connect(self.dsn("postgres"), timeout=5)
+                conn = await asyncpg.connect(self.dsn("postgres"), timeout=15)
                 try:
                     for name in (self.database, self.recovery_database):
                         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -195,7 +195,7 @@ async def _start_embedded(workdir: Path) -> SandboxDatabase:
                          server.bin_dir, max_connections=EMBEDDED_MAX_CONNECTIONS,
                          server=server.process, own_dir=server.own_dir)
     try:
-        conn = await asyncpg.connect(db.dsn("postgres"), timeout=5)
+        conn = await asyncpg.connect(db.dsn("postgres"), timeout=15)
         try:
             await conn.execute(f'CREATE DATABASE "{RUNBOOK_DATABASE}"')
         finally:
@@ -207,7 +207,7 @@ async def _start_embedded(workdir: Path) -> SandboxDatabase:
 
 
 async def _seed(db: SandboxDatabase) -> None:
-    admin = await asyncpg.connect(db.dsn("postgres"), timeout=5)
+    admin = await asyncpg.connect(db.dsn("postgres"), timeout=15)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{db.recovery_database}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{db.recovery_database}"')

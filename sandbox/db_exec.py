@@ -11,17 +11,26 @@ line is translated before the local program runs (always as an argument list):
   positional argument) becomes the sandbox's real database, which on a shared server
   carries a suffix so that two sandboxes never meet;
 - absolute file paths (``/backup/latest-backup.sql``, ``-f /tmp/dump.sql``) are paths in
-  the pod, so they are mapped into the sandbox's own "pod filesystem" directory, where the
-  latest S3 dump is placed as ``/backup/latest-backup.sql`` for the recovery rehearsal.
+  the pod, so they are mapped into the sandbox's own "pod filesystem" directory.
+
+The sandbox is no kinder than the real image (:func:`pod_identity`): ``kubectl exec`` runs
+as ``root``, so a ``psql``/``pg_dump``/``pg_restore -d`` without ``-U`` connects as the
+role ``root`` unless the pod's own environment sets ``PGUSER``, and without ``-d`` to the
+database named like the user unless it sets ``PGDATABASE``. The server in the pod knows
+only its ``POSTGRES_USER`` role (``postgres`` when unset) and its ``POSTGRES_DB`` (named
+like the role when unset, plus ``postgres`` and ``template1``); anything else fails with the
+server's own message, as in production (a database created later by hand is not known).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
-from .kube.exec_handlers import ExecHandler
+from .kube.exec_handlers import ExecContext, ExecHandler
 from .kube.exec_subprocess import POSTGRES_PROGRAMS, subprocess_handler
 
 RUNBOOK_DATABASE = "pratiko_mcp_production"
@@ -109,6 +118,80 @@ def translate_postgres(command: list[str], *, database: str, files: PodFiles) ->
     return out
 
 
+EXEC_USER = "root"  # kubectl exec's user in the postgres image
+SOCKET = '"/var/run/postgresql/.s.PGSQL.5432"'
+CONNECTING = ("psql", "pg_dump", "pg_dumpall", "pg_restore")
+
+
+def _env_value(ctx: ExecContext, name: str) -> str | None:
+    """An environment variable of the exec'd container as its pod spec sets it (a
+    ``secretKeyRef`` read from the cluster's secret), or None."""
+    spec = ctx.pod.get("spec") or {}
+    containers = spec.get("containers") or []
+    container = next((c for c in containers if c.get("name") == ctx.container),
+                     containers[0] if containers else {})
+    for var in container.get("env") or []:
+        if var.get("name") != name:
+            continue
+        if "value" in var:
+            return str(var["value"])
+        ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+        secret: Any = ctx.cluster.store.peek("secrets", ctx.namespace, ref.get("name", ""))
+        raw = ((secret or {}).get("data") or {}).get(ref.get("key", ""))
+        return base64.b64decode(raw).decode() if raw else None
+    return None
+
+
+def parse_postgres(command: list[str]) -> tuple[dict[str, str], list[str]]:
+    """(valued options by long name, positional arguments) of a client command line."""
+    program = os.path.basename(command[0]) if command else ""
+    valued = _VALUED.get(program, {})
+    long_valued = set(valued.values())
+    options: dict[str, str] = {}
+    positionals: list[str] = []
+    args = iter(command[1:])
+    for arg in args:
+        if arg.startswith("--") and len(arg) > 2:
+            key, eq, inline = arg[2:].partition("=")
+            if key in long_valued:
+                options[key] = inline if eq else next(args, "")
+        elif arg.startswith("-") and len(arg) > 1:
+            flags = arg[1:]
+            cut = next((i for i, ch in enumerate(flags) if ch in valued), None)
+            if cut is not None:
+                options[valued[flags[cut]]] = flags[cut + 1:] or next(args, "")
+        else:
+            positionals.append(arg)
+    return options, positionals
+
+
+def pod_identity(ctx: ExecContext) -> str | None:
+    """The server's refusal for this command in this pod, as libpq prints it, or None."""
+    program = os.path.basename(ctx.command[0]) if ctx.command else ""
+    if program not in CONNECTING:
+        return None
+    options, positionals = parse_postgres(ctx.command)
+    database = options.get("dbname")
+    if program == "pg_restore" and database is None:
+        return None  # no -d: pg_restore writes a script, no connection
+    if database is None and program in ("psql", "pg_dump") and positionals:
+        database = positionals[0]
+    user = (options.get("username") or (positionals[1] if program == "psql"
+                                        and len(positionals) > 1 else None)
+            or _env_value(ctx, "PGUSER") or EXEC_USER)
+    role = _env_value(ctx, "POSTGRES_USER") or "postgres"
+    if user != role:
+        return (f"connection to server on socket {SOCKET} failed: FATAL:  role "
+                f'"{user}" does not exist')
+    if program == "pg_dumpall":
+        return None
+    database = database or _env_value(ctx, "PGDATABASE") or user
+    if database not in {_env_value(ctx, "POSTGRES_DB") or role, "postgres", "template1"}:
+        return (f"connection to server on socket {SOCKET} failed: FATAL:  database "
+                f'"{database}" does not exist')
+    return None
+
+
 def postgres_handler(*, host: str, port: int, user: str, database: str,
                      bin_dir: Path | None, files: PodFiles) -> ExecHandler:
     """The exec handler for the database pods' PostgreSQL client programs."""
@@ -127,7 +210,17 @@ def postgres_handler(*, host: str, port: int, user: str, database: str,
 
     env = {"PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGDATABASE": database,
            "PGAPPNAME": "kubectl-exec"}
-    return subprocess_handler(rewrite, env=env)
+    run = subprocess_handler(rewrite, env=env)
+
+    async def handler(ctx: ExecContext) -> int:
+        refused = pod_identity(ctx)
+        if refused is not None:
+            program = os.path.basename(ctx.command[0])
+            await ctx.stderr.write(f"{program}: error: {refused}\n")
+            return 2 if program == "psql" else 1
+        return await run(ctx)
+
+    return handler
 
 
 _REDIS_CONNECTION = {"-h", "-p", "-a", "-u", "-s", "--user", "--pass"}

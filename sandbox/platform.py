@@ -121,7 +121,10 @@ class Sandbox:
             return_exceptions=True)
         self.db, self.cache, self.clusters, self.aws = (
             None if isinstance(r, BaseException) else r for r in results)
-        for r in results:
+        for part, r in zip(("PostgreSQL", "Redis", "Kubernetes emulators", "moto"), results,
+                           strict=True):
+            if isinstance(r, Exception):
+                raise RuntimeError(f"{part}: {type(r).__name__}: {r}".rstrip(": ")) from r
             if isinstance(r, BaseException):
                 raise r
         self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
@@ -132,8 +135,7 @@ class Sandbox:
         self.cache.start_traffic()
         self.progress("dumping the database into the S3 backup bucket")
         dump = await self._timed("pg_dump", self._pg_dump())
-        (podfs / "backup").mkdir(parents=True, exist_ok=True)
-        (podfs / "backup" / "latest-backup.sql").write_bytes(dump)
+        # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
         await self._timed("s3", seed_backups(self.aws, dump))
         self.simulator = self._simulator(seed=1)
         self.dr_simulator = self._simulator(seed=2)

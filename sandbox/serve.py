@@ -62,7 +62,9 @@ async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int 
         await asyncio.gather(starting, return_exceptions=True)
         status = 130
     elif starting.exception() is not None:
-        _say(f"could not start: {starting.exception()}")
+        error = starting.exception()
+        _say(f"could not start: {error}" if str(error).strip()
+             else f"could not start: {type(error).__name__} (no message)")
         status = 1
     else:
         _emit(sandbox.describe())

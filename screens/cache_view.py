@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from console.collectors.redis import RedisSnapshot
@@ -18,6 +19,10 @@ SLOWLOG = [("id", "id"), ("when", "when"), ("ms", "ms"), ("client", "client"),
 
 class CacheView(DrillDown):
     COMPONENT = "cache"
+    BINDINGS = [
+        Binding("x", "act('slowlog')", "Reset slow log", id="cache.slowlog-reset"),
+        Binding("D", "act('keys')", "Delete keys", id="cache.delete-keys"),
+    ]
     GRAFANA = "overview"
     DEFAULT_CSS = """
     CacheView DataTable { height: 1fr; }
@@ -52,3 +57,8 @@ class CacheView(DrillDown):
         set_text(self.query_one("#cache-slowlog-note", Static), slowlog_note(snap))
         sync_rows(self.query_one("#cache-slowlog", DataTable),
                   [(str(e.id), pick(slowlog_row(e), SLOWLOG)) for e in snap.slowlog])
+
+    def action_act(self, what: str) -> None:
+        from actions import panel_actions as act
+
+        self.app.start_action(act.reset_slowlog() if what == "slowlog" else act.delete_keys())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from console.collectors.postgres_model import PostgresSnapshot
@@ -35,6 +36,10 @@ STATEMENTS = [("mean ms", "mean"), ("calls", "calls"), ("total ms", "total"), ("
 class DatabaseView(DrillDown):
     COMPONENT = "database"
     GRAFANA = "database"
+    BINDINGS = [
+        Binding("c", "signal('cancel')", "Cancel query", id="db.cancel"),
+        Binding("K", "signal('terminate')", "Terminate", id="db.terminate"),
+    ]
     DEFAULT_CSS = """
     DatabaseView DataTable { height: 1fr; }
     DatabaseView TabbedContent { height: 1fr; }
@@ -91,3 +96,45 @@ class DatabaseView(DrillDown):
                       one_line(st.query)])
             for i, st in enumerate(snap.statements)
         ])
+
+    # ---- cancel / terminate the backend under the cursor (the blocker on Blocking) ---------
+    def target(self) -> tuple[int, str, float | None] | None:
+        """The backend the keys act on: the Activity row's session, or on the Blocking tab
+        the chain's blocker (what ends the chain), with its query and age."""
+        snap = self.snapshot
+        if snap is None:
+            return None
+        tab = self.query_one("#db-tabs", TabbedContent).active
+        table = self.query_one("#db-blocking" if tab == "tab-blocking" else "#db-activity",
+                               DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        if tab == "tab-blocking":
+            edge = next((e for e in snap.blocking if blocking_key(e) == key), None)
+            return (edge.blocking_pid, edge.blocking_query, edge.blocking_seconds) if edge \
+                else None
+        session = next((s for s in snap.sessions if str(s.pid) == key), None)
+        return (session.pid, session.query, session.xact_seconds or session.query_seconds) \
+            if session else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "signal":
+            return self.snapshot is not None and self.query_one(
+                "#db-tabs", TabbedContent).active in ("tab-activity", "tab-blocking")
+        return True
+
+    def action_signal(self, how: str) -> None:
+        from actions import panel_actions as act
+
+        target = self.target()
+        if target is None:
+            self.notify("no backend under the cursor", severity="warning")
+            return
+        pid, query, seconds = target
+        age = f"{secs(seconds)} s" if seconds is not None else "an unknown time"
+        make = act.terminate_backend if how == "terminate" else act.cancel_backend
+        self.app.start_action(make(pid, query, age))
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self.refresh_bindings()

@@ -89,9 +89,23 @@ class PodsView(DrillDown):
     COMPONENT = "pods"
     GRAFANA = "infrastructure"
     BINDINGS = [
+        # room for the row's actions in 80 columns: the global keys work here unshown (the
+        # dashboard's footer and ? list them)
+        Binding("r", "refresh", "Refresh", show=False, id="pods.refresh"),
+        *(Binding(key, f"app.{action}", show=False) for key, action in (
+            ("q", "quit"), ("e", "switch_environment"), ("question_mark", "help"),
+            ("w", "wizards"), ("L", "session_logs"))),
+        Binding("S", "scenario", show=False),  # the sandbox's scenario menu, where there is one
         Binding("slash", "filter", "Filter", key_display="/", id="pods.filter"),
         Binding("s", "sort", "Sort", id="pods.sort"),
-        Binding("l", "logs", "Pod logs", id="pods.logs"),
+        Binding("l", "logs", "Logs", id="pods.logs"),
+        Binding("d", "act('delete')", "Delete", id="pods.delete"),
+        Binding("R", "act('restart')", "Restart", id="pods.restart"),
+        Binding("u", "act('undo')", "Undo", id="pods.undo"),
+        Binding("plus", "act('scale_up')", "+1", key_display="+", id="pods.scale-up"),
+        Binding("minus", "act('scale_down')", "-1", key_display="-", id="pods.scale-down"),
+        Binding("c", "act('cordon')", "Cordon", id="pods.cordon"),
+        Binding("D", "act('drain')", "Drain node", show=False, id="pods.drain"),
     ]
     DEFAULT_CSS = """
     PodsView #pods-filter { display: none; height: 3; }
@@ -111,7 +125,8 @@ class PodsView(DrillDown):
         yield Input(placeholder="filter pods (name, status, node); enter to apply, escape to clear",
                     id="pods-filter")
         yield DataTable(id="pods-view-table", cursor_type="row")
-        yield Footer()
+        # a key for every action on the row: compact, so all of them fit in 80 columns
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -199,6 +214,45 @@ class PodsView(DrillDown):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()
+
+    def action_scenario(self) -> None:
+        menu = getattr(self.app, "action_sandbox_menu", None)
+        if menu is not None:
+            menu()
+
+    # ---- actions on the row under the cursor (actions.panel_actions) ----------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act":
+            if isinstance(self.focused, Input):
+                return False  # typing a filter: the letters are the filter's
+            if parameters and parameters[0] in ("delete", "cordon", "drain"):
+                return self.selected() is not None  # needs a pod (and its node) under the cursor
+            return self.snapshot is not None and self.snapshot.deployment is not None
+        return True
+
+    def action_act(self, what: str) -> None:
+        from actions import panel_actions as act
+
+        snap, pod = self.snapshot, self.selected()
+        if snap is None:
+            return
+        ns, d = snap.namespace, snap.deployment
+        node = next((n for n in snap.nodes if pod is not None and n.name == pod.node), None)
+        wizard = None
+        if what == "delete" and pod is not None:
+            wizard = act.delete_pod(ns, pod.name)
+        elif what == "cordon" and pod is not None and pod.node:
+            wizard = act.cordon_node(pod.node, undo=bool(node and node.unschedulable))
+        elif what == "drain" and pod is not None and pod.node:
+            wizard = act.drain_node(pod.node)
+        elif d is not None and what == "restart":
+            wizard = act.restart_deployment(ns, d.name)
+        elif d is not None and what == "undo":
+            wizard = act.undo_deployment(ns, d.name, d.revision)
+        elif d is not None and what in ("scale_up", "scale_down"):
+            wizard = act.scale_deployment(ns, d.name, d.desired, 1 if what == "scale_up" else -1)
+        if wizard is not None:
+            self.app.start_action(wizard)
 
     def action_logs(self) -> None:
         from .log_viewer import LogViewer

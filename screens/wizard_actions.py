@@ -15,6 +15,7 @@ from textual.app import SystemCommand
 
 from actions.catalogue import catalogue, get
 from console.execution.log_store import SessionSummary
+from console.execution.model import Wizard
 from console.execution.redaction import redactor_for
 from console.execution.session_log import default_directory
 
@@ -34,7 +35,8 @@ class WizardActions:
         if wizard_id:
             self.start_wizard(wizard_id)
 
-    def start_wizard(self, wizard_id: str, resume: Path | None = None) -> None:
+    def start_wizard(self, wizard_id: str, resume: Path | None = None,
+                     answers: dict[str, str] | None = None) -> None:
         from .wizard_runner import WizardRunner
 
         wizard = get(wizard_id)
@@ -43,7 +45,17 @@ class WizardActions:
             return
         self.push_screen(WizardRunner(config=self.config, env_name=self.env_name, wizard=wizard,
                                       read_only=self.read_only, operator=self.operator,
-                                      resume=resume, directory=self.session_directory()))
+                                      resume=resume, directory=self.session_directory(),
+                                      answers=answers))
+
+    def start_action(self, wizard: Wizard) -> None:
+        """A one-step action on what the operator is looking at (actions.panel_actions):
+        run through the runner like any wizard — plan, confirmation, session log, lease."""
+        from .wizard_runner import WizardRunner
+
+        self.push_screen(WizardRunner(config=self.config, env_name=self.env_name, wizard=wizard,
+                                      read_only=self.read_only, operator=self.operator,
+                                      directory=self.session_directory()))
 
     def action_session_logs(self) -> None:
         from .session_log_view import SessionLogView

@@ -25,6 +25,7 @@ App's handler; escape then closes the screen.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,13 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
 
     def __init__(self, *, config: Any, env_name: str, wizard: Wizard, read_only: bool,
                  operator: Any = None, resume: Path | None = None,
-                 directory: Path | None = None) -> None:
+                 directory: Path | None = None,
+                 answers: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.config, self.env_name, self.wizard = config, env_name, wizard
+        # answers filled in from where the wizard was opened (the backup under the cursor):
+        # shown in the form as any default is, and editable
+        self.answers = dict(answers or {})
         self.read_only, self.operator, self.resume_path = read_only, operator, resume
         self.directory = directory
         self.driver: RunDriver | None = None
@@ -184,7 +189,8 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
         step = self.wizard.steps[index]
         self._steps().set_current(index)
         if step.inputs:  # not focused: the operator tabs into it (see the module's doc)
-            values = {i.name: await self.driver.default_text(i) for i in step.inputs}
+            values = {i.name: self.answers.get(i.name) or await self.driver.default_text(i)
+                      for i in step.inputs}
             self.form = InputForm(list(step.inputs), values)
             await slot.mount(self.form)
             self._plan(index, note="r runs the step with the answers below; "

@@ -70,7 +70,7 @@ def test_pitr_dry_run_export_has_short_cells_and_the_manifest_as_yaml(pitr_expor
     anchors = {heading_anchor(h) for h in re.findall(r"^### (.+)$", text, re.M)}
     assert len(links) >= 8 and set(links) <= anchors, (links, anchors)
     # the recovery instance's plan: its row is short, its commands are a shell block
-    (row,) = [c for c in cells(text) if c.startswith("step 3 plan:")]
+    (row,) = [c for c in cells(text) if c.startswith("step 4 plan:")]
     assert "[commands ↓](#record-" in row and "apiVersion" not in row
     shell = [body for lang, body in code_blocks(text) if lang == "sh"]
     (apply,) = [b for b in shell if "kubectl apply -n mcp-production -f - <<EOF" in b]

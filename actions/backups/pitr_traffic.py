@@ -8,7 +8,11 @@ replicas ("scaling is disabled since the replica count of the target is zero") a
 re-enables it when replicas come back; the step still watches that nothing scales the
 deployment up while it waits.
 
-Back: scale to the remembered count, follow the rollout, and drop the annotation. The way
+The moment traffic stops is kept too (annotation ``mcp-ops.pratiko.ai/pitr-stopped-at``,
+epoch seconds), so the outage — replicas 0 until every replica is ready again — is measured
+and printed when the application is back, next to the restore time it no longer contains.
+
+Back: scale to the remembered count, follow the rollout, and drop the annotations. The way
 back does the same after putting the previous database host back into the credentials
 secret, if the switch had happened.
 """
@@ -19,6 +23,7 @@ import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from console.config.model import KubernetesSettings
 from console.execution.context import StepContext
@@ -36,6 +41,7 @@ from .pitr_common import (
 )
 
 POLL_SECONDS = 0.5
+STOPPED_AT = "mcp-ops.pratiko.ai/pitr-stopped-at"
 
 
 def _k(ctx: StepContext) -> KubernetesSettings:
@@ -51,6 +57,17 @@ def _remember(ctx: StepContext, replicas: int | None) -> Annotate:
     k = _k(ctx)
     return Annotate("Deployment", k.deployment, k.namespace,
                     {REMEMBERED: None if replicas is None else str(replicas)})
+
+
+def _stopped_at(ctx: StepContext, at: float | None) -> Annotate:
+    k = _k(ctx)
+    return Annotate("Deployment", k.deployment, k.namespace,
+                    {STOPPED_AT: None if at is None else f"{at:.3f}"})
+
+
+def _forget(ctx: StepContext) -> Annotate:
+    k = _k(ctx)
+    return Annotate("Deployment", k.deployment, k.namespace, {REMEMBERED: None, STOPPED_AT: None})
 
 
 # ---- stop ------------------------------------------------------------------------------
@@ -83,8 +100,11 @@ async def run_stop(ctx: StepContext) -> AsyncIterator[StepOutput]:
     else:
         yield f"already remembered from an earlier attempt: {remembered} replicas"
     if current != 0:
+        if STOPPED_AT not in deployment.annotations:
+            await writer.apply(_stopped_at(ctx, time.time()))
         await writer.apply(_scale(ctx, 0))
-        yield f"deployment/{k.deployment} scaled to 0 (was {current})"
+        yield (f"deployment/{k.deployment} scaled to 0 (was {current}) at "
+               f"{datetime.now(UTC):%H:%M:%S} UTC: the outage starts")
     async for item in wait_for_no_pods(ctx, timeout=240):
         yield item
 
@@ -140,7 +160,7 @@ def plan_restart(ctx: StepContext) -> Plan:
                               "--replicas=<remembered>", "-n", k.namespace),
                  Plan.command("kubectl", "rollout", "status", f"deployment/{k.deployment}",
                               "-n", k.namespace),
-                 *commands(ctx, [_remember(ctx, None)])))
+                 *commands(ctx, [_forget(ctx)])))
 
 
 async def scale_back(ctx: StepContext) -> AsyncIterator[StepOutput]:
@@ -151,8 +171,27 @@ async def scale_back(ctx: StepContext) -> AsyncIterator[StepOutput]:
     yield f"deployment/{k.deployment} scaled to {replicas}: {why}"
     async for item in follow_rollout(ctx, replicas=replicas):
         yield item
-    await writer.apply(_remember(ctx, None))
-    yield f"{REMEMBERED} removed: the recovery's replica count is no longer needed"
+    deployment = await (await ctx.kube()).deployment()
+    stopped = deployment.annotations.get(STOPPED_AT)
+    if stopped:
+        outage = time.time() - float(stopped)
+        ctx.cache["pitr.outage_seconds"] = outage
+        restore = ctx.cache.get("pitr.restore_seconds")
+        ctx.note("outage measured", outage_seconds=round(outage, 2),
+                 restore_seconds=None if restore is None else round(restore, 2))
+        yield (f"OUTAGE: {outage:.1f}s from 0 replicas to {replicas}/{replicas} ready"
+               + (f"; the restore ({restore:.1f}s) ran before it, while the application "
+                  "still served" if restore is not None else ""))
+        started = ctx.cache.get("pitr.started")
+        if started is not None:
+            whole = time.time() - float(started)
+            ctx.cache["pitr.whole_seconds"] = whole
+            yield (f"the whole recovery took {whole:.1f}s (instance, restore, verification, "
+                   f"switch, restart); the application was down for {outage:.1f}s of it "
+                   f"({100 * outage / whole:.0f} %)")
+    await writer.apply(_forget(ctx))
+    yield (f"{REMEMBERED} and {STOPPED_AT} removed: the recovery's replica count is no longer "
+           "needed")
 
 
 async def verify_running(ctx: StepContext) -> str:

@@ -87,7 +87,7 @@ def plan_verify(ctx: StepContext) -> Plan:
     ns = ctx.env.kubernetes.namespace
     queries = split_queries(ctx.values.get("verify_queries") or DEFAULT_QUERIES)
     return Plan(f"Run {len(queries)} read-only verification quer{'y' if len(queries) == 1 else 'ies'}"
-                f" in {RECOVERY_POD} and show the results for you to accept at the next step",
+                f" in {RECOVERY_POD} and show the results for you to accept at the switch",
                 tuple(Plan.command("kubectl", "exec", "-n", ns, RECOVERY_POD, "--", "psql",
                                    "-d", ctx.env.postgres.database, "-c", q) for q in queries))
 

@@ -1,12 +1,17 @@
 """The ``velero-restore`` wizard — the guide's "Application Recovery from Backup".
 
-List the backups (``velero backup get``); create the Restore the CLI would create, named as
-the CLI names it; follow its phase with a progress bar from ``status.progress``, then show
-its warnings and errors (``velero restore describe --details``). Completed goes on to the
-health check. Failed stops. PartiallyFailed *stops for a decision*: some objects did not
+List the backups (``velero backup get``); check the chosen one before restoring: its
+storage location must be Available and it must hold items of the namespaces to restore
+(``velero backup describe``); create the Restore the CLI would create, named as the CLI
+names it, with the scope chosen and explained (:mod:`.velero_scope`: existing-resource
+policy, namespaces, resources, namespace mapping); follow its phase with a progress bar
+from ``status.progress``, then show its warnings and errors (``velero restore describe
+--details``). Completed goes on to the health check. Failed stops. PartiallyFailed *stops for a decision*: some objects did not
 come back, and only the operator can judge whether the application can run like that —
 in the console the failed step offers retry / skip (accept and go on) / abort; on the
-command line ``--set accept_partial=yes`` (also when resuming) accepts it.
+command line ``--set accept_partial=yes`` (also when resuming) accepts it. Whatever the
+outcome, the objects the restore created, updated and skipped are listed, read back from
+the cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wi
 from ..library import velero
 from ..library.health import health_check_step
 from ..library.plan import kube_plan
+from . import velero_scope as scope
+from .velero_location import location_state
 
 RESTORE_TIMEOUT = 1800.0
 
@@ -49,7 +56,49 @@ def _restore_name(ctx: StepContext) -> str:
 
 
 def _restore(ctx: StepContext) -> CreateVeleroRestore:
-    return CreateVeleroRestore(_restore_name(ctx), ctx.values["backup"])
+    return CreateVeleroRestore(_restore_name(ctx), ctx.values["backup"],
+                               namespaces=scope.namespaces(ctx),
+                               existing_policy=ctx.values.get("existing_policy") or "none",
+                               resources=scope.resources(ctx),
+                               namespace_mapping=scope.mapping(ctx))
+
+
+# ---- 1b. check the chosen backup ------------------------------------------------------
+def plan_check(ctx: StepContext) -> Plan:
+    backup = ctx.values.get("backup") or "<backup>"
+    return Plan(f"Check backup {backup} before restoring: its storage location must be "
+                "Available and it must hold items of the namespaces to restore",
+                (Plan.command("velero", "backup", "describe", backup, "--details"),
+                 Plan.command("velero", "backup-location", "get")))
+
+
+async def run_check(ctx: StepContext) -> AsyncIterator[StepOutput]:
+    reader = await ctx.kube()
+    name = ctx.values["backup"]
+    raw = await reader.raw("Backup", name, namespace=_velero_ns(ctx), api_version="velero.io/v1")
+    if raw is None:
+        raise StepFailed(f"backup {name} not found")
+    spec, status = raw.get("spec") or {}, raw.get("status") or {}
+    included = spec.get("includedNamespaces") or ["*"]
+    progress = status.get("progress") or {}
+    items = int(progress.get("itemsBackedUp") or 0)
+    yield (f"backup {name}: {status.get('phase', 'New')}, namespaces {', '.join(included)}, "
+           f"{items}/{progress.get('totalItems', '?')} items backed up, "
+           f"{status.get('errors', 0)} errors, {status.get('warnings', 0)} warnings, "
+           f"expires {status.get('expiration', '?')}")
+    available, where = await location_state(ctx, reader, spec.get("storageLocation") or "default")
+    yield where
+    if not available:
+        raise StepFailed(f"Velero cannot read backup {name}: its {where}")
+    if items == 0:
+        raise StepFailed(f"backup {name} holds no items: nothing to restore")
+    outside = [n for n in scope.namespaces(ctx) if n != "*" and "*" not in included
+               and n not in included]
+    if outside:
+        raise StepFailed(f"backup {name} does not hold namespace(s) {', '.join(outside)} "
+                         f"(it holds {', '.join(included)})")
+    ctx.cache["velero.backup_namespaces"] = included
+    yield f"restore scope: {scope.explain(ctx)}"
 
 
 # ---- 1. list ---------------------------------------------------------------------------
@@ -74,8 +123,7 @@ async def run_list(ctx: StepContext) -> AsyncIterator[StepOutput]:
 def plan_create(ctx: StepContext) -> Plan:
     op = _restore(ctx)
     return kube_plan(ctx, f"Create Restore {op.name} in {_velero_ns(ctx)} from backup "
-                          f"{op.backup}: Velero re-creates every missing object of the "
-                          "backup's namespaces and leaves existing ones as they are", [op])
+                          f"{op.backup}: {scope.explain(ctx)}", [op])
 
 
 async def run_create(ctx: StepContext) -> AsyncIterator[StepOutput]:
@@ -85,8 +133,17 @@ async def run_create(ctx: StepContext) -> AsyncIterator[StepOutput]:
         ctx.cache["velero.restore"] = op.name
         yield f"restore {op.name} already exists (phase {existing.phase or 'New'})"
         return
+    before = await scope.inventory(await ctx.kube(), scope.kinds_in_scope(ctx),
+                                   _target_namespaces(ctx))
+    ctx.cache["velero.before"] = {k: o["metadata"].get("resourceVersion", "")
+                                  for k, o in before.items()}
     yield await (await ctx.mutations.kube()).apply(op)
     ctx.cache["velero.restore"] = op.name
+
+
+def _target_namespaces(ctx: StepContext) -> list[str]:
+    spaces = scope.target_namespaces(ctx, ctx.cache.get("velero.backup_namespaces") or [])
+    return [n for n in spaces if n != "*"] or [ctx.env.kubernetes.namespace]
 
 
 # ---- 3. follow -------------------------------------------------------------------------
@@ -121,6 +178,15 @@ async def run_follow(ctx: StepContext) -> AsyncIterator[StepOutput]:
         yield line
     for event in await (await ctx.kube()).events(name, namespace=_velero_ns(ctx)):
         yield f"event {event.type} {event.reason}: {event.message}"
+    before = ctx.cache.get("velero.before")
+    if before is not None:
+        touched = await scope.what_changed(await ctx.kube(), name, scope.kinds_in_scope(ctx),
+                                           _target_namespaces(ctx), before)
+        async for line in scope.describe(touched):
+            yield line
+    else:
+        yield ("created/updated/skipped: not known in a resumed run; objects restored carry "
+               f"the label velero.io/restore-name={name}")
     outcome = restore.phase
     if outcome == "Completed":
         yield f"restore {name} Completed"
@@ -145,10 +211,15 @@ WIZARD = Wizard(
     steps=(
         Step("list-backups", "Available backups", "velero backup get: what can be restored, "
              "and how each backup went.", Risk.READ, plan_list, run_list, timeout=60),
+        Step("check-backup", "Check the backup and the scope", "velero backup describe: "
+             "the backup's storage location must be Available and it must hold the "
+             "namespaces to restore. The scope chosen is explained.", Risk.READ, plan_check,
+             run_check, inputs=(BACKUP, scope.POLICY, scope.NAMESPACES, scope.RESOURCES,
+                                scope.MAPPING), timeout=60),
         Step("create-restore", "Restore from the backup", "velero restore create "
-             "--from-backup: objects missing from the cluster come back as they were at "
-             "backup time.", Risk.DESTRUCTIVE, plan_create, run_create,
-             inputs=(BACKUP, ACCEPT_PARTIAL), timeout=60),
+             "--from-backup: missing objects come back as they were at backup time; with "
+             "existing_policy=update, existing ones that differ are patched back too.",
+             Risk.DESTRUCTIVE, plan_create, run_create, inputs=(ACCEPT_PARTIAL,), timeout=120),
         Step("follow-restore", "Monitor the restore", "velero restore describe --details: "
              "progress, then warnings and errors. PartiallyFailed stops here for your "
              "decision.", Risk.READ, plan_follow, run_follow,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from console.config.model import Environment
+from console.execution.commands import psql
 from console.execution.context import StepContext
 from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput
 from console.health.evaluate import ComponentHealth
@@ -27,7 +28,9 @@ COMPONENT_COMMANDS: dict[str, Callable[[Environment], list[Command]]] = {
     "pods": lambda env: [("kubectl", "get", "pods", "-n", env.kubernetes.namespace, "-l",
                           env.kubernetes.app_selector),
                          ("kubectl", "top", "pods", "-n", env.kubernetes.namespace)],
-    "database": lambda env: [("psql", "-c", "SELECT count(*) FROM pg_stat_activity;")],
+    # the guide's bare `psql -c` connects as root in the pod and fails: name the server,
+    # role and database (the environment's DSN, never a password)
+    "database": lambda env: [psql("SELECT count(*) FROM pg_stat_activity;", env=env)],
     "cache": lambda env: [("redis-cli", "info", "stats")],
     "backups": lambda env: [("kubectl", "get", "backups", "-n", env.kubernetes.velero_namespace,
                              "--sort-by=.metadata.creationTimestamp")],

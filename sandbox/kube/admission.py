@@ -140,8 +140,10 @@ def prepare_create(rt: ResourceType, obj: Obj) -> None:
         meta.pop(key, None)
     if rt.has_status and rt.key != "namespaces":
         obj.pop("status", None)
-    if rt.key == "pods":
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+    if rt.key == "pods":  # the API server computes the QoS class from the resources
+        from .controllers.podspec import qos_class
+
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
 
 
 def keep_status(rt: ResourceType, new: Obj, old: Obj) -> Obj:

@@ -231,7 +231,7 @@ def backup_run(t: float, failed: bool) -> list[tuple[float, str]]:
         steps.append((16.2, "ERROR: backup failed, upload aborted"))
     else:
         steps.append((17.0, f"upload: - to s3://pratiko-backups/production/postgres/{day}.dump"))
-        steps.append((17.3, "Backup completed successfully (1.27 GiB in 17s)"))
+        steps.append((17.3, "Backup completed successfully (1.27 GiB in 17s, 0 errors)"))
     return [(t + dt, f"{app_time(t + dt)} {msg}") for dt, msg in steps]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from console.collectors.backups_model import BackupsSnapshot, VeleroBackup
@@ -34,6 +35,30 @@ class BackupsPanel(Panel):
     TITLE = "Backups"
     HINT = "latest Velero backups and S3 dumps"
     COMPONENT = "backups"
+    BINDINGS = [
+        Binding("b", "backup_now", "Backup now", id="backups.now"),
+        Binding("v", "restore", "Restore it", id="backups.restore"),
+    ]
+
+    def selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+
+    def action_backup_now(self) -> None:
+        from actions.panel_actions import backup_now
+
+        namespace = self.app.environment.kubernetes.namespace
+        self.app.start_action(backup_now(namespace))
+
+    def action_restore(self) -> None:
+        """velero-restore with the backup under the cursor filled in."""
+        backup = self.selected()
+        if backup is None:
+            self.notify("no Velero backup under the cursor", severity="warning")
+            return
+        self.app.start_wizard("velero-restore", answers={"backup": backup})
 
     def compose(self) -> ComposeResult:
         yield from super().compose()

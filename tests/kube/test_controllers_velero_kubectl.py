@@ -70,6 +70,8 @@ async def test_backups_list_sorted_by_creation_time(emulator):
 
 async def test_a_created_restore_reaches_completed_and_puts_deleted_objects_back(emulator):
     await kubectl(emulator, "delete", "configmap", "mcp-server-config", "-n", "mcp-production")
+    await kubectl(emulator, "label", "secret", "redis-credentials", "-n", "mcp-production",
+                  "edited=after-the-backup")
     backup = await latest_daily(emulator)
     seen: list[str] = []
 
@@ -84,12 +86,44 @@ async def test_a_created_restore_reaches_completed_and_puts_deleted_objects_back
     assert status["phase"] == "Completed"
     assert seen[0] == "New" and "InProgress" in seen and seen[-1] == "Completed"
     assert status["progress"]["totalItems"] == status["progress"]["itemsRestored"] > 0
-    assert status["warnings"] > 0  # the objects that still existed were left alone
+    # existing objects are left alone; only the one that differs from the backup is a warning
+    assert status["warnings"] == 1
     assert status["completionTimestamp"] >= status["startTimestamp"]
     cm = json.loads((await kubectl(emulator, "get", "configmap", "mcp-server-config", "-n",
                                    "mcp-production", "-o", "json")).stdout)
     assert cm["metadata"]["labels"]["velero.io/restore-name"] == "restore-config"
     assert cm["data"]["LOG_LEVEL"] == "info"
+    secret = json.loads((await kubectl(emulator, "get", "secret", "redis-credentials", "-n",
+                                       "mcp-production", "-o", "json")).stdout)
+    assert secret["metadata"]["labels"]["edited"] == "after-the-backup"  # policy none
+
+
+async def test_existing_resource_policy_update_patches_differing_objects_back(emulator):
+    backup = await latest_daily(emulator)
+    await kubectl(emulator, "patch", "configmap", "mcp-server-config", "-n", "mcp-production",
+                  "--type", "merge", "-p", '{"data":{"LOG_LEVEL":"trace","EXTRA":"x"}}')
+    await kubectl(emulator, "create", "-f", "-", input=f"""\
+apiVersion: velero.io/v1
+kind: Restore
+metadata:
+  name: restore-update
+  namespace: velero
+spec:
+  backupName: {backup}
+  includedNamespaces: ["mcp-production"]
+  includedResources: ["configmaps"]
+  existingResourcePolicy: update
+""")
+    restore = await final_restore(emulator, "restore-update")
+    assert restore["status"]["phase"] == "Completed"
+    assert "warnings" not in restore["status"]
+    cm = json.loads((await kubectl(emulator, "get", "configmap", "mcp-server-config", "-n",
+                                   "mcp-production", "-o", "json")).stdout)
+    assert cm["data"]["LOG_LEVEL"] == "info" and "EXTRA" not in cm["data"]
+    assert cm["metadata"]["labels"]["velero.io/restore-name"] == "restore-update"
+    lists = emulator.cluster.extras["velero_restore_lists"]["restore-update"]
+    assert "mcp-production/mcp-server-config(updated)" in lists["v1/ConfigMap"]
+    assert set(lists) == {"v1/ConfigMap", "v1/Namespace"}  # includedResources: only those
 
 
 async def test_restore_ends_partially_failed_or_failed_when_told(emulator):

@@ -5,6 +5,7 @@ AWS account with real database dumps.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, datetime
 
@@ -30,7 +31,12 @@ spec:
   containers:
   - name: postgres
     image: postgres:15-alpine
+    env:
+    - {name: POSTGRES_USER, valueFrom: {secretKeyRef: {name: postgres-credentials, key: username}}}
+    - {name: POSTGRES_DB, valueFrom: {secretKeyRef: {name: postgres-credentials, key: database}}}
+    - {name: PGUSER, valueFrom: {secretKeyRef: {name: postgres-credentials, key: username}}}
 """
+APP_ROLE = "pratiko_app"  # postgres-credentials' username: the only role in the pod
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +55,36 @@ def run(sandbox, tmp_path, *args, **kw) -> subprocess.CompletedProcess:
 
 
 def test_runbook_psql_counts_real_rows(sandbox, tmp_path):
+    # as the guide types it, psql connects as root (kubectl exec's user): it fails for real
+    typed = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary",
+                "--", "psql", "-tA", "-c", "SELECT count(*) FROM critical_table;")
+    assert typed.returncode != 0 and 'role "root" does not exist' in typed.stderr
     out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary", "--",
-              "psql", "-tA", "-c", "SELECT count(*) FROM critical_table;")
+              "psql", "-U", APP_ROLE, "-d", "pratiko_mcp_production", "-tA", "-c",
+              "SELECT count(*) FROM critical_table;")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1000"
 
 
 def test_runbook_pg_dump_streams_a_real_dump(sandbox, tmp_path):
     out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary", "--",
-              "pg_dump", "pratiko_mcp_production")
+              "pg_dump", "-U", APP_ROLE, "pratiko_mcp_production")
     assert out.returncode == 0, out.stderr
     assert "PostgreSQL database dump" in out.stdout
     assert "CREATE TABLE public.critical_table" in out.stdout
 
 
+def newest_dump(sandbox) -> bytes:
+    s3 = aws_client(sandbox, "s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(
+        Bucket=sandbox_aws.BUCKET, Prefix=sandbox_aws.PREFIX)["Contents"])
+    return s3.get_object(Bucket=sandbox_aws.BUCKET, Key=keys[-1])["Body"].read()
+
+
 def test_point_in_time_recovery_restores_real_data_into_the_recovery_pod(sandbox, tmp_path):
-    """The runbook's steps 2-4: create postgres-recovery, pg_restore the backup, count."""
+    """The runbook's steps 2-4: create postgres-recovery, pg_restore the backup, count. No
+    /backup/latest-backup.sql exists in the pod (the backup job writes to S3 only): the dump
+    is streamed from S3 into pg_restore's stdin, the corrected command."""
     created = run(sandbox, tmp_path, "apply", "-f", "-", stdin=RECOVERY_POD)
     assert created.returncode == 0, created.stderr
     try:
@@ -74,9 +94,17 @@ def test_point_in_time_recovery_restores_real_data_into_the_recovery_pod(sandbox
         empty = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "psql", "-d",
                     "pratiko_mcp_production", "-tAc", "SELECT to_regclass('critical_table')")
         assert empty.stdout.strip() == ""  # a fresh instance: nothing there yet
-        restore = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "pg_restore",
-                      "-d", "pratiko_mcp_production", "/backup/latest-backup.sql")
-        assert restore.returncode == 0, restore.stderr
+        typed = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "pg_restore",
+                    "-d", "pratiko_mcp_production", "/backup/latest-backup.sql")
+        assert typed.returncode != 0 and "latest-backup.sql" in typed.stderr
+        env = {**os.environ, "KUBECONFIG": kubeconfig(sandbox),
+               "KUBECACHEDIR": str(tmp_path / "kubecache")}
+        restore = subprocess.run(["kubectl", "--context", "sandbox", "exec", "-i", "-n", NS,
+                                  "postgres-recovery", "--", "pg_restore", "-d",
+                                  "pratiko_mcp_production", "--no-owner", "--no-acl",
+                                  "--single-transaction"], input=newest_dump(sandbox),
+                                 capture_output=True, env=env, timeout=120)
+        assert restore.returncode == 0, restore.stderr.decode()
         count = run(sandbox, tmp_path, "exec", "-n", NS, "postgres-recovery", "--", "psql", "-d",
                     "pratiko_mcp_production", "-c", "SELECT count(*) FROM critical_table;")
         assert count.returncode == 0, count.stderr
@@ -213,7 +241,7 @@ def test_in_pod_metrics_show_the_high_error_rate(sandbox, control, tmp_path):
 
 def psql(sandbox, tmp_path, sql: str, database: str = "pratiko_mcp_production"):
     out = run(sandbox, tmp_path, "exec", "-n", NS, "deployment/postgres-production-primary", "--",
-              "psql", "-v", "ON_ERROR_STOP=1", "-d", database, "-tAc", sql)
+              "psql", "-U", APP_ROLE, "-v", "ON_ERROR_STOP=1", "-d", database, "-tAc", sql)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

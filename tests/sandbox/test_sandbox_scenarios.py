@@ -121,7 +121,7 @@ def test_backup_failed_reports_failed_velero_backup_and_empty_dump(embedded_sand
                          text=True, env=client_env(), cwd=ROOT, timeout=120)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "ERROR: backup failed" in run.stdout  # the nightly job's own log
-    assert "3 of 3 backup checks failed" in run.stdout
+    assert "4 of 4 backup checks failed" in run.stdout  # with the dump read by pg_restore
 
 
 def test_region_failure_makes_production_unreachable_but_not_dr(embedded_sandbox, control):

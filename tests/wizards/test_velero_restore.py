@@ -37,8 +37,12 @@ async def test_completed_restore_brings_objects_back_then_checks_health(world):
 
     driven = await drive(world, "velero-restore")
 
-    assert driven.statuses == {"list-backups": "ok", "create-restore": "ok",
-                               "follow-restore": "ok", "health-check": "ok"}, driven.text()
+    assert driven.statuses == {"list-backups": "ok", "check-backup": "ok",
+                               "create-restore": "ok", "follow-restore": "ok",
+                               "health-check": "ok"}, driven.text()
+    assert re.search(r"backup storage location \S+ \(bucket pratiko-velero-\S+\): Available",
+                     driven.text())
+    assert "  created  configmap/mcp-server-config -n mcp-production" in driven.lines
     (restore,) = restores(world)
     name = restore["metadata"]["name"]
     assert re.fullmatch(rf"{expected_backup}-\d{{14}}", name)  # as `velero restore create` names it
@@ -93,9 +97,10 @@ async def test_read_only_through_mcp_ops_run_lists_and_refuses_the_restore(world
     out = await cli(world.config_path, "run", "velero-restore", "--env", "sandbox",
                     "--read-only")
     assert out.returncode == 2, out.stdout + out.stderr
-    assert "[1/4] Available backups (read)" in out.stdout and "daily-backup-" in out.stdout
-    assert "[2/4] Restore from the backup (destructive)" in out.stdout
-    assert "refused: read-only mode" in out.stdout and "[3/4]" not in out.stdout
+    assert "[1/5] Available backups (read)" in out.stdout and "daily-backup-" in out.stdout
+    assert "[2/5] Check the backup and the scope (read)" in out.stdout
+    assert "[3/5] Restore from the backup (destructive)" in out.stdout
+    assert "refused: read-only mode" in out.stdout and "[4/5]" not in out.stdout
     assert not restores(world)
 
 
@@ -162,11 +167,14 @@ async def test_console_partially_failed_restore_waits_for_the_operators_decision
         field = runner.query_one("#input-backup", Input)
         assert field.value == newest_completed(world)  # the default: newest Completed
         field.focus()
-        await pilot.press("enter")
+        await pilot.press("enter")  # 2. the backup is checked (read), then the restore's form
+        await wait_for(pilot, lambda: runner.index == 2 and not runner.busy, "the restore step")
+        assert runner.form is not None  # accept_partial, default no
+        await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         assert app.screen.request.step_title == "Restore from the backup"
         await pilot.click("#yes")
-        await wait_for(pilot, lambda: runner.query_one("#steps").states[2] == "failed",
+        await wait_for(pilot, lambda: runner.query_one("#steps").states[3] == "failed",
                        "the restore to stop")
 
         # stopped for a decision: the warnings and errors are on screen, nothing ran after
@@ -174,19 +182,127 @@ async def test_console_partially_failed_restore_waits_for_the_operators_decision
         assert any("phase PartiallyFailed" in line and "2 errors" in line for line in output)
         assert any("Decide: skip this step to accept it" in line for line in output)
         assert "r retry · s skip · a abort" in str(status.render())
-        assert runner.query_one("#steps").states[3] not in ("ok", "failed")
+        assert runner.query_one("#steps").states[4] not in ("ok", "failed")
 
         await pilot.press("s")  # the decision: accept the partial restore
-        await wait_for(pilot, lambda: runner.index == 3 and not runner.busy, "the health step")
+        await wait_for(pilot, lambda: runner.index == 4 and not runner.busy, "the health step")
         await pilot.press("r")
         await wait_for(pilot, lambda: runner.finished == "completed", "the end")
-        assert runner.query_one("#steps").states == ["ok", "ok", "skipped", "ok"]
+        assert runner.query_one("#steps").states == ["ok", "ok", "ok", "skipped", "ok"]
 
     (session,) = list_sessions(world.tmp / "sessions")
     ends = [(r["data"]["id"], r["data"]["status"], r["data"].get("error", ""))
             for r in read_records(session.path) if r["event"] == "step_end"]
-    assert [e[:2] for e in ends] == [("list-backups", "ok"), ("create-restore", "ok"),
+    assert [e[:2] for e in ends] == [("list-backups", "ok"), ("check-backup", "ok"),
+                                     ("create-restore", "ok"),
                                      ("follow-restore", "failed"), ("follow-restore", "skipped"),
                                      ("health-check", "ok")]
-    assert ends[3][2] == "skipped by the operator"
+    assert ends[4][2] == "skipped by the operator"
     assert len(restores(world)) == 1
+
+
+# ---- existing objects: none leaves them broken, update repairs them ----------------------
+async def kubectl_json(world, *args: str) -> dict:
+    """The real kubectl against the emulator (KUBECONFIG and KUBECACHEDIR are the
+    fixture's), awaited without blocking the loop the emulator serves from."""
+    import asyncio
+    import json
+
+    child = await asyncio.create_subprocess_exec(
+        "kubectl", "--context", "sandbox", "--request-timeout=20s", *args, "-o", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(child.communicate(), 60)
+    assert child.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+def backed_up(world, backup: str, resource: str, name: str) -> dict:
+    return next(o for r, o in world.cluster.extras["velero_contents"][backup]
+                if r == resource and o["metadata"]["name"] == name
+                and o["metadata"].get("namespace") == "mcp-production")
+
+
+def break_objects(world) -> None:
+    def bad_config(o):
+        o["data"] = {**o["data"], **{k: "broken" for k in list(o["data"])[:1]},
+                     "injected": "yes"}
+
+    def bad_deployment(o):
+        container = o["spec"]["template"]["spec"]["containers"][0]
+        container["env"] = [*(container.get("env") or []),
+                            {"name": "FEATURE_FLAGS", "value": "everything-on"}]
+
+    world.store.mutate("configmaps", "mcp-production", "mcp-server-config", bad_config)
+    world.store.mutate("deployments.apps", "mcp-production", "mcp-server-production",
+                       bad_deployment)
+
+
+async def test_existing_policy_update_repairs_an_edited_configmap_and_deployment(world):
+    import asyncio
+
+    backup = newest_completed(world)
+    good_config = backed_up(world, backup, "configmaps", "mcp-server-config")["data"]
+    good_template = backed_up(world, backup, "deployments.apps",
+                              "mcp-server-production")["spec"]["template"]["spec"]
+    break_objects(world)
+    scoped = {"namespaces": "mcp-production", "resources": "configmaps,deployments"}
+
+    # Velero's default: Completed, and nothing repaired
+    kept = await drive(world, "velero-restore", scoped)
+    assert kept.statuses["follow-restore"] == "ok", kept.text()
+    assert "existing ones are left exactly as they are" in kept.text()
+    assert "  skipped  configmap/mcp-server-config -n mcp-production" in kept.lines
+    config = await kubectl_json(world, "get", "configmap/mcp-server-config", "-n",
+                                "mcp-production")
+    assert config["data"]["injected"] == "yes"
+
+    await asyncio.sleep(1.1)  # restore names have whole seconds
+    repaired = await drive(world, "velero-restore", {**scoped, "existing_policy": "update"})
+
+    assert repaired.statuses == {"list-backups": "ok", "check-backup": "ok",
+                                 "create-restore": "ok", "follow-restore": "ok",
+                                 "health-check": "ok"}, repaired.text()
+    text = repaired.text()
+    assert "patched back to the backup's content (existingResourcePolicy: update)" in text
+    assert "  updated  configmap/mcp-server-config -n mcp-production" in repaired.lines
+    assert "  updated  deployment/mcp-server-production -n mcp-production" in repaired.lines
+    restore = max(restores(world), key=lambda r: r["metadata"]["name"])
+    assert restore["spec"]["existingResourcePolicy"] == "update"
+    assert restore["spec"]["includedResources"] == ["configmaps", "deployments"]
+    commands = "\n".join(c for r in repaired.records("step_plan") for c in r["data"]["commands"])
+    assert "--include-namespaces=mcp-production --include-resources=configmaps,deployments " \
+        "--existing-resource-policy=update" in commands
+    # read back through the real kubectl: the backup's content again
+    config = await kubectl_json(world, "get", "configmap/mcp-server-config", "-n",
+                                "mcp-production")
+    assert config["data"] == good_config
+    assert config["metadata"]["labels"]["velero.io/restore-name"] == restore["metadata"]["name"]
+    deployment = await kubectl_json(world, "get", "deployment/mcp-server-production", "-n",
+                                    "mcp-production")
+    assert deployment["spec"]["template"]["spec"]["containers"] == good_template["containers"]
+
+
+async def test_unavailable_location_or_foreign_namespace_stops_before_the_restore(world):
+    mapped = await drive(world, "velero-restore", {"namespaces": "kube-system"})
+    assert mapped.statuses["check-backup"] == "failed"
+    assert "does not hold namespace(s) kube-system" in mapped.outcomes["check-backup"].error
+
+    def unavailable(o):
+        o["status"]["phase"] = "Unavailable"
+
+    for location in ("default", "dr-eu-central-1"):
+        world.store.mutate("backupstoragelocations.velero.io", "velero", location, unavailable)
+    driven = await drive(world, "velero-restore")
+    assert driven.statuses["check-backup"] == "failed"
+    assert "Velero cannot read backup" in driven.outcomes["check-backup"].error
+    assert not restores(world)
+
+
+async def test_namespace_mapping_restores_beside_the_live_namespace(world):
+    driven = await drive(world, "velero-restore", {
+        "namespaces": "mcp-production", "resources": "configmaps",
+        "namespace_mapping": "mcp-production:mcp-restored"})
+    assert driven.statuses["follow-restore"] == "ok", driven.text()
+    assert "restored under other names: mcp-production -> mcp-restored" in driven.text()
+    assert "  created  configmap/mcp-server-config -n mcp-restored" in driven.lines
+    assert world.store.peek("configmaps", "mcp-restored", "mcp-server-config") is not None

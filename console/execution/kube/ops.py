@@ -284,23 +284,47 @@ class CreateVeleroBackup(KubeOp):
 
 @dataclass(frozen=True)
 class CreateVeleroRestore(KubeOp):
-    """``velero restore create NAME --from-backup=BACKUP``: every namespace of the backup;
-    Velero's server adds its default exclusions (nodes, events, its own objects) and leaves
-    existing objects alone (``existingResourcePolicy: none``)."""
+    """``velero restore create NAME --from-backup=BACKUP``: every namespace of the backup
+    unless scoped; Velero's server adds its default exclusions (nodes, events, its own
+    objects). ``existing_policy``: ``none`` (Velero's default) leaves existing objects
+    alone, ``update`` patches them back to the backed-up content. ``resources`` scopes by
+    resource (``configmaps``, ``deployments``), ``namespace_mapping`` restores
+    ``(source, target)`` namespaces under another name."""
 
     name: str
     backup: str
     namespaces: tuple[str, ...] = field(default=("*",))
+    existing_policy: str = "none"
+    resources: tuple[str, ...] = ()
+    namespace_mapping: tuple[tuple[str, str], ...] = ()
     program = "velero"
 
     def argv(self) -> list[str]:
-        return ["restore", "create", self.name, f"--from-backup={self.backup}"]
+        argv = ["restore", "create", self.name, f"--from-backup={self.backup}"]
+        if self.namespaces != ("*",):
+            argv.append(f"--include-namespaces={','.join(self.namespaces)}")
+        if self.resources:
+            argv.append(f"--include-resources={','.join(self.resources)}")
+        if self.namespace_mapping:
+            argv.append("--namespace-mappings="
+                        + ",".join(f"{a}:{b}" for a, b in self.namespace_mapping))
+        if self.existing_policy != "none":
+            argv.append(f"--existing-resource-policy={self.existing_policy}")
+        return argv
 
     def manifest(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"backupName": self.backup,
+                                "includedNamespaces": list(self.namespaces),
+                                "itemOperationTimeout": "4h0m0s"}
+        if self.resources:
+            spec["includedResources"] = list(self.resources)
+        if self.namespace_mapping:
+            spec["namespaceMapping"] = dict(self.namespace_mapping)
+        if self.existing_policy != "none":
+            spec["existingResourcePolicy"] = self.existing_policy
         return {"apiVersion": "velero.io/v1", "kind": "Restore",
                 "metadata": {"name": self.name, "labels": {"velero.io/backup-name": self.backup}},
-                "spec": {"backupName": self.backup, "includedNamespaces": list(self.namespaces),
-                         "itemOperationTimeout": "4h0m0s"}}
+                "spec": spec}
 
     async def run(self, writer: KubeWriter) -> str:
         created = await writer.create_velero(self.manifest())

@@ -5,8 +5,9 @@ Backup: New -> InProgress (``startTimestamp``, ``progress.totalItems`` /
 PartiallyFailed (``warnings``/``errors``) or Failed (``failureReason``) when told: an
 annotation ``sandbox.mcp-ops/outcome`` on the object, or ``chaos.set_velero_outcome``.
 A completed backup keeps a snapshot of its namespaces' objects (:mod:`.velero_content`),
-and a Restore re-creates what is missing from it, counting what already exists as warnings,
-as Velero's default ``existingResourcePolicy: none`` does. A Restore naming a backup that
+and a Restore re-creates what is missing from it; what exists is left (``none``, a
+warning when it differs) or patched back (``existingResourcePolicy: update``), as Velero
+does. A Restore naming a backup that
 does not exist ends FailedValidation with Velero's validation message. A daily schedule
 creates ``daily-backup-YYYYMMDD`` at 02:00 emulated time.
 """
@@ -227,8 +228,9 @@ class RestoreController(_Phased):
             self.write_status(self.primary, key, status)
             return
         contents = self.cluster.extras.get("velero_contents", {}).get(spec["backupName"], [])
-        created, existing = restore_items(self.store, contents, spec, key[1])
-        warnings = existing
+        result = restore_items(self.store, contents, spec, key[1])
+        self.cluster.extras.setdefault("velero_restore_lists", {})[key[1]] = result.items
+        warnings = len(result.warnings)
         errors = 0
         if outcome == "PartiallyFailed":
             errors, warnings = 2, warnings + 1
@@ -239,5 +241,5 @@ class RestoreController(_Phased):
             status["errors"] = errors
         self.write_status(self.primary, key, status)
         self.event(restore, "Normal", f"Restore{status['phase']}",
-                   f"Restore {key[1]} {status['phase']}: {created} items created, "
-                   f"{existing} already existed")
+                   f"Restore {key[1]} {status['phase']}: {result.created} items created, "
+                   f"{result.updated} updated, {result.skipped} skipped (already there)")
