@@ -47,10 +47,6 @@ PLANNED: dict[str, Planned] = {
     "log-review": Planned(
         "Daily log review", "Daily Operations › Log Review",
         "Daily: errors, authentication failures and slow queries of the last 24 h.", Risk.READ),
-    "maintenance-window": Planned(
-        "Monthly maintenance window", "Maintenance Windows",
-        "2nd Sunday 02:00-06:00: backup, scale up, node updates, app update, DB maintenance.",
-        Risk.DESTRUCTIVE),
     "alert-service-down": Planned(
         "Alert: service down", "Monitoring and Alerting › Alert Response › Service Down",
         "The service-down alert fired: pods, recent rollouts, logs, restart.", Risk.CHANGE),
@@ -98,14 +94,21 @@ class WizardNotBuilt(McpOpsError):
 
 
 def _built() -> dict[str, Wizard]:
-    from . import dr_failover, morning_health_check, outage, performance_review, scaling
+    from . import (
+        dr_failover,
+        maintenance,
+        morning_health_check,
+        outage,
+        performance_review,
+        scaling,
+    )
     from .backups import backup_verification, db_pitr, velero_restore
     from .security import access_review, certificate_check, incident, security_checks
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
                dr_failover.WIZARD, certificate_check.WIZARD, security_checks.WIZARD,
-               incident.WIZARD, outage.WIZARD, access_review.WIZARD]
+               incident.WIZARD, outage.WIZARD, access_review.WIZARD, maintenance.WIZARD]
     return {w.id: w for w in wizards}
 
 

@@ -2,7 +2,9 @@
 
 The policy follows DESIGN.md: a ``read`` step needs nothing; a ``change`` step needs a
 yes/no; a ``destructive`` step in a ``protected`` environment needs the environment's name
-typed exactly (a muscle-memory "y" must not drop production's database). The console asks
+typed exactly (a muscle-memory "y" must not drop production's database). A step may also
+ask for the name typed for a reason of its own, whatever its risk
+(``Step.typed_confirmation``: a maintenance started outside its window). The console asks
 in a modal; ``mcp-ops run`` takes the answer from ``--confirm ENV`` up front, and refuses
 with every step that would need it listed when it is missing.
 """
@@ -33,12 +35,16 @@ class ConfirmationRequest:
     env_name: str
     protected: bool
     plan: Plan
+    reason: str | None = None  # why the name must be typed whatever the risk (Step.typed_confirmation)
 
     @property
     def kind(self) -> str:
-        return confirmation_kind(self.risk, self.protected)
+        return TYPED if self.reason else confirmation_kind(self.risk, self.protected)
 
     def prompt(self) -> str:
+        if self.reason:
+            return (f"Step {self.step_index + 1} \"{self.step_title}\": {self.reason}. "
+                    f"Type {self.env_name!r} to go on.")
         if self.kind == TYPED:
             return (f"Step {self.step_index + 1} \"{self.step_title}\" is DESTRUCTIVE in the "
                     f"protected environment {self.env_name}. Type {self.env_name!r} to go on.")

@@ -190,7 +190,8 @@ class RunDriver:
         """Does the step wait for the operator before it runs: it applies with the answers
         given and has inputs or changes something (a confirmation)?"""
         step = self.wizard.steps[index]
-        return self.run.applicable(index) and (bool(step.inputs) or step.risk > Risk.READ)
+        return self.run.applicable(index) and (bool(step.inputs) or step.risk > Risk.READ
+                                               or step.typed_confirmation is not None)
 
     # ---- before anything runs ---------------------------------------------------------
     async def set_inputs(self, answers: Mapping[str, str],

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from console.execution.model import Line, Plan, Progress, Risk, Step, StepFailed
+from console.execution.model import Line, Plan, Progress, Risk, Step, StepFailed, StepSkipped
 
 from .confirmation import ConfirmationRequest, Confirmer, accepted
 from .context import NotPermitted, StepContext
@@ -167,8 +167,13 @@ class Executor:
                                             "risk": step.risk.label, "reason": held}, sync=True)
                 self.sink(StateEvent(index, REFUSED, held))
                 return self._end(index, step, REFUSED, started, error=held)
+        try:
+            why_typed = step.typed_reason(ctx)
+        except Exception as exc:  # noqa: BLE001 - as a plan: no reason, a failed step
+            return self._end(index, step, FAILED, started, error=f"no confirmation: {exc}")
         request = ConfirmationRequest(index, step.title, step.risk, ctx.env_name,
-                                      bool(ctx.env.protected), plan)
+                                      bool(ctx.env.protected), plan,
+                                      ctx.redactor.text(why_typed) if why_typed else None)
         if request.kind != "none":
             self.sink(StateEvent(index, StepPhase.CONFIRMING, request.prompt()))
             answer = await self.confirmer(request)
@@ -204,6 +209,9 @@ class Executor:
                     verified = await step.verify(ctx)
                     if verified:
                         self._say(index, f"verified: {verified}")
+        except StepSkipped as exc:
+            self._say(index, f"skipped: {exc}")
+            return self._end(index, step, SKIPPED, started, error=str(exc), last_progress=last)
         except StepFailed as exc:
             return self._end(index, step, FAILED, started, error=str(exc), last_progress=last)
         except TimeoutError:

@@ -75,6 +75,12 @@ class StepFailed(Exception):
     """Raised by a step (or its verify) to fail with a message for the operator."""
 
 
+class StepSkipped(Exception):
+    """Raised by a running step that finds nothing it can do (no Prometheus configured to
+    ask, a healthy rollout to undo): the step ends *skipped* with the message, not ok —
+    a check that was not made must not read as passed. The wizard goes on."""
+
+
 PlanFn = Callable[["StepContext"], Plan]
 RunFn = Callable[["StepContext"], AsyncIterator[StepOutput]]
 VerifyFn = Callable[["StepContext"], Awaitable[str | None]]
@@ -93,6 +99,12 @@ class Step:
     verify: VerifyFn | None = None  # returns a short "verified: ..." line, raises StepFailed
     applies: Callable[[Mapping[str, Any]], bool] | None = None  # None = always
     timeout: float = 300.0
+    typed_confirmation: Callable[[StepContext], str | None] | None = None
+    """Why this step needs the environment's name typed whatever its risk and environment
+    (a maintenance started outside its window), or None: the policy by risk alone."""
+
+    def typed_reason(self, ctx: StepContext) -> str | None:
+        return self.typed_confirmation(ctx) if self.typed_confirmation is not None else None
 
     def applicable(self, values: Mapping[str, Any]) -> bool:
         return self.applies is None or bool(self.applies(values))

@@ -286,14 +286,21 @@ class WizardRun:
         """What would have to be confirmed by the steps still to run."""
         requests = []
         for index, step in enumerate(self.wizard.steps):
-            if index in self.completed or step.risk == Risk.READ or not self.applicable(index):
+            if index in self.completed or not self.applicable(index):
+                continue
+            try:
+                reason = step.typed_reason(self.ctx)
+            except Exception as exc:  # noqa: BLE001 - the step itself fails on it, logged
+                reason = f"no confirmation reason: {exc}"
+            if step.risk == Risk.READ and not reason:
                 continue
             try:
                 plan = self.plan(index)
             except Exception as exc:  # noqa: BLE001 - the step itself fails on it, logged
                 plan = Plan(self.redactor.text(f"no plan: {exc}"), ())
             requests.append(ConfirmationRequest(index, step.title, step.risk, self.env_name,
-                                                bool(self.env.protected), plan))
+                                                bool(self.env.protected), plan,
+                                                self.redactor.text(reason) if reason else None))
         return requests
 
     def skip(self, index: int, reason: str) -> StepOutcome:

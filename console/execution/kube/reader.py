@@ -288,7 +288,10 @@ class KubeReader:
             yield deployment
             if deployment.rollout_complete:
                 return
-            if deployment.rollout == "ProgressDeadlineExceeded":
+            # as kubectl: a deadline counts only once the controller saw the latest spec
+            # (right after an undo the status still holds the failed rollout's condition)
+            if (deployment.rollout == "ProgressDeadlineExceeded"
+                    and deployment.observed_generation >= deployment.generation):
                 raise StepFailed(f"deployment {deployment.name} exceeded its progress "
                                  f"deadline: {deployment.rollout_message or deployment.rollout_text}")
         raise StepFailed(f"the rollout did not settle within {timeout}s "

@@ -171,6 +171,10 @@ class SqlWriter:
         return f"DROP INDEX CONCURRENTLY {quote_ident(index)}"
 
     @staticmethod
+    def stat_reset_sql() -> str:
+        return "SELECT pg_stat_reset()"
+
+    @staticmethod
     def cancel_backend_sql(pid: int) -> str:
         return f"SELECT pg_cancel_backend({_pid(pid)})"
 
@@ -229,6 +233,13 @@ class SqlWriter:
 
     async def drop_index_concurrently(self, index: str, *, timeout: float | None = None) -> str:
         return await self._maintenance(self.drop_index_sql(index), timeout=timeout)
+
+    async def stat_reset(self) -> None:
+        """``pg_stat_reset()``: the current database's cumulative statistics counters back to
+        zero. Not "update statistics" (that is ANALYZE): autovacuum's dead-tuple and
+        modification counts go with them."""
+        conn = await self._connect()
+        await conn.fetchval(self.stat_reset_sql())
 
     async def cancel_backend(self, pid: int) -> bool:
         """``pg_cancel_backend(pid)``: cancel that backend's current query. Refuses our own."""
