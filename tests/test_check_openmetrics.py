@@ -11,12 +11,17 @@ import subprocess
 import httpx
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
-from test_check_command import dead_kubeconfig, run_cli, write_config
+from test_check_command import (  # noqa: F401 - the fixtures are used by name
+    dead_kubeconfig,
+    dead_port,
+    moto,
+    run_cli,
+    service,
+    write_config,
+)
 from waiting import until_sync
 
 from console.health.openmetrics import to_openmetrics
-
-pytest_plugins = ["test_check_command"]
 STATUS = {"HEALTHY": 0, "WARNING": 1, "CRITICAL": 2, "UNREACHABLE": 3}
 
 

@@ -95,7 +95,7 @@ async def test_unreachable_s3_does_not_hide_velero(tmp_path):
     with refused_port() as dead_s3:
         async with emulator(tmp_path / "kc"):
             c = BackupsCollector(environment(tmp_path / "kc", f"http://127.0.0.1:{dead_s3}"),
-                                 timeout=1)
+                                 timeout=5)  # S3 refused at once; Velero may be slow
             try:
                 snap = await c.collect()
             finally:
