@@ -67,9 +67,6 @@ PLANNED: dict[str, Planned] = {
         "Suspected security breach", "Emergency Procedures › Security Incident Response",
         "A breach is suspected: contain, collect evidence, notify the security team.",
         Risk.DESTRUCTIVE),
-    "alert-service-down": Planned(
-        "Alert: service down", "Monitoring and Alerting › Alert Response › Service Down",
-        "The service-down alert fired: pods, recent rollouts, logs, restart.", Risk.CHANGE),
     "alert-high-error-rate": Planned(
         "Alert: high error rate (> 5 %)",
         "Monitoring and Alerting › Alert Response › High Error Rate",
@@ -129,6 +126,9 @@ def _built() -> dict[str, Wizard]:
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD]
+    from .alerts import wizards as alert_wizards
+
+    wizards += alert_wizards()
     return {w.id: w for w in wizards}
 
 

@@ -1,0 +1,52 @@
+"""The alert and troubleshooting wizards rehearsed against the sandbox, as an operator
+would: ``mcp-ops sandbox serve`` switched to a scenario, ``mcp-ops run WIZARD --read-only``
+names the fault and stops at the remedy (exit 2), ``mcp-ops run WIZARD --confirm sandbox``
+applies it, and ``mcp-ops check`` is back to HEALTHY.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import sandbox_cli, sandbox_switch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
+from sandbox_support import wait_for_check  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+def rehearse(sandbox, tmp: Path, scenario: str, wizard: str, named: list[str],
+             answers: tuple[str, ...] = ()) -> tuple[str, str]:
+    sandbox_switch(sandbox, scenario)
+    try:
+        code, report = wait_for_check(sandbox.config, lambda c, r: c != 0, timeout=60)
+        assert code != 0, f"{scenario} did not take hold: {report}"
+        looked = sandbox_cli(sandbox, tmp, "run", wizard, "--env", "sandbox", "--read-only",
+                             *answers)
+        assert looked.returncode == 2, looked.stdout + looked.stderr
+        for words in named:
+            assert words in looked.stdout, (words, looked.stdout)
+        fixed = sandbox_cli(sandbox, tmp, "run", wizard, "--env", "sandbox", "--confirm",
+                            "sandbox", *answers, timeout=400)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        code, report = wait_for_check(sandbox.config, lambda c, r: c == 0, timeout=90)
+        assert code == 0, (report, fixed.stdout)
+        return looked.stdout, fixed.stdout
+    finally:
+        sandbox_switch(sandbox, "healthy")
+
+
+def test_service_down_crashloop_is_restarted_away(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "crashloop", "alert-service-down",
+                             ["CrashLoopBackOff", "remedy the state points at: restart"])
+    assert "restarted (restartedAt" in fixed
+
+
+def test_service_down_bad_rollout_is_undone(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "bad-rollout", "alert-service-down",
+                             ["2.5.0-rc1", "the last rollout (revision",
+                              "remedy the state points at: undo"])
+    assert "rolled back to revision" in fixed
