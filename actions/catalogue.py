@@ -72,10 +72,6 @@ PLANNED: dict[str, Planned] = {
         "Monitoring and Alerting › Alert Response › High Error Rate",
         "The error-rate alert fired: error distribution, database and dependencies.",
         Risk.READ),
-    "alert-db-connections": Planned(
-        "Alert: database connection issues",
-        "Monitoring and Alerting › Alert Response › Database Connection Issues",
-        "Connection errors: PostgreSQL pods, pool usage, blocking queries.", Risk.READ),
     "alert-high-cpu-memory": Planned(
         "Alert: high CPU / memory",
         "Monitoring and Alerting › Alert Response › High CPU/Memory Usage",

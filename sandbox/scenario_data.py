@@ -78,7 +78,8 @@ async def _close(conn: asyncpg.Connection) -> None:
 # ---- database: blocking ----------------------------------------------------------------
 async def blocking_apply(sandbox: Sandbox) -> None:
     """A batch job updates a row of critical_table and leaves its transaction open; two
-    application updates of the same row wait behind it."""
+    application requests updating the same row (each in its own transaction, committed
+    once it has the lock) wait behind it."""
     db = sandbox.db
     holder = await asyncpg.connect(db.dsn(), timeout=10,
                                    server_settings={"application_name": "nightly-reconcile"})
@@ -88,9 +89,9 @@ async def blocking_apply(sandbox: Sandbox) -> None:
     for _ in range(2):
         conn = await asyncpg.connect(db.dsn(), timeout=10,
                                      server_settings={"application_name": "mcp-server"})
-        await conn.execute("BEGIN")
-        task = asyncio.create_task(conn.execute(
-            "UPDATE critical_table SET amount = amount + 0.01 WHERE id = $1", BLOCKED_ROW))
+        # a request's own transaction: it commits as soon as it gets the lock, so ending
+        # the blocker ends the chain (as it would for the application)
+        task = asyncio.create_task(_request_update(conn))
         waiters.append((conn, task))
     sandbox.scenario_state["blocking"] = (holder, waiters)
 
@@ -106,6 +107,12 @@ async def blocking_apply(sandbox: Sandbox) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _request_update(conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        await conn.execute("UPDATE critical_table SET amount = amount + 0.01 WHERE id = $1",
+                           BLOCKED_ROW)
+
+
 async def blocking_revert(sandbox: Sandbox) -> None:
     state = sandbox.scenario_state.pop("blocking", None)
     if state is None:
@@ -116,9 +123,7 @@ async def blocking_revert(sandbox: Sandbox) -> None:
     await _close(holder)
     for conn, task in waiters:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.execute("ROLLBACK"), 5)
+            await asyncio.wait_for(task, 5)  # its own transaction commits or rolls back
         await _close(conn)
 
 

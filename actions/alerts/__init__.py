@@ -17,6 +17,6 @@ if TYPE_CHECKING:
 
 def wizards() -> list[Wizard]:
     """Every wizard of the family, for the catalogue's ``_built()``."""
-    from . import service_down
+    from . import db_connections, service_down
 
-    return [service_down.WIZARD]
+    return [service_down.WIZARD, db_connections.WIZARD]

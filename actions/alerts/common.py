@@ -9,6 +9,7 @@ points at (:func:`remedy_input`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from console.execution.context import StepContext
@@ -145,5 +146,4 @@ def after_step(components: Sequence[str] = ("service", "pods")) -> Step:
     step = health_check_step("After the remedy: the service answers and every pod is Ready.",
                              components=components, step_id="after", title="Check after the "
                              "remedy")
-    return Step(step.id, step.title, step.explanation, step.risk, step.plan, step.run,
-                applies=remedied, timeout=step.timeout)
+    return replace(step, applies=remedied)

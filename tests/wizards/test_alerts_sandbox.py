@@ -50,3 +50,10 @@ def test_service_down_bad_rollout_is_undone(sandbox, tmp_path):
                              ["2.5.0-rc1", "the last rollout (revision",
                               "remedy the state points at: undo"])
     assert "rolled back to revision" in fixed
+
+
+def test_db_connections_blocking_queries_blocker_is_terminated(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "blocking-queries", "alert-db-connections",
+                             ["CRITICAL    blocking pid", "(nightly-reconcile, idle in "
+                              "transaction", "cancel-backend"])
+    assert "pg_terminate_backend(" in fixed and "no blocking chain left" in fixed
