@@ -67,19 +67,10 @@ PLANNED: dict[str, Planned] = {
         "Suspected security breach", "Emergency Procedures › Security Incident Response",
         "A breach is suspected: contain, collect evidence, notify the security team.",
         Risk.DESTRUCTIVE),
-    "alert-high-error-rate": Planned(
-        "Alert: high error rate (> 5 %)",
-        "Monitoring and Alerting › Alert Response › High Error Rate",
-        "The error-rate alert fired: error distribution, database and dependencies.",
-        Risk.READ),
     "alert-high-cpu-memory": Planned(
         "Alert: high CPU / memory",
         "Monitoring and Alerting › Alert Response › High CPU/Memory Usage",
         "Resource alert: usage per pod, auto-scaling, limits.", Risk.READ),
-    "alert-slow-response": Planned(
-        "Alert: slow response times",
-        "Monitoring and Alerting › Alert Response › Slow Response Times",
-        "Latency alert: application timing and the slowest queries.", Risk.READ),
     "troubleshoot-memory": Planned(
         "Troubleshoot high memory usage", "Troubleshooting › High Memory Usage",
         "Pods OOMKilled or slow: find the leak, raise limits or restart.", Risk.CHANGE),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from . import scenario_kube
 from .kube.log_book import set_error_rate
 
 if TYPE_CHECKING:
@@ -26,16 +27,62 @@ BASELINE_LOG_ERROR_RATE = 0.01
 
 
 # ---- service ---------------------------------------------------------------------------
+# A server misbehaves after a release, as it does in life: the scenario rolls the
+# deployment out to a faulty version (an image that pulls and starts fine) and the
+# simulator behaves badly for as long as the deployment runs it. Rolling back (or any
+# rollout away from that image) heals the service — what the alert wizards rehearse.
+FAULTY_TAGS = {"high-error-rate": "2.4.2", "slow-responses": "2.4.2-n1query"}
+HEAL_POLL = 0.5  # seconds between looks at the deployment's image
+
+
+def _healed(sandbox: Sandbox, faulty: str) -> bool:
+    cluster = sandbox.clusters.production.cluster
+    deployment = cluster.store.peek("deployments.apps", scenario_kube.NAMESPACE,
+                                    scenario_kube.DEPLOYMENT)
+    if deployment is None:
+        return False
+    return deployment["spec"]["template"]["spec"]["containers"][0]["image"] != faulty
+
+
+async def _release(sandbox: Sandbox, scenario: str, **knobs: float) -> None:
+    cluster = sandbox.clusters.production.cluster
+    deployment = cluster.store.get("deployments.apps", scenario_kube.NAMESPACE,
+                                   scenario_kube.DEPLOYMENT)
+    current = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    faulty = current.rsplit(":", 1)[0] + ":" + FAULTY_TAGS[scenario]
+    scenario_kube._set_image(cluster, faulty, f"kubectl set image deployment/"
+                             f"{scenario_kube.DEPLOYMENT} mcp-server={faulty}")
+    sandbox.simulator.set_knobs(**knobs)
+    if "error_rate" in knobs:
+        set_error_rate(cluster, 0.2)
+
+    async def heal_when_rolled_back() -> None:
+        while not _healed(sandbox, faulty):
+            await asyncio.sleep(HEAL_POLL)
+        await service_revert(sandbox, keep_image=True)
+
+    watcher = asyncio.create_task(heal_when_rolled_back())
+    sandbox.scenario_state["service"] = (current, faulty, watcher)
+
+
 async def high_error_rate_apply(sandbox: Sandbox) -> None:
-    sandbox.simulator.set_knobs(error_rate=0.12)
-    set_error_rate(sandbox.clusters.production.cluster, 0.2)
+    await _release(sandbox, "high-error-rate", error_rate=0.12)
 
 
 async def slow_responses_apply(sandbox: Sandbox) -> None:
-    sandbox.simulator.set_knobs(latency_median=1.4, latency_sigma=0.45)
+    await _release(sandbox, "slow-responses", latency_median=1.4, latency_sigma=0.45)
 
 
-async def service_revert(sandbox: Sandbox) -> None:
+async def service_revert(sandbox: Sandbox, *, keep_image: bool = False) -> None:
+    """The service behaves again; unless ``keep_image`` (the operator already rolled
+    back), the deployment goes back to the version it ran before the faulty release."""
+    state = sandbox.scenario_state.pop("service", None)
+    if state is not None and not keep_image:
+        good, faulty, watcher = state
+        watcher.cancel()
+        if not _healed(sandbox, faulty):
+            scenario_kube._set_image(sandbox.clusters.production.cluster, good,
+                                     f"kubectl rollout undo deployment/{scenario_kube.DEPLOYMENT}")
     sandbox.simulator.set_knobs()
     set_error_rate(sandbox.clusters.production.cluster, BASELINE_LOG_ERROR_RATE)
 

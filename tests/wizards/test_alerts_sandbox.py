@@ -57,3 +57,17 @@ def test_db_connections_blocking_queries_blocker_is_terminated(sandbox, tmp_path
                              ["CRITICAL    blocking pid", "(nightly-reconcile, idle in "
                               "transaction", "cancel-backend"])
     assert "pg_terminate_backend(" in fixed and "no blocking chain left" in fixed
+
+
+def test_high_error_rate_release_is_undone(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "high-error-rate", "alert-high-error-rate",
+                             ["CRITICAL    error rate (5xx)", "2.4.2",
+                              "remedy the state points at: undo", "error lines"])
+    assert "rolled back to revision" in fixed
+
+
+def test_slow_response_release_is_undone(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "slow-responses", "alert-slow-response",
+                             ["CRITICAL    P95 response time", "2.4.2-n1query",
+                              "remedy the state points at: undo"])
+    assert "rolled back to revision" in fixed
