@@ -67,13 +67,6 @@ PLANNED: dict[str, Planned] = {
         "Suspected security breach", "Emergency Procedures › Security Incident Response",
         "A breach is suspected: contain, collect evidence, notify the security team.",
         Risk.DESTRUCTIVE),
-    "alert-high-cpu-memory": Planned(
-        "Alert: high CPU / memory",
-        "Monitoring and Alerting › Alert Response › High CPU/Memory Usage",
-        "Resource alert: usage per pod, auto-scaling, limits.", Risk.READ),
-    "troubleshoot-memory": Planned(
-        "Troubleshoot high memory usage", "Troubleshooting › High Memory Usage",
-        "Pods OOMKilled or slow: find the leak, raise limits or restart.", Risk.CHANGE),
     "troubleshoot-connection-pool": Planned(
         "Troubleshoot connection-pool exhaustion",
         "Troubleshooting › Database Connection Pool Exhaustion",

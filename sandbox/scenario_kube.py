@@ -63,6 +63,69 @@ async def crashloop_revert(sandbox: Sandbox) -> None:
         cluster.store.delete("pods", NAMESPACE, name)  # its ReplicaSet makes a healthy one
 
 
+# ---- memory leak ending in OOMKilled ---------------------------------------------------
+LEAK_MEMORY_FACTOR = 8.0  # the working set: ~5 GiB per pod where 620 MiB is normal
+LEAK_NEEDS_BYTES = 6 * 2**30  # a memory limit this high holds it (the cache levels off)
+
+
+def _memory_limit(cluster) -> int:
+    from .kube.controllers import quantity
+
+    deployment = cluster.store.peek("deployments.apps", NAMESPACE, DEPLOYMENT) or {}
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec")
+                  or {}).get("containers") or []
+    server = next((c for c in containers if c.get("name") == "mcp-server"), {})
+    limit = ((server.get("resources") or {}).get("limits") or {}).get("memory")
+    return quantity.memory_bytes(limit) if limit else 0
+
+
+async def memory_leak_apply(sandbox: Sandbox) -> None:
+    """The server's in-process cache grows without bound past the 4 GiB limit: every
+    MCP-server pod is OOMKilled and restarts, again and again. A memory limit of 6 GiB
+    or more (the runbook's stopgap) holds it: from the first template with such a limit
+    the kills stop, as the cache levels off below it."""
+    import asyncio
+
+    cluster = _production(sandbox)
+    chaos.crashloop(cluster, NAMESPACE, selector=APP_LABELS, reason="OOMKilled")
+    chaos.set_load(cluster, 1.0, memory=LEAK_MEMORY_FACTOR, namespace=NAMESPACE,
+                   selector=APP_LABELS)
+    state = chaos.state(cluster)
+    crash, load = state.crashes[-1], state.load[-1]
+
+    async def stop_when_the_limit_holds() -> None:
+        while _memory_limit(cluster) < LEAK_NEEDS_BYTES:
+            await asyncio.sleep(0.5)
+        _forget(cluster, crash, load)
+
+    sandbox.scenario_state["memory-leak"] = (crash, load,
+                                             asyncio.create_task(stop_when_the_limit_holds()))
+
+
+def _forget(cluster, crash, load) -> None:
+    state = chaos.state(cluster)
+    state.crashes = [c for c in state.crashes if c is not crash]
+    state.load = [r for r in state.load if r is not load]
+    controllers = cluster.extras.get("controllers")
+    if controllers is not None:  # the metrics and the pods see it at once
+        controllers.metrics.wake()
+        controllers.poke("pods")
+
+
+async def memory_leak_revert(sandbox: Sandbox) -> None:
+    held = sandbox.scenario_state.pop("memory-leak", None)
+    if held is None:
+        return
+    crash, load, watcher = held
+    watcher.cancel()
+    cluster = _production(sandbox)
+    _forget(cluster, crash, load)
+    for pod in _app_pods(cluster):  # the OOM-killed pods are replaced by healthy ones
+        if any(int(cs.get("restartCount") or 0) for cs in
+               (pod.get("status") or {}).get("containerStatuses") or []):
+            cluster.store.delete("pods", NAMESPACE, pod["metadata"]["name"])
+
+
 # ---- bad rollout -----------------------------------------------------------------------
 def _set_image(cluster, image: str, cause: str) -> str:
     previous: list[str] = []

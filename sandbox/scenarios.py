@@ -99,6 +99,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "the certificate wizard (renew by annotation).",
              "WARNING", "certificate",
              scenario_kube.cert_expiring_apply, scenario_kube.cert_expiring_revert),
+    Scenario("memory-leak", "Pods OOMKilled: memory grows past the limit",
+             "The server's in-process cache grows past the 4 GiB memory limit: every "
+             "MCP-server pod is OOMKilled and restarts. Practise the high CPU/memory alert "
+             "and memory troubleshooting wizards: a memory limit of 6 GiB holds it.",
+             "CRITICAL", "CrashLoopBackOff",
+             scenario_kube.memory_leak_apply, scenario_kube.memory_leak_revert),
 )}
 
 

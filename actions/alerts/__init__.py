@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 def wizards() -> list[Wizard]:
     """Every wizard of the family, for the catalogue's ``_built()``."""
-    from . import db_connections, service_alerts, service_down
+    from . import db_connections, resources, service_alerts, service_down
 
     return [service_down.WIZARD, service_alerts.HIGH_ERROR_RATE, db_connections.WIZARD,
-            service_alerts.SLOW_RESPONSE]
+            resources.HIGH_CPU_MEMORY, service_alerts.SLOW_RESPONSE,
+            resources.TROUBLESHOOT_MEMORY]

@@ -71,3 +71,9 @@ def test_slow_response_release_is_undone(sandbox, tmp_path):
                              ["CRITICAL    P95 response time", "2.4.2-n1query",
                               "remedy the state points at: undo"])
     assert "rolled back to revision" in fixed
+
+
+def test_high_cpu_memory_oom_kills_stop_with_the_limit_patch(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "memory-leak", "alert-high-cpu-memory",
+                             ["last terminated OOMKilled", "raise-limits"])
+    assert "deployment/mcp-server-production patched" in fixed and "memory 6Gi" in fixed
