@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 
 def wizards() -> list[Wizard]:
     """Every wizard of the family, for the catalogue's ``_built()``."""
-    from . import db_connections, resources, service_alerts, service_down
+    from . import (
+        db_connections,
+        high_cpu_memory,
+        high_error_rate,
+        service_down,
+        slow_response,
+        troubleshoot_memory,
+    )
 
-    return [service_down.WIZARD, service_alerts.HIGH_ERROR_RATE, db_connections.WIZARD,
-            resources.HIGH_CPU_MEMORY, service_alerts.SLOW_RESPONSE,
-            resources.TROUBLESHOOT_MEMORY]
+    return [m.WIZARD for m in (service_down, high_error_rate, db_connections, high_cpu_memory,
+                               slow_response, troubleshoot_memory)]

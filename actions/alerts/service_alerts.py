@@ -163,7 +163,7 @@ async def run_logs(ctx: StepContext) -> AsyncIterator[StepOutput]:
     for pod in await reader.pods():
         if pod.deleting:
             continue
-        count, samples = 0, []
+        count, samples = 0, list[str]()
         try:
             async for line in reader.stream_log(pod.name, k.container,
                                                 since_seconds=LOG_WINDOW):
