@@ -72,9 +72,6 @@ PLANNED: dict[str, Planned] = {
         "Troubleshooting › Database Connection Pool Exhaustion",
         "\"too many connections\": see who holds them, raise the limit or restart.",
         Risk.CHANGE),
-    "troubleshoot-redis": Planned(
-        "Troubleshoot Redis performance", "Troubleshooting › Redis Performance Issues",
-        "Slow cache: stats and slow log; clear keys or raise limits.", Risk.DESTRUCTIVE),
     "security-checks": Planned(
         "Daily security checks", "Security Operations › Daily Security Checks",
         "Daily: failed logins, unusual source addresses, Falco alerts.", Risk.READ),

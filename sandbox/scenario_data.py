@@ -181,3 +181,47 @@ async def redis_pressure_apply(sandbox: Sandbox) -> None:
 
 async def redis_pressure_revert(sandbox: Sandbox) -> None:
     await sandbox.cache.relieve()
+
+
+# ---- cache: a hot key pattern ----------------------------------------------------------
+HOT_SHARE = 0.88  # of maxmemory: over the 80 % warning, under eviction
+HOT_VALUE = 32 * 1024
+
+
+def hot_pattern(sandbox: Sandbox) -> str:
+    return f"{sandbox.cache.prefix}export:*"
+
+
+async def redis_hot_keys_apply(sandbox: Sandbox) -> None:
+    """A nightly export job cached every page it rendered under ``export:<job>:<page>``,
+    with no TTL, and finished: the pages are never read again but fill the cache to
+    ~88 % of maxmemory (no eviction yet; the next burst of traffic will evict the live
+    working set). Deleting that one pattern is the fix; FLUSHDB would also drop the
+    working set."""
+    cache = sandbox.cache
+    if not cache.private:
+        raise RuntimeError("the hot-key scenario needs a private Redis, not a shared one")
+    client = cache.client
+    maxmemory = int((await client.config_get("maxmemory"))["maxmemory"])
+    page = 0
+    while int((await client.info("memory"))["used_memory"]) < HOT_SHARE * maxmemory:
+        pipe = client.pipeline(transaction=False)
+        for _ in range(20):
+            pipe.set(f"{cache.prefix}export:20261206:{page}", b"p" * HOT_VALUE)
+            page += 1
+        await pipe.execute()
+    sandbox.scenario_state["redis-hot-keys"] = page
+
+
+async def redis_hot_keys_revert(sandbox: Sandbox) -> None:
+    if sandbox.scenario_state.pop("redis-hot-keys", None) is None:
+        return
+    client = sandbox.cache.client
+    batch = []
+    async for key in client.scan_iter(hot_pattern(sandbox), count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            await client.unlink(*batch)
+            batch = []
+    if batch:
+        await client.unlink(*batch)

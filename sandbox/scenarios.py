@@ -105,6 +105,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "and memory troubleshooting wizards: a memory limit of 6 GiB holds it.",
              "CRITICAL", "CrashLoopBackOff",
              scenario_kube.memory_leak_apply, scenario_kube.memory_leak_revert),
+    Scenario("redis-hot-keys", "One key pattern fills the cache",
+             "A finished export job left its pages in Redis (export:*, no TTL): the cache "
+             "is at 88 % of maxmemory. Practise the Redis troubleshooting wizard: find the "
+             "pattern, delete it with SCAN + UNLINK instead of FLUSHDB.",
+             "WARNING", "Redis memory",
+             scenario_data.redis_hot_keys_apply, scenario_data.redis_hot_keys_revert),
 )}
 
 

@@ -24,7 +24,8 @@ def wizards() -> list[Wizard]:
         service_down,
         slow_response,
         troubleshoot_memory,
+        troubleshoot_redis,
     )
 
     return [m.WIZARD for m in (service_down, high_error_rate, db_connections, high_cpu_memory,
-                               slow_response, troubleshoot_memory)]
+                               slow_response, troubleshoot_memory, troubleshoot_redis)]

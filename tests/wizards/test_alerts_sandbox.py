@@ -77,3 +77,9 @@ def test_high_cpu_memory_oom_kills_stop_with_the_limit_patch(sandbox, tmp_path):
     looked, fixed = rehearse(sandbox, tmp_path, "memory-leak", "alert-high-cpu-memory",
                              ["last terminated OOMKilled", "raise-limits"])
     assert "deployment/mcp-server-production patched" in fixed and "memory 6Gi" in fixed
+
+
+def test_troubleshoot_redis_hot_pattern_is_unlinked(sandbox, tmp_path):
+    looked, fixed = rehearse(sandbox, tmp_path, "redis-hot-keys", "troubleshoot-redis",
+                             ["pattern mcp:export:*:", "without TTL", "unlink-pattern"])
+    assert "keys unlinked" in fixed and "no key matches mcp:export:*" in fixed
