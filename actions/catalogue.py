@@ -67,11 +67,6 @@ PLANNED: dict[str, Planned] = {
         "Suspected security breach", "Emergency Procedures › Security Incident Response",
         "A breach is suspected: contain, collect evidence, notify the security team.",
         Risk.DESTRUCTIVE),
-    "troubleshoot-connection-pool": Planned(
-        "Troubleshoot connection-pool exhaustion",
-        "Troubleshooting › Database Connection Pool Exhaustion",
-        "\"too many connections\": see who holds them, raise the limit or restart.",
-        Risk.CHANGE),
     "security-checks": Planned(
         "Daily security checks", "Security Operations › Daily Security Checks",
         "Daily: failed logins, unusual source addresses, Falco alerts.", Risk.READ),

@@ -23,9 +23,11 @@ def wizards() -> list[Wizard]:
         high_error_rate,
         service_down,
         slow_response,
+        troubleshoot_connection_pool,
         troubleshoot_memory,
         troubleshoot_redis,
     )
 
     return [m.WIZARD for m in (service_down, high_error_rate, db_connections, high_cpu_memory,
-                               slow_response, troubleshoot_memory, troubleshoot_redis)]
+                               slow_response, troubleshoot_memory,
+                               troubleshoot_connection_pool, troubleshoot_redis)]
