@@ -44,9 +44,6 @@ class Planned:
 
 
 PLANNED: dict[str, Planned] = {
-    "log-review": Planned(
-        "Daily log review", "Daily Operations › Log Review",
-        "Daily: errors, authentication failures and slow queries of the last 24 h.", Risk.READ),
     "dr-failover": Planned(
         "Disaster recovery failover", "Backup and Recovery › Disaster Recovery Scenarios",
         "The region is down: activate the DR environment, promote the replica, move DNS.",
@@ -98,9 +95,10 @@ def _built() -> dict[str, Wizard]:
 
     wizards = [morning_health_check.WIZARD, scaling.WIZARD, backup_verification.WIZARD,
                db_pitr.WIZARD, velero_restore.WIZARD]
+    from . import log_review
     from .alerts import wizards as alert_wizards
 
-    wizards += alert_wizards()
+    wizards += [log_review.WIZARD, *alert_wizards()]
     return {w.id: w for w in wizards}
 
 
