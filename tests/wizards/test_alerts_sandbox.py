@@ -7,23 +7,37 @@ applies it, and ``mcp-ops check`` is back to HEALTHY.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import sandbox_cli, sandbox_switch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-from sandbox_support import wait_for_check  # noqa: E402
+from sandbox_support import ServeProcess, embedded_env, wait_for_check  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """A sandbox on its own PostgreSQL (max_connections 60): the exhaustion scenario
+    really opens 90 % of it, which a shared server must not suffer."""
+    serve = ServeProcess.start(tmp_path_factory.mktemp("embedded"), env=embedded_env())
+    try:
+        serve.wait_ready(timeout=180)
+        yield serve
+    finally:
+        serve.stop()
+
+
 def rehearse(sandbox, tmp: Path, scenario: str, wizard: str, named: list[str],
-             answers: tuple[str, ...] = ()) -> tuple[str, str]:
+             answers: tuple[str, ...] = (), settle: float = 0) -> tuple[str, str]:
     sandbox_switch(sandbox, scenario)
     try:
         code, report = wait_for_check(sandbox.config, lambda c, r: c != 0, timeout=60)
         assert code != 0, f"{scenario} did not take hold: {report}"
+        time.sleep(settle)
         looked = sandbox_cli(sandbox, tmp, "run", wizard, "--env", "sandbox", "--read-only",
                              *answers)
         assert looked.returncode == 2, looked.stdout + looked.stderr
@@ -83,3 +97,13 @@ def test_troubleshoot_redis_hot_pattern_is_unlinked(sandbox, tmp_path):
     looked, fixed = rehearse(sandbox, tmp_path, "redis-hot-keys", "troubleshoot-redis",
                              ["pattern mcp:export:*:", "without TTL", "unlink-pattern"])
     assert "keys unlinked" in fixed and "no key matches mcp:export:*" in fixed
+
+
+@pytest.mark.parametrize("wizard", ["alert-db-connections", "troubleshoot-connection-pool"])
+def test_connection_exhaustion_leaked_pool_is_ended(embedded, tmp_path, wizard):
+    from actions.alerts.db_connections import IDLE_SECONDS
+
+    looked, fixed = rehearse(embedded, tmp_path, "db-connection-exhaustion", wizard,
+                             ["mcp-worker-leaked: ", "sessions idle", "terminate-idle"],
+                             settle=IDLE_SECONDS)
+    assert "idle sessions of mcp-worker-leaked ended" in fixed
