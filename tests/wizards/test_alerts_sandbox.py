@@ -87,8 +87,9 @@ def test_slow_response_release_is_undone(sandbox, tmp_path):
     assert "rolled back to revision" in fixed
 
 
-def test_high_cpu_memory_oom_kills_stop_with_the_limit_patch(sandbox, tmp_path):
-    looked, fixed = rehearse(sandbox, tmp_path, "memory-leak", "alert-high-cpu-memory",
+@pytest.mark.parametrize("wizard", ["alert-high-cpu-memory", "troubleshoot-memory"])
+def test_memory_leak_oom_kills_stop_with_the_limit_patch(sandbox, tmp_path, wizard):
+    looked, fixed = rehearse(sandbox, tmp_path, "memory-leak", wizard,
                              ["last terminated OOMKilled", "raise-limits"])
     assert "deployment/mcp-server-production patched" in fixed and "memory 6Gi" in fixed
 
