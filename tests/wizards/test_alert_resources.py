@@ -65,13 +65,14 @@ async def test_the_limit_patch_of_one_container_stops_the_kills(world):
     before = container(world)
     try:
         driven = await drive(world, "troubleshoot-memory")
+        after = container(world)
     finally:
         from sandbox import scenario_kube
         await scenario_kube.memory_leak_revert(fake)
+    assert container(world)["resources"] == before["resources"]  # the revert puts it back
     text = driven.text()
     assert driven.statuses == {"usage": "ok", "oom-killed": "ok", "raise-limits": "ok",
                                "rollout-restart": "skipped", "after": "ok"}, text
-    after = container(world)
     assert after["resources"]["limits"] == {**before["resources"]["limits"], "memory": "6Gi"}
     assert after["resources"]["requests"] == before["resources"]["requests"]
     [note] = [r["data"] for r in driven.records("note") if "previous_limits" in r["data"]]
