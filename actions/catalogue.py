@@ -44,40 +44,6 @@ class Planned:
 
 
 PLANNED: dict[str, Planned] = {
-    "log-review": Planned(
-        "Daily log review", "Daily Operations › Log Review",
-        "Daily: errors, authentication failures and slow queries of the last 24 h.", Risk.READ),
-    "alert-service-down": Planned(
-        "Alert: service down", "Monitoring and Alerting › Alert Response › Service Down",
-        "The service-down alert fired: pods, recent rollouts, logs, restart.", Risk.CHANGE),
-    "alert-high-error-rate": Planned(
-        "Alert: high error rate (> 5 %)",
-        "Monitoring and Alerting › Alert Response › High Error Rate",
-        "The error-rate alert fired: error distribution, database and dependencies.",
-        Risk.READ),
-    "alert-db-connections": Planned(
-        "Alert: database connection issues",
-        "Monitoring and Alerting › Alert Response › Database Connection Issues",
-        "Connection errors: PostgreSQL pods, pool usage, blocking queries.", Risk.READ),
-    "alert-high-cpu-memory": Planned(
-        "Alert: high CPU / memory",
-        "Monitoring and Alerting › Alert Response › High CPU/Memory Usage",
-        "Resource alert: usage per pod, auto-scaling, limits.", Risk.READ),
-    "alert-slow-response": Planned(
-        "Alert: slow response times",
-        "Monitoring and Alerting › Alert Response › Slow Response Times",
-        "Latency alert: application timing and the slowest queries.", Risk.READ),
-    "troubleshoot-memory": Planned(
-        "Troubleshoot high memory usage", "Troubleshooting › High Memory Usage",
-        "Pods OOMKilled or slow: find the leak, raise limits or restart.", Risk.CHANGE),
-    "troubleshoot-connection-pool": Planned(
-        "Troubleshoot connection-pool exhaustion",
-        "Troubleshooting › Database Connection Pool Exhaustion",
-        "\"too many connections\": see who holds them, raise the limit or restart.",
-        Risk.CHANGE),
-    "troubleshoot-redis": Planned(
-        "Troubleshoot Redis performance", "Troubleshooting › Redis Performance Issues",
-        "Slow cache: stats and slow log; clear keys or raise limits.", Risk.DESTRUCTIVE),
 }
 
 
@@ -109,6 +75,10 @@ def _built() -> dict[str, Wizard]:
                db_pitr.WIZARD, velero_restore.WIZARD, performance_review.WIZARD,
                dr_failover.WIZARD, certificate_check.WIZARD, security_checks.WIZARD,
                incident.WIZARD, outage.WIZARD, access_review.WIZARD, maintenance.WIZARD]
+    from . import log_review
+    from .alerts import wizards as alert_wizards
+
+    wizards += [log_review.WIZARD, *alert_wizards()]
     return {w.id: w for w in wizards}
 
 

@@ -63,6 +63,97 @@ async def crashloop_revert(sandbox: Sandbox) -> None:
         cluster.store.delete("pods", NAMESPACE, name)  # its ReplicaSet makes a healthy one
 
 
+# ---- memory leak ending in OOMKilled ---------------------------------------------------
+LEAK_MEMORY_FACTOR = 8.0  # the working set: ~5 GiB per pod where 620 MiB is normal
+LEAK_NEEDS_BYTES = 6 * 2**30  # a memory limit this high holds it (the cache levels off)
+
+
+def _server_limits(cluster) -> dict:
+    deployment = cluster.store.peek("deployments.apps", NAMESPACE, DEPLOYMENT) or {}
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec")
+                  or {}).get("containers") or []
+    server = next((c for c in containers if c.get("name") == "mcp-server"), {})
+    return dict((server.get("resources") or {}).get("limits") or {})
+
+
+def _pod_memory_limit(pod: dict) -> int:
+    from .kube.controllers import quantity
+
+    server = next((c for c in pod["spec"].get("containers") or []
+                   if c.get("name") == "mcp-server"), {})
+    limit = ((server.get("resources") or {}).get("limits") or {}).get("memory")
+    return quantity.memory_bytes(limit) if limit else 0
+
+
+async def memory_leak_apply(sandbox: Sandbox) -> None:
+    """The server's in-process cache grows without bound past the 4 GiB limit: every
+    MCP-server pod is OOMKilled and restarts, again and again — every pod whose memory
+    limit is under 6 GiB, new ones included (a restart does not help for long). A memory
+    limit of 6 GiB or more (the runbook's stopgap) holds it: the pods of such a template
+    run, the cache levelling off below it."""
+    import asyncio
+
+    cluster = _production(sandbox)
+    added: list = []  # the crash targets and load rules, one of each per pod template
+
+    def leak_where_the_limit_is_too_low() -> None:
+        targeted = {t.selector.get("pod-template-hash") for t in added
+                    if isinstance(t, chaos.CrashTarget) and t.selector}
+        for pod in _app_pods(cluster):
+            template = (pod["metadata"].get("labels") or {}).get("pod-template-hash")
+            if not template or template in targeted or \
+                    _pod_memory_limit(pod) >= LEAK_NEEDS_BYTES:
+                continue
+            selector = {**APP_LABELS, "pod-template-hash": template}
+            chaos.crashloop(cluster, NAMESPACE, selector=selector, reason="OOMKilled")
+            chaos.set_load(cluster, 1.0, memory=LEAK_MEMORY_FACTOR, namespace=NAMESPACE,
+                           selector=selector)
+            state = chaos.state(cluster)
+            added.extend((state.crashes[-1], state.load[-1]))
+            targeted.add(template)
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            leak_where_the_limit_is_too_low()
+
+    leak_where_the_limit_is_too_low()
+    sandbox.scenario_state["memory-leak"] = (added, asyncio.create_task(follow()),
+                                             _server_limits(cluster))
+
+
+def _forget(cluster, added: list) -> None:
+    state = chaos.state(cluster)
+    state.crashes = [c for c in state.crashes if all(c is not a for a in added)]
+    state.load = [r for r in state.load if all(r is not a for a in added)]
+    controllers = cluster.extras.get("controllers")
+    if controllers is not None:  # the metrics and the pods see it at once
+        controllers.metrics.wake()
+        controllers.poke("pods")
+
+
+async def memory_leak_revert(sandbox: Sandbox) -> None:
+    held = sandbox.scenario_state.pop("memory-leak", None)
+    if held is None:
+        return
+    added, watcher, limits = held
+    watcher.cancel()
+    cluster = _production(sandbox)
+    _forget(cluster, added)
+    if _server_limits(cluster) != limits:  # the next rehearsal starts where this one did
+
+        def put_back(deployment: dict) -> None:
+            for c in deployment["spec"]["template"]["spec"]["containers"]:
+                if c.get("name") == "mcp-server":
+                    c.setdefault("resources", {})["limits"] = dict(limits)
+
+        cluster.store.mutate("deployments.apps", NAMESPACE, DEPLOYMENT, put_back)
+    for pod in _app_pods(cluster):  # the OOM-killed pods are replaced by healthy ones
+        if any(int(cs.get("restartCount") or 0) for cs in
+               (pod.get("status") or {}).get("containerStatuses") or []):
+            cluster.store.delete("pods", NAMESPACE, pod["metadata"]["name"])
+
+
 # ---- bad rollout -----------------------------------------------------------------------
 def _set_image(cluster, image: str, cause: str) -> str:
     previous: list[str] = []

@@ -57,13 +57,15 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "CRITICAL", "ImagePull",
              scenario_kube.bad_rollout_apply, scenario_kube.bad_rollout_revert),
     Scenario("high-error-rate", "Error rate above 5 %",
-             "12 % of MCP requests fail with 5xx and the pods log errors. Practise the "
-             "high-error-rate alert wizard.",
+             "Release 2.4.2 was rolled out and 12 % of MCP requests now fail with 5xx; the "
+             "pods log errors. Practise the high-error-rate alert wizard (rolling back "
+             "heals it).",
              "CRITICAL", "error rate",
              scenario_data.high_error_rate_apply, scenario_data.service_revert),
     Scenario("slow-responses", "P95 response time above 2 s",
-             "Requests take seconds instead of milliseconds. Practise the slow-responses "
-             "alert wizard (database, cache and resource checks).",
+             "Release 2.4.2-n1query was rolled out and requests take seconds instead of "
+             "milliseconds. Practise the slow-responses alert wizard (database, cache and "
+             "resource checks; rolling back heals it).",
              "CRITICAL", "P95 response time",
              scenario_data.slow_responses_apply, scenario_data.service_revert),
     Scenario("db-connection-exhaustion", "Database connections at 90 % of max_connections",
@@ -125,6 +127,18 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "statement, CREATE INDEX CONCURRENTLY, see it fast again.",
              "WARNING", "running > 1 s",
              scenario_perf.missing_index_apply, scenario_perf.missing_index_revert),
+    Scenario("memory-leak", "Pods OOMKilled: memory grows past the limit",
+             "The server's in-process cache grows past the 4 GiB memory limit: every "
+             "MCP-server pod is OOMKilled and restarts. Practise the high CPU/memory alert "
+             "and memory troubleshooting wizards: a memory limit of 6 GiB holds it.",
+             "CRITICAL", "CrashLoopBackOff",
+             scenario_kube.memory_leak_apply, scenario_kube.memory_leak_revert),
+    Scenario("redis-hot-keys", "One key pattern fills the cache",
+             "A finished export job left its pages in Redis (export:*, no TTL): the cache "
+             "is at 88 % of maxmemory. Practise the Redis troubleshooting wizard: find the "
+             "pattern, delete it with SCAN + UNLINK instead of FLUSHDB.",
+             "WARNING", "Redis memory",
+             scenario_data.redis_hot_keys_apply, scenario_data.redis_hot_keys_revert),
 )}
 
 

@@ -182,6 +182,16 @@ class SqlWriter:
     def terminate_backend_sql(pid: int) -> str:
         return f"SELECT pg_terminate_backend({_pid(pid)})"
 
+    @staticmethod
+    def alter_system_sql(parameter: str, value: int) -> str:
+        """``ALTER SYSTEM SET parameter = value`` for a whole-number setting (the value
+        checked as an int, the name as an identifier: nothing typed can end the statement)."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r}: a whole number is expected")
+        return f"ALTER SYSTEM SET {validate_identifier(parameter, qualified=False)} = {value}"
+
+    RELOAD_SQL = "SELECT pg_reload_conf()"
+
     # ---- running them ----------------------------------------------------------------------
     async def execute(self, statement: str, *args: Any, timeout: float | None = None) -> str:
         """One statement with ``$n`` arguments; its status (``"UPDATE 3"``)."""
@@ -248,6 +258,16 @@ class SqlWriter:
     async def terminate_backend(self, pid: int) -> bool:
         """``pg_terminate_backend(pid)``: end that session. Refuses our own."""
         return await self._signal(pid, self.terminate_backend_sql(pid))
+
+    async def alter_system(self, parameter: str, value: int) -> str:
+        """``ALTER SYSTEM SET`` (written to postgresql.auto.conf; a ``postmaster`` setting
+        such as max_connections applies only at the next restart), outside a transaction."""
+        return await self._maintenance(self.alter_system_sql(parameter, value), timeout=None)
+
+    async def reload_conf(self) -> bool:
+        """``pg_reload_conf()``: the server re-reads its configuration files."""
+        conn = await self._connect()
+        return bool(await conn.fetchval(self.RELOAD_SQL))
 
     # ---- internals -------------------------------------------------------------------------
     async def _signal(self, pid: int, statement: str) -> bool:

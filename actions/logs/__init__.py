@@ -1,0 +1,1 @@
+"""The runbook's "Log Review" and "Log Analysis": logs of every pod, streamed and counted."""
