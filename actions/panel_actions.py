@@ -19,6 +19,7 @@ from typing import Any
 from actions.library import velero_backup_step
 from actions.library.plan import apply_all, kube_plan
 from console.execution.context import StepContext
+from console.execution.inputs import Input, InputError
 from console.execution.kube.drain import DrainOptions
 from console.execution.kube.ops import (
     Cordon,
@@ -29,7 +30,6 @@ from console.execution.kube.ops import (
     RolloutUndo,
     ScaleDeployment,
 )
-from console.execution.inputs import Input, InputError
 from console.execution.model import Plan, Progress, Risk, Step, StepFailed, StepOutput, Wizard
 from console.execution.writers.sql import SqlWriter
 

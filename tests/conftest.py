@@ -37,3 +37,20 @@ def _isolated_xdg(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
     monkeypatch.delenv("MCP_OPS_CONFIG", raising=False)
+
+
+@pytest.fixture
+def log_review_planned(monkeypatch):
+    """Every catalogue id is built now; the 'planned' path (listed, refusing with its
+    runbook section) is still the catalogue's, for a wizard not built yet. This puts
+    log-review back in that state for one test."""
+    from actions import catalogue
+    from console.execution.model import Risk
+
+    built = catalogue._built
+    monkeypatch.setattr(catalogue, "_built",
+                        lambda: {k: v for k, v in built().items() if k != "log-review"})
+    monkeypatch.setitem(catalogue.PLANNED, "log-review", catalogue.Planned(
+        "Daily log review", "Daily Operations › Log Review",
+        "Daily: errors, authentication failures and slow queries of the last 24 h.", Risk.READ))
+    return "log-review"

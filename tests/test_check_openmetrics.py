@@ -1,6 +1,7 @@
 """``mcp-ops check --format openmetrics``: parsed by a real OpenMetrics parser, and read by
 a real node_exporter's textfile collector (as cron would feed it), with the same verdicts
 as the JSON."""
+# ruff: noqa: F811 - pytest fixtures imported from another test module are parameters here
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from test_check_command import (  # noqa: F401 - the fixtures are used by name
 from waiting import until_sync
 
 from console.health.openmetrics import to_openmetrics
+
 STATUS = {"HEALTHY": 0, "WARNING": 1, "CRITICAL": 2, "UNREACHABLE": 3}
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -136,11 +135,12 @@ def events(path: Path, event: str) -> list[dict]:
 def test_wizards_lists_the_catalogue(tmp_path):
     out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "wizards")
     assert out.returncode == 0, out.stderr
-    rows = [line for line in out.stdout.splitlines()
-            if line.startswith(("morning", "scaling", "maintenance-window"))]
-    assert "read" in rows[0] and "change" in rows[1] and "destructive" in rows[2]
-    assert "planned" in rows[2] and "Scaling Operations" in rows[1]
-    assert re.search(r"22 wizards, \d+ built", out.stdout)
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()[1:] if line.strip()}
+    assert rows["morning-health-check"].rstrip().endswith("read")
+    assert "Scaling Operations" in rows["scaling"] and rows["scaling"].rstrip().endswith("change")
+    assert rows["dr-failover"].rstrip().endswith("destructive")
+    assert not any("planned" in line for line in rows.values())
+    assert "22 wizards, 22 built" in out.stdout
 
 
 def test_invalid_inputs_are_all_listed_and_refused(tmp_path):
@@ -168,10 +168,15 @@ def test_change_steps_without_confirm_are_listed_and_refused(tmp_path):
     assert out.returncode == 2 and "does not name this environment" in out.stderr
 
 
-def test_planned_wizard_refuses_with_its_section(tmp_path):
-    out = mcp_ops(write_config(tmp_path), cli_env(tmp_path), "run", "maintenance-window")
-    assert out.returncode == 2
-    assert "planned but not built" in out.stderr and "Maintenance Windows" in out.stderr
+def test_planned_wizard_refuses_with_its_section(tmp_path, log_review_planned, capsys,
+                                                monkeypatch):
+    from console.cli import main
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    code = main(["--config", str(write_config(tmp_path)), "run", log_review_planned])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "planned but not built" in err and "Daily Operations › Log Review" in err
 
 
 def test_dry_run_prints_each_plan_and_command(tmp_path):

@@ -167,13 +167,13 @@ async def test_the_console_offers_a_take_over_by_typing_the_holders_name(emulato
     import sys
 
     from textual.widgets import Input, Log
+    from wizard_support import load_config
 
     from console.execution.model import Plan, Risk, Step, Wizard
     from screens.app import McpOpsApp
     from screens.confirm_modal import ConfirmModal
     from screens.take_over_modal import TakeOverModal
     from screens.wizard_runner import WizardRunner
-    from wizard_support import load_config
 
     async def run(ctx):
         async for line in ctx.mutations.process([sys.executable, "-c", "print('changed')"]):
@@ -227,9 +227,10 @@ async def test_the_console_offers_a_take_over_by_typing_the_holders_name(emulato
 
 async def test_another_console_shows_who_holds_the_environment(emulator, tmp_path,
                                                               fixed_operator):
+    from wizard_support import load_config
+
     from screens.app import McpOpsApp
     from screens.header import StatusHeader
-    from wizard_support import load_config
 
     config = load_config(write_config(tmp_path, kubeconfig=str(emulator.kubeconfig),
                                       context="sandbox"))

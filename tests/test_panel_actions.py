@@ -1,5 +1,6 @@
 """Act where you look: the drill-downs' keys start one-step actions through the runner
 (plan, confirmation, session log), against the emulated cluster and the real PostgreSQL."""
+# ruff: noqa: F811 - pytest fixtures imported from another test module are parameters here
 
 from __future__ import annotations
 

@@ -323,13 +323,13 @@ def test_states_keep_the_strings_written_in_logs():
     assert {s for s in RunState if s.open} == {RunState.READY, RunState.RUNNING, RunState.WAITING}
 
 
-def test_catalogue_and_config_errors_are_typed(tmp_path):
+def test_catalogue_and_config_errors_are_typed(tmp_path, log_review_planned):
     with pytest.raises(UnknownWizard) as unknown:
         runnable("no-such-wizard")
     assert isinstance(unknown.value, KeyError) and unknown.value.title == "Unknown wizard"
     assert str(unknown.value).startswith("no wizard 'no-such-wizard'; known: ")
     with pytest.raises(WizardNotBuilt, match="planned but not built"):
-        runnable("maintenance-window")
+        runnable(log_review_planned)
     assert runnable("scaling").built
     assert issubclass(ConfigError, McpOpsError) and ConfigError.title == "Configuration error"
 

@@ -124,7 +124,8 @@ async def test_runner_validation_error_typed_confirmation_and_abort(config, tmp_
     print(f"pilot run logged {len(records)} records: input_rejected, typed confirmation, abort")
 
 
-async def test_picker_filters_and_planned_entries_do_not_start(config, fixed_operator):
+async def test_picker_filters_and_planned_entries_do_not_start(config, fixed_operator,
+                                                               log_review_planned):
     app = McpOpsApp(config, "sandbox", operator=fixed_operator)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("w")
@@ -133,7 +134,7 @@ async def test_picker_filters_and_planned_entries_do_not_start(config, fixed_ope
         assert options.option_count == 22
         await pilot.press(*"scal")
         assert [options.get_option_at_index(i).id for i in range(options.option_count)] == ["scaling"]
-        app.screen.query_one("#filter", Input).value = "maintenance window"
+        app.screen.query_one("#filter", Input).value = "daily log review"
         await pilot.pause()
         await pilot.press("enter")  # planned: a notification, the picker stays
         assert isinstance(app.screen, WizardPicker)

@@ -141,6 +141,14 @@ class Executor:
         return StepOutcome(status, duration, self.ctx.redactor.text(error) if error else None,
                            verified)
 
+    def _refuse(self, index: int, step: Step, reason: str, started: float) -> StepOutcome:
+        """A change step that may not start (read-only mode, another operator's lease):
+        logged as a refusal, before any confirmation and any client call of the step."""
+        self.log.append("refusal", {"step": index, "id": step.id, "title": step.title,
+                                    "risk": step.risk.label, "reason": reason}, sync=True)
+        self.sink(StateEvent(index, REFUSED, reason))
+        return self._end(index, step, REFUSED, started, error=reason)
+
     async def run_step(self, index: int, step: Step) -> StepOutcome:
         started = time.monotonic()
         ctx = self.ctx
@@ -148,10 +156,7 @@ class Executor:
         if step.risk > Risk.READ and ctx.read_only:
             reason = (f"read-only mode: step {step.id!r} is a {step.risk.label} step and "
                       "nothing that changes anything may run")
-            self.log.append("refusal", {"step": index, "id": step.id, "title": step.title,
-                                        "risk": step.risk.label, "reason": reason}, sync=True)
-            self.sink(StateEvent(index, REFUSED, reason))
-            return self._end(index, step, REFUSED, started, error=reason)
+            return self._refuse(index, step, reason, started)
         try:
             plan = self.plan(step)
         except Exception as exc:  # a plan that cannot be made is a failed step, not a crash
@@ -163,10 +168,7 @@ class Executor:
         if step.risk > Risk.READ and self.gate is not None:
             held = await self.gate(step)
             if held:
-                self.log.append("refusal", {"step": index, "id": step.id, "title": step.title,
-                                            "risk": step.risk.label, "reason": held}, sync=True)
-                self.sink(StateEvent(index, REFUSED, held))
-                return self._end(index, step, REFUSED, started, error=held)
+                return self._refuse(index, step, held, started)
         try:
             why_typed = step.typed_reason(ctx)
         except Exception as exc:  # noqa: BLE001 - as a plan: no reason, a failed step
