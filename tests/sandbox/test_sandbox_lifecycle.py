@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_support import (
+from sandbox_support import wait_for_check, (
     ROOT,
     ServeProcess,
     assert_gone,
@@ -57,9 +57,12 @@ def test_two_sandboxes_side_by_side_then_sigterm_and_ctrl_c_leave_nothing(tmp_pa
         # may reach the 500 ms warning; that is the machine, not the sandbox)
         # the second started straight into its scenario, with extra pods for scale
         assert (a["scenario"], b["scenario"]) == ("healthy", "high-error-rate")
+        # (high-error-rate rolls a faulty release out: the pods are judged once it is out)
         for serve, service in ((first, ("HEALTHY", "WARNING")), (second, ("CRITICAL",))):
-            code, report = run_check(serve.config)
-            components = {c["name"]: c["status"] for c in report["environments"][0]["components"]}
+            code, report = wait_for_check(serve.config, lambda code, env: {
+                c["name"]: c["status"] for c in env["components"]}["pods"] == "HEALTHY",
+                timeout=90)
+            components = {c["name"]: c["status"] for c in report["components"]}
             assert components["pods"] == "HEALTHY", report
             assert components["service"] in service, report
         extra = kubectl(Path(b["workdir"]) / "kubeconfig", "get", "deployment", "mcp-load-extra",
