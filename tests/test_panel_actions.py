@@ -212,3 +212,32 @@ async def test_backup_now_and_restore_the_backup_under_the_cursor(live, tmp_path
         await wait_until(pilot, lambda: restore.form is not None
                          and restore.query("#input-backup"), what="the restore's form")
         assert restore.query_one("#input-backup", Input).value == chosen
+
+
+async def test_enter_on_an_alert_opens_the_wizard_that_answers_it(live, tmp_path, monkeypatch):
+    from sandbox.kube.controllers import chaos
+    from screens.panels import AlertsPanel
+    from screens.respond_modal import RespondModal
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config, cluster, *_ = live
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "pods" in panels_with_data(app))
+        victim = app.query_one(PodsPanel).snapshot.pods[0].name
+        chaos.crashloop(cluster, NS, pod=victim)
+        panel = app.query_one(AlertsPanel)
+        await wait_until(pilot, lambda: getattr(panel, "report", None) is not None and any(
+            "CrashLoopBackOff" in a.reason for a in panel.report.alerts), seconds=30,
+            what="the crashloop alert")
+        panel.focus()
+        await pilot.press("enter")
+        modal = app.screen
+        assert isinstance(modal, RespondModal)
+        crash = next(i for i, (f, _) in enumerate(modal.routed) if "CrashLoopBackOff" in f.reason)
+        assert modal.routed[crash][1].wizard_id == "alert-service-down"
+        from textual.widgets import OptionList
+        modal.query_one(OptionList).highlighted = crash
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WizardRunner), what="the wizard")
+        assert app.screen.wizard.id == "alert-service-down"
