@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -44,7 +45,8 @@ def render_alerts(report: HealthReport) -> Text:
 
 class AlertsPanel(Panel):
     TITLE = "Alerts"
-    HINT = "active threshold violations, worst first; Enter responds"
+    HINT = "active threshold violations, worst first"
+    BINDINGS = [Binding("enter", "drill_down", "Respond", id="alerts.respond")]
     DEFAULT_CSS = """
     AlertsPanel > VerticalScroll { height: 1fr; scrollbar-size: 0 0; }
     """
