@@ -27,9 +27,8 @@ class WizardActions:
         return default_directory(self.config.session_log.directory)
 
     def action_wizards(self) -> None:
-        from .wizard_picker import WizardPicker
-
         from .header import StatusHeader
+        from .wizard_picker import WizardPicker
 
         held = self.query_one(StatusHeader).held_by if self.query(StatusHeader) else ""
         self.push_screen(WizardPicker(read_only=self.read_only, held_by=held),
