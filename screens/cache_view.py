@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from console.collectors.redis import RedisSnapshot
 
@@ -19,7 +19,9 @@ SLOWLOG = [("id", "id"), ("when", "when"), ("ms", "ms"), ("client", "client"),
 
 class CacheView(DrillDown):
     COMPONENT = "cache"
+    FILTERS = True
     BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="cache.filter"),
         Binding("x", "act('slowlog')", "Reset slow log", id="cache.slowlog-reset"),
         Binding("D", "act('keys')", "Delete keys", id="cache.delete-keys"),
     ]
@@ -53,12 +55,18 @@ class CacheView(DrillDown):
             f"{f'{hit:.1f}%' if hit is not None else '–'} (total "
             f"{f'{snap.hit_rate_pct:.1f}%' if snap.hit_rate_pct is not None else '–'})")
         sync_rows(self.query_one("#cache-info", DataTable),
-                  [(k, [k, v]) for k, v in info_figures(snap)])
+                  [(k, [k, v]) for k, v in info_figures(snap) if self.matches(k, v)])
         set_text(self.query_one("#cache-slowlog-note", Static), slowlog_note(snap))
         sync_rows(self.query_one("#cache-slowlog", DataTable),
-                  [(str(e.id), pick(slowlog_row(e), SLOWLOG)) for e in snap.slowlog])
+                  [(str(e.id), pick(row, SLOWLOG)) for e in snap.slowlog
+                   if self.matches(*(row := slowlog_row(e)).values())])
 
     def action_act(self, what: str) -> None:
         from actions import panel_actions as act
 
         self.app.start_action(act.reset_slowlog() if what == "slowlog" else act.delete_keys())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("act", "filter") and isinstance(self.focused, Input):
+            return False  # typing into the filter: the letters are the filter's
+        return True

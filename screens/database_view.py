@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from console.collectors.postgres_model import PostgresSnapshot
 
@@ -36,7 +36,9 @@ STATEMENTS = [("mean ms", "mean"), ("calls", "calls"), ("total ms", "total"), ("
 class DatabaseView(DrillDown):
     COMPONENT = "database"
     GRAFANA = "database"
+    FILTERS = True
     BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="db.filter"),
         Binding("c", "signal('cancel')", "Cancel query", id="db.cancel"),
         Binding("K", "signal('terminate')", "Terminate", id="db.terminate"),
     ]
@@ -75,12 +77,14 @@ class DatabaseView(DrillDown):
             f"{snap.max_connections} connections ({pct:.0f}%)")
         set_text(self.query_one("#db-groups", Static), groups_line(snap))
         sync_rows(self.query_one("#db-activity", DataTable), [
-            (str(s.pid), pick(session_row(s), ACTIVITY))
+            (str(s.pid), pick(row, ACTIVITY))
             for s in sorted(snap.sessions, key=lambda s: -(s.query_seconds or 0))
+            if self.matches(*(row := session_row(s)).values())
         ])
         set_text(self.query_one("#db-blocking-note", Static), blocking_note(snap))
         sync_rows(self.query_one("#db-blocking", DataTable),
-                  [(blocking_key(e), pick(blocking_row(e), BLOCKING)) for e in snap.blocking])
+                  [(blocking_key(e), pick(row, BLOCKING)) for e in snap.blocking
+                   if self.matches(*(row := blocking_row(e)).values())])
         slow = Text(f"running > {snap.slow_after_seconds:g} s now: ", "bold")
         if snap.slow:
             for s in snap.slow:
@@ -94,7 +98,7 @@ class DatabaseView(DrillDown):
         sync_rows(self.query_one("#db-statements", DataTable), [
             (str(i), [f"{st.mean_ms:.1f}", str(st.calls), f"{st.total_ms:.0f}", str(st.rows),
                       one_line(st.query)])
-            for i, st in enumerate(snap.statements)
+            for i, st in enumerate(snap.statements) if self.matches(st.query)
         ])
 
     # ---- cancel / terminate the backend under the cursor (the blocker on Blocking) ---------
@@ -119,6 +123,8 @@ class DatabaseView(DrillDown):
             if session else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("signal", "filter") and isinstance(self.focused, Input):
+            return False  # typing into the filter: the letters are the filter's
         if action == "signal":
             return self.snapshot is not None and self.query_one(
                 "#db-tabs", TabbedContent).active in ("tab-activity", "tab-blocking")

@@ -27,9 +27,12 @@ class WizardActions:
         return default_directory(self.config.session_log.directory)
 
     def action_wizards(self) -> None:
+        from .header import StatusHeader
         from .wizard_picker import WizardPicker
 
-        self.push_screen(WizardPicker(read_only=self.read_only), self._wizard_chosen)
+        held = self.query_one(StatusHeader).held_by if self.query(StatusHeader) else ""
+        self.push_screen(WizardPicker(read_only=self.read_only, held_by=held),
+                         self._wizard_chosen)
 
     def _wizard_chosen(self, wizard_id: str | None) -> None:
         if wizard_id:

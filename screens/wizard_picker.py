@@ -43,19 +43,25 @@ class WizardPicker(ModalScreen[str | None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     WizardPicker Input { margin: 0; }
+    WizardPicker .held { color: $warning; text-style: bold; }
     WizardPicker OptionList { height: 1fr; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="wizards.cancel"),
                 Binding("down", "focus_list", "List", show=False, id="wizards.down")]
 
-    def __init__(self, read_only: bool = False) -> None:
+    def __init__(self, read_only: bool = False, held_by: str = "") -> None:
         super().__init__()
         self.read_only = read_only
+        self.held_by = held_by  # another operator holding the environment's lease
         self.wizards = catalogue()
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("[b]Wizards[/b]  type to filter · Enter starts · Esc closes")
+            if self.held_by:
+                yield Label(f"held by {self.held_by}: change steps will be refused until it "
+                            "is released (or taken over with T)", id="held-by",
+                            classes="held", markup=False)
             yield Input(placeholder="filter: id, title or guide section", id="filter")
             yield OptionList(id="wizards")
 

@@ -344,3 +344,43 @@ def test_a_write_the_credentials_may_not_make_fails_the_step(setup, emulator):
     assert hpa["spec"] == hpa_before["spec"]  # the HPA step's patch was refused too
     (summary,) = sessions(tmp_path)
     assert summary.status != "completed"
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_one_holds_the_environment_until_killed_then_it_expires(setup,
+                                                                                 emulator):
+    """Two `mcp-ops run scaling` against one environment: the second is refused naming the
+    first's session while the first runs; the first killed with -9 leaves its lease, which
+    expires after 30 s, and a new run proceeds."""
+    config, env, tmp_path = setup
+    first = subprocess.Popen(
+        [PYTHON, "-m", "console.cli", "--config", str(config), "run", "scaling", "--confirm",
+         "sandbox", "--set", "replicas=7", "--set", "hpa_min=7", "--set", "read_replicas=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**env, "HELM_STANDIN_SLEEP": "120"}, cwd=ROOT)
+    try:
+        holder = until_sync(lambda: _lease_holder(emulator), timeout=90, what="the lease")
+        session = holder["metadata"]["annotations"]["mcp-ops.pratiko.ai/session"]
+        second = mcp_ops(config, env, "run", "scaling", "--confirm", "sandbox", "--set",
+                         "replicas=8", "--set", "hpa_min=8")
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"(scaling, session {session})" in second.stdout
+        assert "--take-over" in second.stdout
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        first.stdout.close()
+        end_stand_ins(tmp_path)
+    assert _lease_holder(emulator) is not None  # a killed console does not release it
+    time.sleep(31)  # leaseDurationSeconds: 30
+    third = mcp_ops(config, env, "run", "scaling", "--confirm", "sandbox", "--set",
+                    "replicas=6", "--set", "hpa_min=6")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert _lease_holder(emulator) is None  # released at its end
+
+
+def _lease_holder(emulator) -> dict | None:
+    try:
+        return kubectl_json(emulator, "get", "lease", "mcp-ops-sandbox", "-n", "mcp-production")
+    except subprocess.CalledProcessError:
+        return None

@@ -246,5 +246,12 @@ async def test_another_console_shows_who_holds_the_environment(emulator, tmp_pat
             assert header.held_by == "alice (db-pitr)"
             assert "held:alice (db-pitr)" in header.render().plain
             assert len(header.render().plain) <= 80
+            await pilot.press("w")  # the picker says so before anything is chosen
+            for _ in range(100):
+                if app.screen.query("#held-by"):
+                    break
+                await pilot.pause(0.05)
+            held = str(app.screen.query_one("#held-by").render())
+            assert held.startswith("held by alice (db-pitr): change steps will be refused")
     finally:
         kubectl(emulator, "delete", "lease", LEASE, "-n", NS, "--ignore-not-found")

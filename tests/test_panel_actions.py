@@ -212,3 +212,64 @@ async def test_backup_now_and_restore_the_backup_under_the_cursor(live, tmp_path
         await wait_until(pilot, lambda: restore.form is not None
                          and restore.query("#input-backup"), what="the restore's form")
         assert restore.query_one("#input-backup", Input).value == chosen
+
+
+async def test_enter_on_an_alert_opens_the_wizard_that_answers_it(live, tmp_path, monkeypatch):
+    from sandbox.kube.controllers import chaos
+    from screens.panels import AlertsPanel
+    from screens.respond_modal import RespondModal
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config, cluster, *_ = live
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "pods" in panels_with_data(app))
+        victim = app.query_one(PodsPanel).snapshot.pods[0].name
+        chaos.crashloop(cluster, NS, pod=victim)
+        panel = app.query_one(AlertsPanel)
+        await wait_until(pilot, lambda: getattr(panel, "report", None) is not None and any(
+            "CrashLoopBackOff" in a.reason for a in panel.report.alerts), seconds=30,
+            what="the crashloop alert")
+        panel.focus()
+        await pilot.press("enter")
+        modal = app.screen
+        assert isinstance(modal, RespondModal)
+        crash = next(i for i, (f, _) in enumerate(modal.routed) if "CrashLoopBackOff" in f.reason)
+        assert modal.routed[crash][1].wizard_id == "alert-service-down"
+        from textual.widgets import OptionList
+        modal.query_one(OptionList).highlighted = crash
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WizardRunner), what="the wizard")
+        assert app.screen.wizard.id == "alert-service-down"
+
+
+async def test_slash_filters_the_cache_and_database_tables(live):
+    from screens.cache_view import CacheView
+    from screens.panels import CachePanel
+
+    config, *_ = live
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: {"cache", "database"} <= panels_with_data(app))
+        app.query_one(CachePanel).focus()
+        await pilot.press("enter")
+        view = app.screen
+        assert isinstance(view, CacheView)
+        info = view.query_one("#cache-info", DataTable)
+        await wait_until(pilot, lambda: info.row_count > 5, what="info rows")
+        every = info.row_count
+        await pilot.press("slash", *"memory")
+        await wait_until(pilot, lambda: 0 < info.row_count < every, what="filtered rows")
+        assert all("memory" in " ".join(map(str, info.get_row_at(i))).lower()
+                   for i in range(info.row_count))
+        await pilot.press("escape")  # clears the filter, stays on the screen
+        await wait_until(pilot, lambda: info.row_count == every, what="every row again")
+        assert isinstance(app.screen, CacheView)
+        await pilot.press("escape")
+        app.query_one(DatabasePanel).focus()
+        await pilot.press("enter")
+        view = app.screen
+        activity = view.query_one("#db-activity", DataTable)
+        await wait_until(pilot, lambda: activity.row_count > 0, what="sessions")
+        await pilot.press("slash", *"no-such-application-anywhere")
+        await wait_until(pilot, lambda: activity.row_count == 0, what="nothing matches")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -45,6 +46,7 @@ def render_alerts(report: HealthReport) -> Text:
 class AlertsPanel(Panel):
     TITLE = "Alerts"
     HINT = "active threshold violations, worst first"
+    BINDINGS = [Binding("enter", "drill_down", "Respond", id="alerts.respond")]
     DEFAULT_CSS = """
     AlertsPanel > VerticalScroll { height: 1fr; scrollbar-size: 0 0; }
     """
@@ -55,9 +57,24 @@ class AlertsPanel(Panel):
             yield Static("", id="alerts-list")
 
     def show_health(self, report: HealthReport) -> None:
+        self.report = report
         self._reveal(True)
         text = render_alerts(report)
         if getattr(self, "_shown", None) != text.plain:
             self._shown = text.plain
             set_text(self.query_one("#alerts-list", Static), text)
         self._status_class(report.status if report.alerts else Status.HEALTHY)
+
+    def action_drill_down(self) -> None:
+        """Enter: choose an alert to respond to; its wizard opens with what it knows."""
+        from ..respond_modal import RespondModal
+
+        report = getattr(self, "report", None)
+        if report is None or not report.alerts:
+            self.notify("no active alerts", markup=False)
+            return
+        self.app.push_screen(RespondModal(report.alerts), self._respond)
+
+    def _respond(self, route) -> None:
+        if route is not None:
+            self.app.start_wizard(route.wizard_id, answers=dict(route.answers))
