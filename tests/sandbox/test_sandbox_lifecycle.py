@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_support import wait_for_check, (
+from sandbox_support import (
     ROOT,
     ServeProcess,
     assert_gone,
@@ -27,7 +27,7 @@ from sandbox_support import wait_for_check, (
     local_databases,
     pid_alive,
     port_open,
-    run_check,
+    wait_for_check,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
