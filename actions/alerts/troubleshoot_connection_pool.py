@@ -20,6 +20,8 @@ is a ``postmaster`` setting, read only at start; the reload leaves it as it was 
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -128,7 +130,14 @@ async def run_raise(ctx: StepContext) -> AsyncIterator[StepOutput]:
     writer = await ctx.mutations.sql()
     yield await writer.alter_system("max_connections", int(n))
     yield f"pg_reload_conf() -> {await writer.reload_conf()}"
+    # each backend re-reads the files when it handles the reload signal, which may be a
+    # moment after pg_reload_conf() returns: ask until this one has (at most ~3 s)
     after = await pg.fetchrow(SETTING_SQL)
+    for _ in range(30):
+        if after["pending_restart"] or str(after["value"]) == str(n):
+            break
+        await asyncio.sleep(0.1)
+        after = await pg.fetchrow(SETTING_SQL)
     yield (f"max_connections still {after['value']}; pending_restart = "
            f"{str(after['pending_restart']).lower()}: {n} applies at the next restart")
 

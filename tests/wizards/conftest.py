@@ -346,3 +346,19 @@ def sandbox_switch(sandbox, scenario: str) -> None:
 
     address = ControlAddress(sandbox.info["control_url"], sandbox.info["control_token"])
     assert switch_scenario(address, scenario)["scenario"] == scenario
+
+
+@pytest.fixture
+def fresh_sandbox(tmp_path_factory):
+    """A sandbox of the test's own, for a rehearsal whose findings depend on the platform's
+    history (24 h of pod logs): the session's shared sandbox has seen other rehearsals'
+    rollouts, whose new pods carry only minutes of log."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
+    from sandbox_support import ServeProcess
+
+    serve = ServeProcess.start(tmp_path_factory.mktemp("fresh-sandbox"))
+    try:
+        serve.wait_ready(timeout=120)
+        yield serve
+    finally:
+        serve.stop()

@@ -62,13 +62,14 @@ async def test_a_diagnosis_names_the_culprit(world):
 
     pods = sorted(p["metadata"]["name"] for p in world.app_pods())
     crashloop(world.cluster, NS, pod=pods[0])
-    for _ in range(200):
+    for _ in range(600):  # up to 60 s on a busy machine
         pod = world.store.peek("pods", NS, pods[0])
         waiting = [(c.get("state") or {}).get("waiting", {}).get("reason")
                    for c in pod["status"].get("containerStatuses") or []]
         if "CrashLoopBackOff" in waiting:
             break
         await asyncio.sleep(0.1)
+    assert "CrashLoopBackOff" in waiting, f"the pod never crash-looped: {waiting}"
     only = Wizard("d", "D", "S", "W", steps=(EXAMPLE.steps[1],))
     driven = await drive(world, only)
     assert driven.statuses == {"pods": "failed"}

@@ -68,7 +68,8 @@ async def test_falco_alerts_are_read_from_every_daemonset_pod(world):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_sandbox_intrusion_and_falco_scenarios(sandbox, tmp_path):
+def test_sandbox_intrusion_and_falco_scenarios(fresh_sandbox, tmp_path):
+    sandbox = fresh_sandbox
     from sandbox.scenario_security import HOSTILE
 
     try:
