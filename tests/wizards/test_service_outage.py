@@ -117,13 +117,21 @@ async def test_handover_fills_in_the_environment(outage_world):
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-def test_sandbox_outage_recovered_through_mcp_ops_run(sandbox, tmp_path):
+def test_sandbox_outage_recovered_through_mcp_ops_run(fresh_sandbox, tmp_path):
+    # its own sandbox: the rollout history it reads must be the outage's, not that of the
+    # releases earlier rehearsals rolled out and back on the shared one
+    sandbox = fresh_sandbox
     sandbox_switch(sandbox, "outage")
     try:
         import time
 
-        time.sleep(3)  # the release's pods start and crash
-        down = sandbox_cli(sandbox, tmp_path, "check", "sandbox", "--format", "report")
+        deadline = time.monotonic() + 90  # the release's pods start, crash, back off
+        while True:
+            down = sandbox_cli(sandbox, tmp_path, "check", "sandbox", "--format", "report")
+            if ("CrashLoopBackOff" in down.stdout and down.returncode == 2) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(2)
         out = sandbox_cli(sandbox, tmp_path, "run", "service-outage", "--env", "sandbox",
                           "--set", "divert=maintenance", "--set", "recover=undo",
                           "--confirm", "sandbox", timeout=360)
