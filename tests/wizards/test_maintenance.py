@@ -524,25 +524,7 @@ async def test_mcp_ops_run_maintenance_window_with_answers_on_the_command_line(w
 # ---- the rehearsal: mcp-ops run against mcp-ops sandbox serve ---------------------------
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.fixture
-def own_sandbox(tmp_path_factory):
-    """A sandbox of its own: drains refuse a pod no controller re-creates (as kubectl
-    drain does without --force), and the session's shared sandbox may hold one left by a
-    PITR rehearsal (its stop-gap recovery pod), so this rehearsal starts from a fresh one."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-    from sandbox_support import ServeProcess
-
-    serve = ServeProcess.start(tmp_path_factory.mktemp("maintenance-sandbox"))
-    try:
-        serve.wait_ready(timeout=120)
-        yield serve
-    finally:
-        serve.stop()
-
-
-def test_sandbox_rehearsal_through_mcp_ops_run(own_sandbox, tmp_path):
+def test_sandbox_rehearsal_through_mcp_ops_run(fresh_sandbox, tmp_path):
     """``mcp-ops run maintenance-window --env sandbox --confirm sandbox`` against a real
     ``mcp-ops sandbox serve`` (real-time clock), checked against the sandbox's own ground
     truth: ``mcp-ops sandbox status``, the real kubectl, the real database."""
@@ -554,7 +536,8 @@ def test_sandbox_rehearsal_through_mcp_ops_run(own_sandbox, tmp_path):
 
     from console.config import load_file
 
-    sandbox = own_sandbox
+    # a sandbox of its own: a drain refuses the stop-gap pod a PITR rehearsal leaves
+    sandbox = fresh_sandbox
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"),
            "KUBECACHEDIR": str(tmp_path / "kubecache"), "PYTHONPATH": str(root)}
