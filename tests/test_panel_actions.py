@@ -249,6 +249,8 @@ async def test_slash_filters_the_cache_and_database_tables(live):
 
     config, *_ = live
     app = make_app(config)
+    # a session of the test's own: on a fresh machine nobody else may be connected
+    other = await asyncpg.connect(PG_DSN, server_settings={"application_name": "filter-test"})
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: {"cache", "database"} <= panels_with_data(app))
         app.query_one(CachePanel).focus()
@@ -273,3 +275,4 @@ async def test_slash_filters_the_cache_and_database_tables(live):
         await wait_until(pilot, lambda: activity.row_count > 0, what="sessions")
         await pilot.press("slash", *"no-such-application-anywhere")
         await wait_until(pilot, lambda: activity.row_count == 0, what="nothing matches")
+    await other.close()

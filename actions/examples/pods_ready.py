@@ -13,13 +13,18 @@ from console.health.status import Finding, Status
 
 
 async def pod_findings(ctx: StepContext) -> list[Finding]:
-    """One finding per pod: Ready, not Ready, or crash-looping (the culprit named)."""
+    """One finding per pod: Ready, not Ready, or crash-looping (the culprit named).
+
+    A crash-looping container is Running for a few seconds between back-offs; not Ready
+    with a crash as its last exit is the same culprit, whichever moment it is looked at."""
     found = []
     for pod in await (await ctx.kube()).pods():
         if pod.is_ready:
             status, state = Status.HEALTHY, "Ready"
         elif pod.waiting_reason == "CrashLoopBackOff":
-            status, state = Status.CRITICAL, "CrashLoopBackOff"
+            status, state = Status.CRITICAL, "crash-looping (CrashLoopBackOff)"
+        elif pod.restarts and pod.last_termination:
+            status, state = Status.CRITICAL, f"crash-looping (restarted after {pod.last_termination})"
         else:
             status, state = Status.WARNING, f"{pod.phase} {pod.waiting_reason}".strip()
         found.append(Finding("pods", f"ready.{pod.name}", status,
