@@ -23,6 +23,7 @@ import httpx
 from aiohttp import web
 
 from . import scenarios
+from .local_http import serve_local
 from .local_process import LOCALHOST
 
 if TYPE_CHECKING:
@@ -50,12 +51,7 @@ class ControlServer:
         app.add_routes([web.get("/v1/status", self._status),
                         web.post("/v1/scenario", self._switch),
                         web.post("/v1/fault", self._fault)])
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOCALHOST, 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve_local(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -40,6 +40,7 @@ from aiohttp import web
 
 from . import aws as sandbox_aws
 from .embedded_postgres import EmbeddedServer, start_standby
+from .local_http import serve_local
 from .local_process import LOCALHOST
 
 if TYPE_CHECKING:
@@ -302,12 +303,7 @@ class FrontDoor:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=4))
         app = web.Application()
         app.add_routes([web.get("/{path:.*}", self._forward)])
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, LOCALHOST, 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve_local(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

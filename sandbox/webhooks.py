@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .local_http import serve_local
 from .local_process import LOCALHOST
 
 CHANNELS = ("status_page", "slack")
@@ -48,11 +49,7 @@ class WebhookReceiver:
         app = web.Application()
         app.add_routes([web.post("/hooks/{token}/{channel}", self._receive),
                         web.get("/deliveries", self._list)])
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, LOCALHOST, 0).start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve_local(app)
 
     async def stop(self) -> None:
         if self._runner is not None:
