@@ -230,3 +230,30 @@ class HangingProxy:
             w.close()
         if self._server is not None:
             self._server.close()
+
+
+@contextlib.asynccontextmanager
+async def row_lock_chain(tag: str):
+    """A session holding a row lock in an open transaction and one waiting for it, on a
+    table of this test's own. Yields (holder, waiter, blocked): the two asyncpg connections
+    and the waiter's pending UPDATE. At the end the holder is dropped (whether or not the
+    test terminated it), the waiter gets its lock and the table goes."""
+    import asyncpg
+
+    holder, waiter = await asyncpg.connect(PG_DSN), await asyncpg.connect(PG_DSN)
+    table = f"mcp_ops_{tag}_{os.getpid()}"
+    update = f"UPDATE {table} SET id = 1 WHERE id = 1"
+    await holder.execute(f"CREATE TABLE IF NOT EXISTS {table} (id int PRIMARY KEY)")
+    await holder.execute(f"INSERT INTO {table} VALUES (1) ON CONFLICT DO NOTHING")
+    await holder.execute("BEGIN")
+    await holder.execute(update)
+    blocked = asyncio.create_task(waiter.execute(update))
+    try:
+        yield holder, waiter, blocked
+    finally:
+        if not holder.is_closed():
+            holder.terminate()  # the server rolls back: the chain ends whatever happened
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(blocked, 10)
+        await waiter.execute(f"DROP TABLE IF EXISTS {table}")
+        await waiter.close()

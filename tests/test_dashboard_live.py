@@ -7,9 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 
-import asyncpg
 import pytest
-from health_support import PG_DSN, HealthServer, emulator, live_environment, start_moto
+from health_support import (
+    HealthServer,
+    emulator,
+    live_environment,
+    row_lock_chain,
+    start_moto,
+)
 from textual.widgets import DataTable, Input, Log
 from waiting import DEFAULT_TIMEOUT, until
 
@@ -210,15 +215,7 @@ async def test_pods_drilldown_filter_sort_detail_and_logs(live):
 
 async def test_database_drilldown_shows_the_blocking_chain(live):
     config, *_ = live
-    holder, waiter = await asyncpg.connect(PG_DSN), await asyncpg.connect(PG_DSN)
-    table_name = f"mcp_ops_dash_{os.getpid()}"
-    await holder.execute(f"CREATE TABLE IF NOT EXISTS {table_name} (id int PRIMARY KEY)")
-    await holder.execute(f"INSERT INTO {table_name} VALUES (1) ON CONFLICT DO NOTHING")
-    tx = holder.transaction()
-    await tx.start()
-    await holder.execute(f"UPDATE {table_name} SET id = 1 WHERE id = 1")
-    blocked = asyncio.create_task(waiter.execute(f"UPDATE {table_name} SET id = 1 WHERE id = 1"))
-    try:
+    async with row_lock_chain("dash") as (holder, waiter, _blocked):
         app = make_app(config)
         async with app.run_test(size=(160, 40)) as pilot:
             await wait_until(pilot, lambda: "database" in panels_with_data(app))
@@ -235,12 +232,6 @@ async def test_database_drilldown_shows_the_blocking_chain(live):
                 or view.query_one("#db-statements", DataTable).row_count
             activity = view.query_one("#db-activity", DataTable)
             assert str(waiter.get_server_pid()) in {k.value for k in activity.rows}
-    finally:
-        await tx.rollback()
-        await asyncio.wait_for(blocked, 5)
-        await holder.execute(f"DROP TABLE IF EXISTS {table_name}")
-        await holder.close()
-        await waiter.close()
 
 
 async def test_cache_drilldown_info_and_slowlog(live):

@@ -9,13 +9,9 @@ log. At 80x24 (panels ~40x7) none of it shows, and none of it is even filled.
 
 from __future__ import annotations
 
-import asyncio
-import os
-
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from health_support import PG_DSN, REDIS_URL
+from health_support import REDIS_URL, row_lock_chain
 from test_dashboard_live import live, make_app, moto_url, panels_with_data, text_of, wait_until
 from textual.widget import Widget
 from textual.widgets import DataTable
@@ -49,22 +45,8 @@ def keys(table: DataTable) -> set[str]:
 @pytest.fixture
 async def lock_chain():
     """A session holding a row lock in an open transaction and one waiting for it."""
-    holder, waiter = await asyncpg.connect(PG_DSN), await asyncpg.connect(PG_DSN)
-    table_name = f"mcp_ops_wide_{os.getpid()}"
-    await holder.execute(f"CREATE TABLE IF NOT EXISTS {table_name} (id int PRIMARY KEY)")
-    await holder.execute(f"INSERT INTO {table_name} VALUES (1) ON CONFLICT DO NOTHING")
-    tx = holder.transaction()
-    await tx.start()
-    await holder.execute(f"UPDATE {table_name} SET id = 1 WHERE id = 1")
-    blocked = asyncio.create_task(waiter.execute(f"UPDATE {table_name} SET id = 1 WHERE id = 1"))
-    try:
+    async with row_lock_chain("wide") as (holder, waiter, _blocked):
         yield holder.get_server_pid(), waiter.get_server_pid()
-    finally:
-        await tx.rollback()
-        await asyncio.wait_for(blocked, 5)
-        await holder.execute(f"DROP TABLE IF EXISTS {table_name}")
-        await holder.close()
-        await waiter.close()
 
 
 async def slow_redis_command() -> int:

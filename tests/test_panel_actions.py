@@ -5,12 +5,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 
 import asyncpg
 import pytest
-from health_support import PG_DSN
+from health_support import PG_DSN, row_lock_chain
 from test_dashboard_live import live, make_app, moto_url, panels_with_data, wait_until  # noqa: F401
 from textual.widgets import DataTable, Log, TabbedContent
 
@@ -90,16 +88,8 @@ async def test_read_only_refuses_a_panel_action_before_any_call(live, tmp_path, 
 async def test_terminating_the_preselected_blocker_ends_the_chain(live, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     config, *_ = live
-    holder, waiter = await asyncpg.connect(PG_DSN), await asyncpg.connect(PG_DSN)
-    table = f"mcp_ops_act_{os.getpid()}"
-    await holder.execute(f"CREATE TABLE IF NOT EXISTS {table} (id int PRIMARY KEY)")
-    await holder.execute(f"INSERT INTO {table} VALUES (1) ON CONFLICT DO NOTHING")
-    tx = holder.transaction()
-    await tx.start()
-    await holder.execute(f"UPDATE {table} SET id = 1 WHERE id = 1")
-    blocked = asyncio.create_task(waiter.execute(f"UPDATE {table} SET id = 1 WHERE id = 1"))
-    blocker = holder.get_server_pid()
-    try:
+    async with row_lock_chain("act") as (holder, waiter, blocked):
+        blocker = holder.get_server_pid()
         app = make_app(config)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: "database" in panels_with_data(app))
@@ -123,13 +113,6 @@ async def test_terminating_the_preselected_blocker_ends_the_chain(live, tmp_path
             await confirm_and_finish(pilot, app, runner)
             assert f"backend {blocker} terminated" in output(runner)
         await asyncio.wait_for(blocked, 10)  # the waiter got its lock: the chain has ended
-    finally:
-        if not holder.is_closed():
-            holder.terminate()  # ends the chain whatever happened above
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(blocked, 10)
-        await waiter.execute(f"DROP TABLE IF EXISTS {table}")
-        await waiter.close()
 
 
 async def test_delete_cache_keys_by_pattern_counts_first_and_leaves_the_rest(live, tmp_path,

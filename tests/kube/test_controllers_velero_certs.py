@@ -10,7 +10,7 @@ from waiting import until
 
 from sandbox.kube.controllers import chaos
 from sandbox.kube.controllers.base import parse_time
-from sandbox.kube.controllers.certificates import ISSUING, TRIGGER
+from sandbox.kube.controllers.certificates import ISSUING
 
 pytestmark = pytest.mark.timeout(60)
 
