@@ -38,6 +38,7 @@ from .kube.lease import Holder, LeaseHeld, LeaseState, OperatorLease
 from .log_anchor import LiveAnchor
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
+from .probe import ProbeReport
 from .redaction import Redactor, redactor_for
 from .session_log import SessionLog, default_directory
 
@@ -82,6 +83,7 @@ class WizardRun:
         self.archived: Archived | None = None  # set when the ended log was copied to S3
         self.archive_warning: str | None = None
         self.anchor: LiveAnchor | None = None  # uploads the log at step boundaries
+        self.credentials: ProbeReport | None = None  # probed at the first change step
         self.take_over: str | None = None  # the lease holder this run may take over from
         self.lease: OperatorLease | None = None
         self.held_by: LeaseState | None = None  # who held the environment at the last refusal
@@ -114,11 +116,15 @@ class WizardRun:
                                  sink=self.sink, gate=self._hold_environment)
 
     async def _hold_environment(self, step: Any) -> str | None:
-        """The gate of every change step: this run must hold the environment's lease (taken
+        """The gate of every change step: credentials that are all read-only refuse it
+        (nothing it tried would be allowed); then this run must hold the environment's lease (taken
         at the first change step, kept until the end). A lease that cannot be read or
         written because Kubernetes does not answer or refuses is a logged warning, not a
         refusal: an unreachable lock must not stop a recovery — coordinate by hand then."""
         assert self.log is not None
+        refused = await self._read_only_credentials()
+        if refused:
+            return refused
         if self.lease is None:
             self.lease = OperatorLease(
                 self.clients.kube(), self.env.kubernetes, self.env_name,
@@ -149,6 +155,16 @@ class WizardRun:
                             "lease": lease.name, "namespace": self.env.kubernetes.namespace},
                   sync=True)
         return None
+
+    async def _read_only_credentials(self) -> str | None:
+        """Probe the credentials once, at the first change step (:mod:`.probe`); the refusal
+        when all of them are read-only (logged as the step's refusal, naming each system)."""
+        if self.credentials is None:
+            from .probe import probe_environment
+
+            self.credentials = await probe_environment(
+                self.env, timeout=self.config.ui.source_timeout_seconds + 2)
+        return self.credentials.refusal()
 
     @classmethod
     async def resume(cls, path: Path, *, config: Any, wizard: Wizard, env_name: str | None,
