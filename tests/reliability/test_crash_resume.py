@@ -12,6 +12,10 @@ run twice) and from the log (a step that ended ok before the kill never started 
 
 Only the platform-changing steps are killed at (each case costs a sandbox start and a
 whole recovery); the read steps between them change nothing a resume could repeat.
+
+``dr-failover`` the same way on an in-process sandbox in ``region-failure``, killed after
+the RDS promotion and as DNS moves: the resumed run must not promote again, and the DR
+region ends serving (read back with ``mcp-ops sandbox status``).
 """
 
 from __future__ import annotations
@@ -219,3 +223,82 @@ def test_kill_9_then_resume_completes_and_runs_nothing_twice(sandbox, tmp_path, 
     before = kubectl(sandbox, tmp_path, "get", "secret/postgres-credentials-before-pitr",
                      "-n", "mcp-production")
     assert host_of(before) == OLD_HOST  # the switch's copy of the old secret, not overwritten
+
+
+# ---- dr-failover: a sandbox of its own per case (a promotion cannot be undone) --------
+DR_KILL_POINTS = {
+    "replica-promoted": at("step_end", "promote-replica", "ok"),
+    "dns-moving": at("step_start", "move-dns"),
+}
+
+
+async def _mcp_ops(sb, tmp: Path, *args: str) -> tuple[int, str]:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "console.cli", "--config", str(sb.config_path), *args,
+        cwd=ROOT, env=env_for(tmp), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(child.communicate(), 300)
+    return child.returncode or 0, out.decode()
+
+
+async def _failover_and_kill(sb, tmp: Path, reached) -> tuple[Path, list[dict]]:
+    """As :func:`run_and_kill`, on this loop (the in-process sandbox serves from it)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "console.cli", "--config", str(sb.config_path), "run",
+        "dr-failover", "--env", "sandbox-dr", "--confirm", "sandbox-dr",
+        cwd=ROOT, env=env_for(tmp), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while True:
+            logs = sorted(sessions_dir(tmp).glob("*.jsonl")) if sessions_dir(tmp).is_dir() else []
+            records = read_records(logs[0]) if logs else []
+            if records and reached(records):
+                child.send_signal(signal.SIGKILL)
+                break
+            assert child.returncode is None, f"the run ended before {reached.__name__}"
+            assert time.monotonic() < deadline, f"never reached {reached.__name__}"
+            await asyncio.sleep(0.02)
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
+    return logs[0], read_records(logs[0])
+
+
+@pytest.mark.parametrize("point", list(DR_KILL_POINTS))
+async def test_dr_failover_killed_then_resumed_promotes_once(tmp_path, point):
+    from sandbox import aws as sandbox_aws
+    from sandbox.platform import Sandbox
+
+    async with Sandbox() as sb:
+        await sb.switch("region-failure")
+        started = time.monotonic()
+        log, at_kill = await _failover_and_kill(sb, tmp_path, DR_KILL_POINTS[point])
+        check = verify(log)
+        assert check.ok and not check.ended, check.describe()
+        done_before = ended_ok(check.records)
+        code, out = await _mcp_ops(sb, tmp_path, "run", "dr-failover", "--env", "sandbox-dr",
+                                   "--confirm", "sandbox-dr", "--resume", log.stem)
+        print(f"\n{point}: killed at record {at_kill[-1]['seq']} ({at_kill[-1]['event']} "
+              f"{at_kill[-1]['data'].get('id', '')}); steps done {done_before}; "
+              f"{time.monotonic() - started:.1f}s in all")
+        assert code == 0, out
+        final = verify(log)
+        assert final.ok and final.ended and final.records[-1]["data"]["status"] == "completed"
+        starts = Counter(r["data"]["id"] for r in final.records if r["event"] == "step_start")
+        assert all(n == 1 for n in Counter(ended_ok(final.records)).values())
+        for step_id in done_before:
+            assert starts[step_id] == 1, (step_id, starts)
+        assert "promote-replica" in done_before  # both points come after the promotion
+
+        code, text = await _mcp_ops(sb, tmp_path, "sandbox", "status", "--format", "json")
+        assert code == 0, text
+        st = json.loads(text[text.index("{"):])
+        dr = st["regions"]["sandbox-dr"]
+        assert dr["deployment"]["ready"] == dr["deployment"]["desired"] == 6, dr
+        assert dr["database"]["role"] == "primary" and dr["database"]["accepts_writes"], dr
+        assert st["dr_database"]["rds"]["replica_of"] is None
+        assert st["dr_database"]["rds"]["status"] == "available"
+        assert st["dns"]["target"] == sandbox_aws.DR_TARGET
+        assert st["front_door"]["healthy"] and st["front_door"]["region"] == "sandbox-dr", st
