@@ -55,8 +55,9 @@ def destination(config: Any, session_id: str) -> tuple[str, str] | None:
 
 
 async def archive_session(path: Path, *, config: Any, env_name: str,
-                          timeout: float = TIMEOUT) -> Archived:
-    """Upload one session's log and head anchor; raise :class:`ArchiveError` on any failure."""
+                          timeout: float = TIMEOUT, client: Any = None) -> Archived:
+    """Upload one session's log and head anchor; raise :class:`ArchiveError` on any failure.
+    ``client``: an open S3 client to use (the live anchor keeps one), else one is opened."""
     target = destination(config, path.stem)
     if target is None:
         raise NoArchiveBucket("no archive bucket configured: set session_log.s3_archive_bucket")
@@ -72,7 +73,8 @@ async def archive_session(path: Path, *, config: Any, env_name: str,
         raise ArchiveError(f"cannot read {err.filename}: {err.strerror}") from None
     try:
         async with asyncio.timeout(timeout):
-            await _upload(env.aws, bucket, bodies, lock_arguments(config.session_log))
+            await _upload(env.aws, bucket, bodies, lock_arguments(config.session_log),
+                          client)
     except TimeoutError:
         raise ArchiveError(f"upload to s3://{bucket} did not finish in {timeout:g}s") from None
     except ArchiveError:
@@ -105,13 +107,21 @@ def lock_arguments(settings: Any, now: datetime | None = None) -> dict[str, Any]
     return {"ObjectLockMode": settings.s3_object_lock_mode, "ObjectLockRetainUntilDate": until}
 
 
-async def _upload(settings: Any, bucket: str, bodies: list[tuple[bytes, str, str]],
-                  extra: dict[str, Any]) -> None:
+def s3_client(settings: Any) -> Any:
+    """An S3 client context for an environment's AWS settings (``async with``)."""
     from console.sources import aws  # boto is loaded only when something is archived
 
-    async with aws.session(settings).client("s3", **aws.client_kwargs(settings)) as s3:
-        for body, key, content_type in bodies:
-            await s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
+    return aws.session(settings).client("s3", **aws.client_kwargs(settings))
+
+
+async def _upload(settings: Any, bucket: str, bodies: list[tuple[bytes, str, str]],
+                  extra: dict[str, Any], client: Any = None) -> None:
+    if client is None:
+        async with s3_client(settings) as s3:
+            await _upload(settings, bucket, bodies, extra, s3)
+        return
+    for body, key, content_type in bodies:
+        await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
                                 **extra)
 
 

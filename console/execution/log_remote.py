@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .log_archive import ArchiveError, destination
+from .log_archive import ArchiveError, destination, s3_client
 from .log_store import FIELDS
 
 TIMEOUT = 60.0
@@ -155,9 +155,7 @@ def compare(local: bytes, versions: list[Version], url: str) -> RemoteCheck:
 
 async def fetch_versions(settings: Any, bucket: str, key: str) -> tuple[list[Version], str]:
     """Every version of ``key``, oldest first, and the newest one's Object Lock."""
-    from console.sources import aws  # boto is loaded only when it is used
-
-    async with aws.session(settings).client("s3", **aws.client_kwargs(settings)) as s3:
+    async with s3_client(settings) as s3:
         listed: list[dict[str, Any]] = []
         paginator = s3.get_paginator("list_object_versions")
         async for page in paginator.paginate(Bucket=bucket, Prefix=key):

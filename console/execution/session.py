@@ -125,6 +125,8 @@ class WizardRun:
         refused = await self._read_only_credentials()
         if refused:
             return refused
+        if self.anchor is not None:  # the record up to this plan, off the machine first
+            await self.anchor.flush()
         if self.lease is None:
             self.lease = OperatorLease(
                 self.clients.kube(), self.env.kubernetes, self.env_name,

@@ -6,25 +6,36 @@ tampered with — an edited record, a deleted record, the whole chain rewritten 
 consistent ``.head``, the tail cut with a consistent ``.head``, the rewritten chain also
 uploaded as a new version, a session with no copy — and ``mcp-ops log verify --remote``
 must fail each one naming the first differing record (and field), including those that
-pass the local check. Each case is counted with ``tally.tamper``.
+pass the local check. Each case is counted with ``tally.tamper``. Also: the retention is the
+configured one and a locked version cannot be deleted; a session killed with ``kill -9``
+is anchored up to a boundary; a change step's code starts only once its plan is in the
+locked copy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
-from wizard_support import PYTHON, ROOT, cli_env, write_config
+from wizard_support import PYTHON, ROOT, cli_env, load_config, write_config
 
+from console.execution.confirmation import ConfirmationAnswer
 from console.execution.log_remote import Version, compare
 from console.execution.log_store import list_sessions, verify
+from console.execution.model import Plan, Risk, Step, Wizard
+from console.execution.session import WizardRun
 from console.execution.session_log import HEAD_FORMAT, head_path, record_hash
 
 pytestmark = pytest.mark.timeout(180)
@@ -129,6 +140,9 @@ def test_the_log_is_anchored_at_each_step_boundary_under_object_lock(anchored, t
     bodies = [client.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
               for v in listed]
     assert all(b["ObjectLockMode"] == "GOVERNANCE" for b in bodies)
+    for body, version in zip(bodies, listed, strict=True):  # s3_object_lock_days: 1
+        held = body["ObjectLockRetainUntilDate"] - version["LastModified"]
+        assert timedelta(hours=23) < held < timedelta(hours=25), held
     texts = [b["Body"].read() for b in bodies]
     print("version sizes:", [len(t) for t in texts], "local", log.stat().st_size)
     local = log.read_bytes()
@@ -277,3 +291,80 @@ def test_verify_remote_without_a_bucket_exits_2(tmp_path, anchored):
     result = mcp_ops(tmp_path, plain, "log", "verify", str(log), "--remote")
     assert result.returncode == 2
     assert "no archive bucket configured" in result.stderr
+
+
+def test_a_killed_session_is_anchored_up_to_a_boundary_and_a_forgery_still_fails(
+        anchored, tmp_path, tally):
+    """kill -9 in the middle of an anchored run: the locked copy holds the log up to a step
+    boundary; the rest is "not anchored yet", and a rewrite of the anchored part fails."""
+    url, bucket, _, _, _ = anchored
+    config = anchored_config(tmp_path, url, bucket)
+    sessions = tmp_path / "sessions"
+    process = subprocess.Popen([PYTHON, "-m", "console", "run", "morning-health-check",
+                                "--config", str(config)], cwd=ROOT, env=cli_env(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            logs = list(sessions.glob("*.jsonl")) if sessions.is_dir() else []
+            chain = [json.loads(x) for x in logs[0].read_text().splitlines()] if logs else []
+            if sum(r["event"] == "step_end" for r in chain) >= 2:
+                os.kill(process.pid, signal.SIGKILL)
+                break
+            assert process.poll() is None, "the run ended before its second step"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+    log = logs[0]
+    key = f"{PREFIX}{log.stem}.jsonl"
+    deadline = time.monotonic() + 30  # an upload under way at the kill may still land
+    while not versions(url, bucket, key) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert verify(log).ok and not verify(log).ended
+    result = verify_remote(tmp_path, config, log)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "remote OK: matches the locked copy" in result.stdout, result.stdout
+    newest = s3(url).get_object(Bucket=bucket, Key=key)["Body"].read()
+    print(f"\nkilled at record {len(records(log))}; the locked copy has "
+          f"{len(newest.splitlines())} records")
+
+    chain = records(log)
+    write_chain(log, chain[:1] + [dict(chain[1], ts="2020-01-01T00:00:00.000Z")] + chain[2:],
+                rehash_from=1)
+    assert verify(log).ok
+    result = verify_remote(tmp_path, config, log)
+    caught = result.returncode == 1 and "remote FAILED at record 2, field ts" in result.stdout
+    tally.tamper(caught)
+    assert caught, result.stdout + result.stderr
+
+
+async def test_a_change_step_acts_only_once_its_plan_is_locked_remotely(anchored, tmp_path):
+    """What the locked copy holds when a change step's own code starts: its plan."""
+    url, bucket, _, _, _ = anchored
+    config = load_config(anchored_config(tmp_path, url, bucket))
+    seen: list[list[tuple[str, str | None]]] = []
+    runs: list[WizardRun] = []
+
+    async def change(ctx):
+        key = f"{PREFIX}{runs[0].log.id}.jsonl"
+        body = await asyncio.to_thread(
+            lambda: s3(url).get_object(Bucket=bucket, Key=key)["Body"].read())
+        seen.append([(r["event"], r["data"].get("id")) for r in map(json.loads, body.splitlines())])
+        yield "changed"
+
+    async def yes(request):
+        return ConfirmationAnswer(True, None)
+
+    wizard = Wizard("anchor-change", "Anchor change", "S", "W", steps=(
+        Step("change", "Change", "why", Risk.CHANGE, lambda ctx: Plan("change", ()), change),))
+    run = WizardRun(config=config, env_name="sandbox", wizard=wizard, read_only=False,
+                    confirmer=yes)
+    runs.append(run)
+    run.start()
+    assert await run.resolve_inputs({}) == []
+    assert (await run.run_step(0)).ok
+    assert await run.finish("completed") is None
+    assert ("step_plan", "change") in seen[0], seen
