@@ -38,7 +38,7 @@ from .kube.lease import Holder, LeaseHeld, LeaseState, OperatorLease
 from .log_anchor import LiveAnchor
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
-from .probe import ProbeReport
+from .probe import ProbeReport, probe_environment
 from .redaction import Redactor, redactor_for
 from .session_log import SessionLog, default_directory
 
@@ -117,7 +117,8 @@ class WizardRun:
 
     async def _hold_environment(self, step: Any) -> str | None:
         """The gate of every change step: credentials that are all read-only refuse it
-        (nothing it tried would be allowed); then this run must hold the environment's lease (taken
+        (nothing it tried would be allowed); the log up to the step's plan is uploaded when
+        anchored (:mod:`.log_anchor`); then this run must hold the environment's lease (taken
         at the first change step, kept until the end). A lease that cannot be read or
         written because Kubernetes does not answer or refuses is a logged warning, not a
         refusal: an unreachable lock must not stop a recovery — coordinate by hand then."""
@@ -162,8 +163,6 @@ class WizardRun:
         """Probe the credentials once, at the first change step (:mod:`.probe`); the refusal
         when all of them are read-only (logged as the step's refusal, naming each system)."""
         if self.credentials is None:
-            from .probe import probe_environment
-
             self.credentials = await probe_environment(
                 self.env, timeout=self.config.ui.source_timeout_seconds + 2)
         return self.credentials.refusal()
