@@ -106,9 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     q = logs.add_parser("show", help="print one session's records")
     _common(q)
     q.add_argument("session", metavar="ID")
-    q = logs.add_parser("verify", help="check a log's hash chain; exit 1 naming the first bad record")
+    q = logs.add_parser("verify", help="check a log's hash chain; exit 1 naming the first bad record",
+                        epilog="exit status: 0 intact, 1 a bad record or (--remote) a difference "
+                               "from the locked copy, 2 no such session or (--remote) no "
+                               "archive bucket configured")
     _common(q)
     q.add_argument("session", metavar="ID|FILE")
+    q.add_argument("--remote", action="store_true",
+                   help="also compare with the locked copies in session_log.s3_archive_bucket "
+                        "and name the first difference (catches a chain rewritten whole)")
     q = logs.add_parser("export", help="write an incident timeline")
     _common(q)
     q.add_argument("session", metavar="ID")

@@ -62,6 +62,9 @@ class McpOpsApp(WizardActions, App[None]):
         self.config = config
         self.env_name, self.environment = config.environment(env_name)
         self.forced_read_only = read_only  # from --read-only: holds for every environment
+        # the start-up probe found every system's credentials read-only (wizard_actions):
+        # the console then offers what they allow, reads only
+        self.credentials_read_only = False
         self.operator = operator or current_operator()
         self._clock = clock
         self._redactor: Redactor | None = None
@@ -69,8 +72,9 @@ class McpOpsApp(WizardActions, App[None]):
     # ---- state -------------------------------------------------------------------------
     @property
     def read_only(self) -> bool:
-        """Read-only in force for the open environment (flag or the environment's setting)."""
-        return self.forced_read_only or self.environment.read_only
+        """Read-only in force for the open environment (flag, the environment's setting, or
+        credentials that can only read)."""
+        return self.forced_read_only or self.environment.read_only or self.credentials_read_only
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -125,6 +129,7 @@ class McpOpsApp(WizardActions, App[None]):
     async def open_environment(self, name: str) -> None:
         """Show another environment: new header state and a fresh dashboard."""
         self.env_name, self.environment = self.config.environment(name)
+        self.credentials_read_only = False  # until the probe of these credentials answers
         header = self.query_one(StatusHeader)
         header.production = self.environment.protected
         header.env_name = self.env_name

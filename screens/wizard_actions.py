@@ -129,7 +129,11 @@ class WizardActions:
         try:
             from .header import StatusHeader
 
-            self.query_one(StatusHeader).credentials_can_write = report.credentials_can_write
+            header = self.query_one(StatusHeader)
+            header.credentials_can_write = report.credentials_can_write
+            if report.credentials_can_write is False:  # nothing could change: read-only
+                self.credentials_read_only = True
+                header.read_only = True
         except Exception:  # the header may be gone (app closing)
             return
         if report.credentials_can_write and self.read_only:

@@ -291,6 +291,14 @@ class SessionLogSettings(Strict):
     health_at_steps: bool = True
     s3_archive_bucket: str | None = None
     s3_archive_prefix: str = "mcp-ops/sessions/"
+    # off-machine anchor: while a session runs, its log is uploaded to the archive bucket at
+    # every step boundary (a new object version each time), so `mcp-ops log verify --remote`
+    # can catch a log rewritten whole on this machine. Needs s3_archive_bucket.
+    s3_anchor_at_steps: bool = True
+    # S3 Object Lock retention given to every uploaded version (the bucket must have Object
+    # Lock enabled); None = no retention of our own (the bucket's default applies, if any)
+    s3_object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] | None = None
+    s3_object_lock_days: int = Field(30, ge=1, le=36500)
 
 
 class UiSettings(Strict):

@@ -11,6 +11,11 @@ all, and a wrongly privileged one is noticed:
 - Redis: ``ACL WHOAMI`` and ``ACL GETUSER``: whether ``@write`` commands are allowed.
 
 A system that cannot be asked is "unknown", never "read-only".
+
+When every system's credentials are read-only the console behaves as in read-only mode
+(:meth:`ProbeReport.refusal`): a wizard's change step is refused before any of its client
+calls (:class:`~console.execution.session.WizardRun` probes before the first change step),
+and the console's header shows READ-ONLY with ``creds:ro``.
 """
 
 from __future__ import annotations
@@ -58,6 +63,15 @@ class ProbeReport:
 
     def lines(self) -> list[str]:
         return [c.describe() for c in self.capabilities]
+
+    def refusal(self) -> str | None:
+        """Why a change step must not start: every system's credentials are known to be
+        read-only, so the platform would refuse whatever it tried — say so before it tries
+        anything. Credentials that can write, or whose rights are unknown, refuse nothing."""
+        if self.credentials_can_write is not False:
+            return None
+        return ("read-only credentials: " + "; ".join(self.lines())
+                + " — no change step is started with them")
 
 
 async def probe_kubernetes(env: Any) -> Capability:

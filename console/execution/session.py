@@ -13,6 +13,8 @@ on at the first applicable step that has not completed.
 
 At the end (:meth:`WizardRun.finish`) the closed log is archived to S3 when
 ``session_log.s3_archive_bucket`` is set (:mod:`.log_archive`); a failure is a warning.
+With the bucket set the log is also uploaded at every step boundary while the run goes on
+(:mod:`.log_anchor`), so a copy off the machine follows the session.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from .confirmation import ConfirmationRequest, Confirmer
 from .context import Clients, StepContext
 from .executor import SKIPPED, Executor, OutputEvent, Sink, StepOutcome
 from .kube.lease import Holder, LeaseHeld, LeaseState, OperatorLease
+from .log_anchor import LiveAnchor
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
+from .probe import ProbeReport, probe_environment
 from .redaction import Redactor, redactor_for
 from .session_log import SessionLog, default_directory
 
@@ -78,6 +82,8 @@ class WizardRun:
         self.resumed = False
         self.archived: Archived | None = None  # set when the ended log was copied to S3
         self.archive_warning: str | None = None
+        self.anchor: LiveAnchor | None = None  # uploads the log at step boundaries
+        self.credentials: ProbeReport | None = None  # probed at the first change step
         self.take_over: str | None = None  # the lease holder this run may take over from
         self.lease: OperatorLease | None = None
         self.held_by: LeaseState | None = None  # who held the environment at the last refusal
@@ -87,6 +93,7 @@ class WizardRun:
     def start(self, *, dry_run: bool = False) -> SessionLog:
         self.log = SessionLog.create(self.directory, label=self.wizard.id, env=self.env_name,
                                      operator=self.operator, redactor=self.redactor)
+        self._anchor()
         self.log.append("session_start", {
             "wizard": self.wizard.id, "title": self.wizard.title, "section": self.wizard.section,
             "read_only": self.read_only, "dry_run": dry_run,
@@ -95,6 +102,13 @@ class WizardRun:
         self._executor()
         return self.log
 
+    def _anchor(self) -> None:
+        """Upload the log at every step boundary when the archive bucket is configured."""
+        assert self.log is not None
+        if LiveAnchor.wanted(self.config, self.log.id):
+            self.anchor = LiveAnchor(self.log.path, config=self.config, env_name=self.env_name)
+            self.log.on_sync = self.anchor.mark
+
     def _executor(self) -> None:
         assert self.log is not None
         self.ctx._attach_log(self.log)
@@ -102,11 +116,18 @@ class WizardRun:
                                  sink=self.sink, gate=self._hold_environment)
 
     async def _hold_environment(self, step: Any) -> str | None:
-        """The gate of every change step: this run must hold the environment's lease (taken
+        """The gate of every change step: credentials that are all read-only refuse it
+        (nothing it tried would be allowed); the log up to the step's plan is uploaded when
+        anchored (:mod:`.log_anchor`); then this run must hold the environment's lease (taken
         at the first change step, kept until the end). A lease that cannot be read or
         written because Kubernetes does not answer or refuses is a logged warning, not a
         refusal: an unreachable lock must not stop a recovery — coordinate by hand then."""
         assert self.log is not None
+        refused = await self._read_only_credentials()
+        if refused:
+            return refused
+        if self.anchor is not None:  # the record up to this plan, off the machine first
+            await self.anchor.flush()
         if self.lease is None:
             self.lease = OperatorLease(
                 self.clients.kube(), self.env.kubernetes, self.env_name,
@@ -138,6 +159,14 @@ class WizardRun:
                   sync=True)
         return None
 
+    async def _read_only_credentials(self) -> str | None:
+        """Probe the credentials once, at the first change step (:mod:`.probe`); the refusal
+        when all of them are read-only (logged as the step's refusal, naming each system)."""
+        if self.credentials is None:
+            self.credentials = await probe_environment(
+                self.env, timeout=self.config.ui.source_timeout_seconds + 2)
+        return self.credentials.refusal()
+
     @classmethod
     async def resume(cls, path: Path, *, config: Any, wizard: Wizard, env_name: str | None,
                      answers: Mapping[str, str], **kw: Any) -> tuple[WizardRun, list[InputProblem]]:
@@ -165,6 +194,7 @@ class WizardRun:
                                     redactor=run.redactor, seq=records[-1]["seq"],
                                     last_hash=records[-1]["hash"])
         run.resumed = True
+        run._anchor()
         run.log.append("resume", {"after_record": records[-1]["seq"],
                                   "completed_steps": sorted(run.completed),
                                   "recorded_inputs": sorted(recorded)}, sync=True)
@@ -185,9 +215,16 @@ class WizardRun:
                                             "completed_steps": sorted(self.completed)}, sync=True)
             self.log.close()
             ended = True
+        if self.anchor is not None:
+            await self.anchor.close()
         await self.clients.close()
         if ended and self.log is not None and destination(self.config, self.log.id) is not None:
             await self._archive()
+        anchor = self.anchor
+        if anchor is not None and anchor.failures and self.archive_warning is None:
+            self.archive_warning = self.redactor.text(
+                f"warning: {anchor.failures} of the step-boundary uploads of session log "
+                f"{self.log.id if self.log else '?'} to S3 failed (the last: {anchor.warning})")
         return self.archive_warning
 
     async def _release_lease(self) -> None:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,9 @@ class SessionLog:
         self.seq = seq
         self.last_hash = last_hash
         self.closed = False
+        # called after every step boundary (``sync=True``) is on disk: the off-machine
+        # anchor (:mod:`.log_anchor`) uploads the log then
+        self.on_sync: Callable[[], None] | None = None
 
     @classmethod
     def create(cls, directory: Path, *, label: str, env: str, operator: Operator,
@@ -137,6 +141,8 @@ class SessionLog:
         os.pwrite(self._head_fd, HEAD_FORMAT.format(seq=self.seq, hash=self.last_hash).encode(), 0)
         if sync:
             self.sync()
+            if self.on_sync is not None:
+                self.on_sync()
         return record
 
     def sync(self) -> None:
