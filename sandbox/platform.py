@@ -191,6 +191,7 @@ class Sandbox:
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
+            recovery_postgres_dsn=self.db.dsn(self.db.recovery_database),
             redis_url=self.cache.url, service_url=self.simulator.base_url,
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
             dr_postgres_dsn=self.dr_db.dsn() if self.dr_db else None,
