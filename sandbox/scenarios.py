@@ -19,7 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import scenario_data, scenario_kube, scenario_outage, scenario_perf, scenario_security
+from . import (
+    scenario_cpu,
+    scenario_data,
+    scenario_kube,
+    scenario_outage,
+    scenario_perf,
+    scenario_security,
+)
 
 if TYPE_CHECKING:
     from .platform import Sandbox
@@ -133,6 +140,14 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "and memory troubleshooting wizards: a memory limit of 6 GiB holds it.",
              "CRITICAL", "CrashLoopBackOff",
              scenario_kube.memory_leak_apply, scenario_kube.memory_leak_revert),
+    Scenario("high-cpu", "CPU load the autoscaler cannot absorb",
+             "Traffic tripled and the HPA's maxReplicas was left at 6 by last week's values "
+             "change: every MCP-server pod runs at about 140 % of its CPU request and the "
+             "HPA, at its maximum, cannot add one. Practise the high CPU/memory alert "
+             "wizard (CPU per pod, the HPA at its maximum); raising the HPA's maximum with "
+             "the scaling wizard spreads the load.",
+             "CRITICAL", "pod CPU",
+             scenario_cpu.high_cpu_apply, scenario_cpu.high_cpu_revert),
     Scenario("redis-hot-keys", "One key pattern fills the cache",
              "A finished export job left its pages in Redis (export:*, no TTL): the cache "
              "is at 88 % of maxmemory. Practise the Redis troubleshooting wizard: find the "
