@@ -286,9 +286,11 @@ class Sandbox:
             current = scenarios.get(self.scenario)
             self.progress(f"scenario: {current.name} -> {target.name}")
             await current.revert(self)
+            await scenarios.set_logs(self, None)
             self.scenario = "healthy"
             try:
                 await target.apply(self)
+                await scenarios.set_logs(self, target)  # the incident in the pods' logs
             except BaseException:
                 with contextlib.suppress(Exception):
                     await target.revert(self)
