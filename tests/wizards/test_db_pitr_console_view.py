@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import pytest
 from conftest import drive
+from waiting import until
 
 from console.collectors.database_switch import SWITCHED_AT, SWITCHED_TO
 from console.collectors.registry import build_collector
 from console.config import load_file
 from console.health.evaluate import evaluate_component
 from console.health.status import Status
+from screens.app import McpOpsApp
+from screens.panels.alerts import AlertsPanel
 
 pytestmark = pytest.mark.timeout(180)
 RECOVERY_HOST = "postgres-recovery.mcp-production.svc.cluster.local"
+
+
+def patient(world) -> None:
+    """The world's config with 10 s for the health check's sources instead of 3: on a
+    loaded machine the in-process simulator can miss 3 s, which is not what is tested."""
+    text = world.config_path.read_text().replace("timeout: 3}", "timeout: 10}")
+    world.config_path.write_text(text + "ui: {source_timeout_seconds: 10}\n")
 
 
 async def database_view(config, env_name: str = "sandbox"):
@@ -37,7 +47,9 @@ def switch_finding(health):
     return next((f for f in health.findings if f.check == "switch"), None)
 
 
-async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_path):
+async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_path,
+                                                                   fixed_operator):
+    patient(world)
     following = tmp_path / "following.yaml"
     following.write_text(world.config_path.read_text().replace(
         f'postgres: {{dsn: "{world.pg.dsn(world.pg.production)}"}}',
@@ -52,7 +64,7 @@ async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_pa
 
     world.config_path.write_text(following.read_text())  # the wizard runs with it too
     driven = await drive(world, "db-pitr")
-    assert driven.statuses["summary"] == "ok", driven.text()
+    assert driven.statuses.get("summary") == "ok", driven.text()
     annotations = world.deployment()["metadata"]["annotations"]
     assert annotations[SWITCHED_TO] == RECOVERY_HOST
     assert annotations[SWITCHED_AT].endswith("Z")
@@ -80,7 +92,20 @@ async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_pa
     assert f"still watches the old primary (127.0.0.1:5432/{world.pg.production})" \
         in finding.reason
 
-    # the way back: the record goes, the view returns to postgres.dsn
+    # the dashboard at 80x24 says it too: the Database panel's banner, the Alerts panel
+    app = McpOpsApp(load_file(plain), "sandbox", operator=fixed_operator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        summary = app.query_one("#database-summary")
+        await until(lambda: "OLD PRIMARY: app switched to " + RECOVERY_HOST
+                    in str(summary.render()), sleep=pilot.pause, timeout=60,
+                    what=lambda: f"the banner ({summary.render()})")
+        alerts = app.query_one(AlertsPanel)
+        await until(lambda: "still watches the old primary" in str(
+                    alerts.query_one("#alerts-list").render()), sleep=pilot.pause, timeout=30,
+                    what="the switch in the Alerts panel")
+        assert any(a.check == "switch" for a in alerts.report.alerts)
+
+        # the way back: the record goes, the view returns to postgres.dsn
     back = await drive(world, "db-pitr", {"way_back": "yes"})
     assert back.statuses["way-back"] == "ok", back.text()
     annotations = world.deployment()["metadata"].get("annotations") or {}
