@@ -6,9 +6,9 @@ the cluster sees it without reading a secret: :data:`SWITCHED_TO` (the host the
 application now uses) and :data:`SWITCHED_AT` (when, ISO 8601). The way back removes both.
 
 :class:`FollowingPostgresCollector` is the dashboard's and ``mcp-ops check``'s database
-collector. It looks at those annotations (at most every ``refresh`` seconds, within a
-third of the poll's time, so a slow API server cannot time the database out; the last
-answer is kept when it cannot look) and then:
+collector. It looks at those annotations (at most every ``refresh`` seconds, alongside
+the primary's collection and within a third of the poll's time, so a slow API server
+cannot time the database out; the last answer is kept when it cannot look) and then:
 
 - no switch: collects from ``postgres.dsn`` as always;
 - switched, and ``postgres.recovery_dsn`` configured (how the console reaches the
@@ -21,6 +21,7 @@ answer is kept when it cannot look) and then:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -95,10 +96,23 @@ class FollowingPostgresCollector:
         self.switch = switch_of((body.get("metadata") or {}).get("annotations") or {})
 
     async def collect(self) -> PostgresSnapshot:
-        await self._look()
+        """The look runs alongside the primary's collection, so it costs no time while
+        nothing is switched; only a switch to a followed database adds that collection."""
+        look = asyncio.ensure_future(self._look())
+        try:
+            known = self.switch
+            primary = None
+            if known is None or not self.settings.recovery_dsn:
+                primary = await self.primary.collect()
+            await look
+        finally:
+            if not look.done():
+                look.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await look
         switch = self.switch
         recovery = self._recovery_collector() if switch else None
-        snap = await (recovery or self.primary).collect()
+        snap = await recovery.collect() if recovery else (primary or await self.primary.collect())
         if switch is None:
             return snap
         return dataclasses.replace(snap, switched_to=switch.host, switched_at=switch.at,
