@@ -96,7 +96,9 @@ class LogViewer(ForwardWorkerErrors, Screen):
         yield Static(self._title(), classes="title-line", id="log-title")
         yield Static("", id="log-status")
         yield WrapLog(id="log", auto_scroll=True)  # long lines wrap: nothing is cut off
-        yield Footer()
+        # compact, without the palette hint (ctrl+p still works): every key of the viewer
+        # fits in 80 columns, the all-pods switch and the five presets included
+        yield Footer(compact=True, show_command_palette=False)
 
     def _title(self) -> str:
         if not self.all_pods:

@@ -66,8 +66,10 @@ async def test_all_pods_mode_prefixes_filters_and_follows(tmp_path, fixed_operat
             assert not shown("tail-marker-1")  # one pod only
             assert not shown("tail-marker-0")[0].startswith(pods[0])  # no prefix
             await wait_for(pilot, lambda: "a" in footer_keys(app), "the footer")
-            description, right = footer_keys(app)["a"]
-            assert description == "All pods" and right <= 80  # on screen at 80 columns
+            keys = footer_keys(app)
+            assert keys["a"][0] == "All pods"
+            for key in ("escape", "a", "space", "f", "1", "2", "3", "4", "5"):
+                assert keys[key][1] <= 80, (key, keys)  # every key of the viewer on screen
 
             await pilot.press("a")
             await wait_for(pilot, lambda: all(shown(f"tail-marker-{i}")
