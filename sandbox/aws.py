@@ -282,3 +282,22 @@ def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
         return change_original(zoneid, change_list)
 
     r53.change_resource_record_sets = change
+
+
+def velero_bucket_writer(aws: SandboxAws) -> Callable[[str, str, bytes], None]:
+    """``put(bucket, key, body)`` into moto, creating a Velero bucket the first time it is
+    named: the emulated Velero's storage locations (``kube/controllers/velero_store.py``)."""
+    s3 = aws.client("s3")
+    made: set[str] = set()
+
+    def put(bucket: str, key: str, body: bytes) -> None:
+        if bucket not in made:
+            try:
+                s3.create_bucket(Bucket=bucket,
+                                 CreateBucketConfiguration={"LocationConstraint": REGION})
+            except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+                pass
+            made.add(bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    return put

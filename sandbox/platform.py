@@ -34,7 +34,7 @@ from typing import Any
 
 from . import aws as sandbox_aws
 from . import scenarios
-from .aws import SandboxAws, install_hooks, seed_backups, start_aws
+from .aws import SandboxAws, install_hooks, seed_backups, start_aws, velero_bucket_writer
 from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
@@ -54,6 +54,7 @@ from .dr_region import (
     start_dr_database,
 )
 from .ingress_gate import admits
+from .kube.controllers.velero_store import attach_object_store
 from .leftovers import mark_owner, sweep_directories
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
@@ -165,6 +166,8 @@ class Sandbox:
         dump = await self._timed("pg_dump", self._pg_dump())
         # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
         await self._timed("s3", seed_backups(self.aws, dump))
+        # every Velero backup's resource list in its location's bucket, as Velero keeps it
+        await self._timed("velero-storage", asyncio.to_thread(self._wire_velero_storage))
         self.simulator = self._simulator(seed=1, region="sandbox",
                                          cluster=self.clusters.production.cluster)
         self.dr_simulator = self._simulator(seed=2, region="sandbox-dr",
@@ -191,6 +194,7 @@ class Sandbox:
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
+            recovery_postgres_dsn=self.db.dsn(self.db.recovery_database),
             redis_url=self.cache.url, service_url=self.simulator.base_url,
             dr_service_url=self.dr_simulator.base_url, aws_endpoint=self.aws.endpoint_url,
             dr_postgres_dsn=self.dr_db.dsn() if self.dr_db else None,
@@ -241,6 +245,11 @@ class Sandbox:
                          database_source=secret_dsn(cluster, self.names),
                          ready_source=ready_pods(cluster))
 
+    def _wire_velero_storage(self) -> None:
+        put = velero_bucket_writer(self.aws)
+        for cluster in (self.clusters.production.cluster, self.clusters.dr.cluster):
+            attach_object_store(cluster, put)
+
     def _wire_dr_region(self) -> None:
         """Names of the databases, the DR site's starting state, moto's promotion hook."""
         db, aws = self.db, self.aws
@@ -277,9 +286,11 @@ class Sandbox:
             current = scenarios.get(self.scenario)
             self.progress(f"scenario: {current.name} -> {target.name}")
             await current.revert(self)
+            await scenarios.set_logs(self, None)
             self.scenario = "healthy"
             try:
                 await target.apply(self)
+                await scenarios.set_logs(self, target)  # the incident in the pods' logs
             except BaseException:
                 with contextlib.suppress(Exception):
                     await target.revert(self)

@@ -52,6 +52,8 @@ class Addresses:
     tls_server_name: str | None = None
     tls_ca_file: str | None = None
     maintenance_manifest: str | None = None  # the runbook's k8s/maintenance-mode.yaml
+    # db-pitr's recovery instance (postgres-recovery), as the console reaches it
+    recovery_postgres_dsn: str | None = None
 
 
 # the variables the sandbox's config names for its webhook URLs; their values are in the
@@ -97,7 +99,10 @@ def _environment(a: Addresses, *, dr: bool) -> dict:
         },
         "postgres": {"dsn": (a.dr_postgres_dsn or a.postgres_dsn) if dr else a.postgres_dsn,
                      "database": "pratiko_mcp_production",
-                     "statement_timeout_ms": 2000},
+                     "statement_timeout_ms": 2000,
+                     # after db-pitr's switch the dashboard follows the application there
+                     **({"recovery_dsn": a.recovery_postgres_dsn}
+                        if a.recovery_postgres_dsn and not dr else {})},
         "redis": {"url": a.redis_url},
         "service": {"base_url": a.dr_service_url if dr else a.service_url,
                     "prometheus_url": a.prometheus_url,

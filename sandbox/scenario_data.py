@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from . import scenario_kube
-from .kube.log_book import set_error_rate
+from .kube.log_book import EVERYDAY, set_log_mix
 
 if TYPE_CHECKING:
     from .platform import Sandbox
 
 CONNECTIONS_TARGET = 0.90  # share of max_connections the exhaustion scenario holds
 BLOCKED_ROW = 42
-BASELINE_LOG_ERROR_RATE = 0.01
 
 
 # ---- service ---------------------------------------------------------------------------
@@ -52,9 +51,7 @@ async def _release(sandbox: Sandbox, scenario: str, **knobs: float) -> None:
     faulty = current.rsplit(":", 1)[0] + ":" + FAULTY_TAGS[scenario]
     scenario_kube._set_image(cluster, faulty, f"kubectl set image deployment/"
                              f"{scenario_kube.DEPLOYMENT} mcp-server={faulty}")
-    sandbox.simulator.set_knobs(**knobs)
-    if "error_rate" in knobs:
-        set_error_rate(cluster, 0.2)
+    sandbox.simulator.set_knobs(**knobs)  # the logs follow the scenario's own mix
 
     async def heal_when_rolled_back() -> None:
         while not _healed(sandbox, faulty):
@@ -84,7 +81,8 @@ async def service_revert(sandbox: Sandbox, *, keep_image: bool = False) -> None:
             scenario_kube._set_image(sandbox.clusters.production.cluster, good,
                                      f"kubectl rollout undo deployment/{scenario_kube.DEPLOYMENT}")
     sandbox.simulator.set_knobs()
-    set_error_rate(sandbox.clusters.production.cluster, BASELINE_LOG_ERROR_RATE)
+    # rolled back (or switched away): the pods log as on any day again
+    set_log_mix(sandbox.clusters.production.cluster, EVERYDAY)
 
 
 # ---- database: connections -------------------------------------------------------------

@@ -3,12 +3,18 @@
 (`space`), in a bounded buffer (``ui.output_line_cap`` lines). Long lines wrap to the
 screen's width (:class:`.wrap_log.WrapLog`), so the end of a line is never cut off.
 
+`a` switches between the one pod and **every pod of the app selector** (the log-review
+wizard's view, live): each line prefixed with its pod's name, the presets matching the
+line itself (not the name), the same bounded buffer. Switching starts a new stream and an
+empty buffer; `a` again goes back to the one pod.
+
 Pausing stops the screen from moving, not the stream: lines keep arriving into the buffer
 and appear when the viewer resumes. Changing the filter re-reads the buffer.
 
-The viewer only consumes a stream handed to it by ``open_stream`` (default:
-:func:`console.logstream.open_pod_log`), whose lines are already redacted: it builds no
-client and sees no secret.
+The viewer only consumes streams handed to it by ``open_stream`` (default:
+:func:`console.logstream.open_pod_log`) and ``open_all`` (default:
+:func:`console.logstream.open_selector_log`), whose lines are already redacted: it builds
+no client and sees no secret.
 """
 
 from __future__ import annotations
@@ -23,22 +29,38 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from console.logstream import PRESETS, LogBuffer, LogPreset, PodLogStream, open_pod_log
+from console.logstream import (
+    PRESETS,
+    LogBuffer,
+    LogPreset,
+    PodLine,
+    PodLogStream,
+    SelectorLogStream,
+    open_pod_log,
+    open_selector_log,
+)
 
 from .worker_errors import ForwardWorkerErrors
 from .wrap_log import WrapLog
 
 # (app, pod, container, tail) -> the stream to show
 StreamOpener = Callable[..., PodLogStream]
+# (app, tail) -> every pod of the environment's app selector, merged
+AllPodsOpener = Callable[..., SelectorLogStream]
 
 
 def _default_opener(app, pod: str, container: str | None, tail: int) -> PodLogStream:
     return open_pod_log(app.config, app.environment, pod, container=container, tail=tail)
 
 
+def _default_all_opener(app, tail: int) -> SelectorLogStream:
+    return open_selector_log(app.config, app.environment, tail=tail)
+
+
 class LogViewer(ForwardWorkerErrors, Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="logs.back"),
+        Binding("a", "all_pods", "All pods", id="logs.all-pods"),
         Binding("space", "pause", "Pause", id="logs.pause"),
         Binding("f", "follow", "Follow", id="logs.follow"),
         *[Binding(p.key, f"preset('{p.name}')", p.name, id=f"logs.preset.{p.name}")
@@ -51,44 +73,66 @@ class LogViewer(ForwardWorkerErrors, Screen):
     """
 
     def __init__(self, pod: str, *, container: str | None = None, tail: int = 200,
-                 open_stream: StreamOpener | None = None) -> None:
+                 open_stream: StreamOpener | None = None,
+                 open_all: AllPodsOpener | None = None) -> None:
         super().__init__()
         self.pod = pod
         self.open_stream = open_stream or _default_opener
+        self.open_all = open_all or _default_all_opener
+        self.all_pods = False
+        self.selector = ""  # the all-pods stream's selector, once opened
+        self.source: PodLogStream | SelectorLogStream | None = None
         self.container = container
         self.tail = tail
         self.preset: LogPreset = PRESETS[0]
         self.paused = False
         self.follow = True
         self.ended: str | None = None
-        self.buffer = LogBuffer()
+        self.cap = 5000
+        self.buffer = LogBuffer(self.cap)
         self.pending = 0  # lines received while paused
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Logs of pod {self.pod}", classes="title-line", id="log-title")
+        yield Static(self._title(), classes="title-line", id="log-title")
         yield Static("", id="log-status")
         yield WrapLog(id="log", auto_scroll=True)  # long lines wrap: nothing is cut off
-        yield Footer()
+        # compact, without the palette hint (ctrl+p still works): every key of the viewer
+        # fits in 80 columns, the all-pods switch and the five presets included
+        yield Footer(compact=True, show_command_palette=False)
+
+    def _title(self) -> str:
+        if not self.all_pods:
+            return f"Logs of pod {self.pod}"
+        return f"Logs of every pod of {self.selector or 'the app selector'}"
 
     def on_mount(self) -> None:
         app = self.app
-        cap = app.config.ui.output_line_cap if hasattr(app, "config") else 5000
-        self.buffer = LogBuffer(cap)
-        self.query_one(WrapLog).max_lines = cap
+        self.cap = app.config.ui.output_line_cap if hasattr(app, "config") else 5000
+        self.buffer = LogBuffer(self.cap)
+        self.query_one(WrapLog).max_lines = self.cap
         self._status()
         self.stream()
 
     @work(exclusive=True, group="log-stream", exit_on_error=False)
     async def stream(self) -> None:
         """Failures of the stream are shown in the status line; one that escapes (the
-        stream cannot even be opened) goes to the App's handler, never quits the app."""
+        stream cannot even be opened) goes to the App's handler, never quits the app.
+        Exclusive: starting another (the all-pods switch) cancels this one, which closes
+        its stream."""
         try:
-            stream = self.open_stream(self.app, self.pod, self.container, self.tail)
+            stream: PodLogStream | SelectorLogStream = (
+                self.open_all(self.app, self.tail) if self.all_pods else
+                self.open_stream(self.app, self.pod, self.container, self.tail))
         except Exception:
             self.ended = "stream could not be opened"
             self._status()
             raise
-        self.container = stream.container
+        self.source = stream
+        if isinstance(stream, SelectorLogStream):
+            self.selector = stream.selector
+            self.query_one("#log-title", Static).update(self._title())
+        else:
+            self.container = stream.container
         try:
             async for line in stream:
                 self._received(line)
@@ -101,9 +145,15 @@ class LogViewer(ForwardWorkerErrors, Screen):
             await stream.aclose()
         self._status()
 
-    def _received(self, line: str) -> None:
-        self.buffer.add(line)
-        if not self.preset.matches(line):
+    def _received(self, line: str | PodLine) -> None:
+        if isinstance(line, PodLine):
+            prefix = f"{line.pod} "
+            text, line = line.text, prefix + line.text
+            self.buffer.add(line, skip=len(prefix))
+        else:
+            text = line
+            self.buffer.add(line)
+        if not self.preset.matches(text):
             return
         if self.paused:
             self.pending += 1
@@ -121,6 +171,10 @@ class LogViewer(ForwardWorkerErrors, Screen):
             text.append(f" (+{self.pending} new)", "yellow")
         text.append("  follow on" if self.follow else "  follow off")
         text.append(f"  {self.buffer.received} lines")
+        if isinstance(self.source, SelectorLogStream):
+            text.append(f"  {len(self.source.pods)} pods")
+            if self.source.unreadable:
+                text.append(f", {len(self.source.unreadable)} unreadable", "yellow")
         if self.buffer.dropped:
             text.append(f", oldest {self.buffer.dropped} dropped")
         if self.ended:
@@ -134,6 +188,19 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.pending = 0
 
     # ---- keys ----------------------------------------------------------------------------
+    def action_all_pods(self) -> None:
+        """Every pod of the app selector, or back to the one pod: a new stream (the
+        exclusive worker cancels the old one) into an empty buffer."""
+        self.all_pods = not self.all_pods
+        self.source = None
+        self.ended = None
+        self.paused = False
+        self.buffer = LogBuffer(self.cap)
+        self.query_one("#log-title", Static).update(self._title())
+        self._redraw()
+        self._status()
+        self.stream()
+
     def action_preset(self, name: str) -> None:
         self.preset = next(p for p in PRESETS if p.name == name)
         self._redraw()

@@ -4,9 +4,10 @@ The recovered database is a stop-gap — one bare pod on one volume, no replica,
 job of its own, no monitoring of its own — and the summary says so with the checklist of
 what must follow, in the output and so in the session log and its export. The database
 component is checked where the application now reads (``pg_isready`` and the key tables in
-the recovery pod); the console's own database view still uses the environment's
-``postgres.dsn`` (the old primary) until the configuration is changed, and the summary
-says that plainly too.
+the recovery pod). The console's own database view follows the switch (recorded on the
+Deployment) when the environment says how to reach the recovery instance
+(``postgres.recovery_dsn``); otherwise it still watches ``postgres.dsn``, the old primary,
+shows a WARNING saying so, and the summary says that plainly too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 from console.execution.context import StepContext
 from console.execution.kube import run_in_pod
 from console.execution.model import Plan, StepFailed, StepOutput
+from console.sources.postgres import describe_dsn
 
 from .dump_check import table_names
 from .dump_trial import quoted
@@ -27,8 +29,8 @@ FOLLOW_UP = (
     "StatefulSet) restored from this instance, then switch again",
     "Until then the recovery pod has no replica and no backup: run a pg_dump of it to S3 now "
     "and point the nightly backup job at it",
-    "Point monitoring and the console at it: environments.<env>.postgres.dsn -> the "
-    "recovery Service (the dashboard still watches the old primary)",
+    "Point monitoring at it; the console follows it only where "
+    "environments.<env>.postgres.recovery_dsn says how to reach the recovery Service",
     "Keep the old database untouched for the post-mortem; delete it only after sign-off",
     "Write down the data-loss window above in the incident ticket and tell the affected "
     "users",
@@ -69,8 +71,14 @@ async def run_summary(ctx: StepContext) -> AsyncIterator[StepOutput]:
     if outage is not None:
         yield (f"outage {outage:.1f}s" + (f", restore {restore:.1f}s (outside the outage)"
                                           if restore is not None else ""))
-    yield (f"console: environment {ctx.env_name} still watches the old primary "
-           f"({ctx.env.postgres.dsn}); set its postgres.dsn to {recovery_host(ctx)} to follow")
+    followed = ctx.env.postgres.recovery_dsn
+    if followed:
+        yield (f"console: environment {ctx.env_name}'s database view follows the switch: it "
+               f"watches {describe_dsn(followed)} (postgres.recovery_dsn)")
+    else:
+        yield (f"console: environment {ctx.env_name} still watches the old primary "
+               f"({describe_dsn(ctx.env.postgres.dsn)}) and shows a WARNING saying so; set its "
+               f"postgres.recovery_dsn to reach {recovery_host(ctx)} to follow")
     yield "STOP-GAP: the application runs on a single recovery pod. Follow-up checklist:"
     for n, item in enumerate(FOLLOW_UP, 1):
         yield f"  [ ] {n}. {item}"

@@ -39,6 +39,7 @@ from .pitr_common import (
     recovery_host,
     remembered_replicas,
 )
+from .pitr_verify import record_switch
 
 POLL_SECONDS = 0.5
 STOPPED_AT = "mcp-ops.pratiko.ai/pitr-stopped-at"
@@ -212,6 +213,7 @@ def plan_way_back(ctx: StepContext) -> Plan:
                 (Plan.command("kubectl", "patch", "secret", k.database_secret, "-n",
                               k.namespace, "--type", "merge", "-p",
                               '{"data":{"host":"<previous host, base64>"}}'),
+                 *commands(ctx, [record_switch(ctx, None)]),
                  *plan_restart(ctx).commands))
 
 
@@ -230,6 +232,9 @@ async def run_way_back(ctx: StepContext) -> AsyncIterator[StepOutput]:
         await writer.patch_secret(k.database_secret, {HOST_KEY: kept["data"][HOST_KEY]})
         yield (f"secret/{k.database_secret}: host switched back to the previous database "
                "(value masked)")
+        await writer.apply(record_switch(ctx, None))
+        yield (f"deployment/{k.deployment}: the switch's record removed (the console watches "
+               "postgres.dsn again)")
     else:
         yield f"secret/{k.database_secret} still points at the old database: left untouched"
     async for item in scale_back(ctx):

@@ -9,7 +9,10 @@ The switch patches the credentials secret's ``host`` to the recovery Service —
 a Secret's ``data`` must be (the guide's ``-p '{"data":{"host":"new-primary-endpoint"}}'``
 would store garbage) — after keeping the previous host in a secret of its own for the way
 back. The diff shown names the keys that change with masked values (a short fingerprint
-tells whether two values are equal without showing either).
+tells whether two values are equal without showing either). The switch is also recorded on
+the application's Deployment (annotations ``mcp-ops.pratiko.ai/database-switched-to`` and
+``-at``), where the console's own database view reads it to follow the application (or to
+say that it still watches the old primary): see ``console.collectors.database_switch``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from console.collectors.database_switch import SWITCHED_AT, SWITCHED_TO
 from console.execution.context import StepContext
 from console.execution.inputs import Input, InputError
 from console.execution.kube import KubeReader, run_in_pod
-from console.execution.kube.ops import PatchObject
+from console.execution.kube.ops import Annotate, PatchObject
 from console.execution.model import Plan, StepFailed, StepOutput
 
 from ..library.plan import commands
@@ -149,6 +154,14 @@ def switch(ctx: StepContext) -> PatchObject:
     return PatchObject("Secret", k.database_secret, k.namespace, switch_patch(ctx), "merge")
 
 
+def record_switch(ctx: StepContext, host: str | None) -> Annotate:
+    """The switch on the Deployment, for the console's database view (None: forget it)."""
+    k = ctx.env.kubernetes
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Annotate("Deployment", k.deployment, k.namespace,
+                    {SWITCHED_TO: host, SWITCHED_AT: None if host is None else at})
+
+
 def plan_switch(ctx: StepContext) -> Plan:
     k = ctx.env.kubernetes
     results = ctx.cache.get("pitr.verification")
@@ -158,7 +171,9 @@ def plan_switch(ctx: StepContext) -> Plan:
     return Plan(f"ACCEPT the verification ({shown}) and switch the application to the "
                 f"recovered database: secret/{k.database_secret} host -> {recovery_host(ctx)} "
                 f"(previous host kept in secret/{previous_host_secret(ctx)}). "
-                + " ".join(diff), commands(ctx, [switch(ctx)]))
+                + " ".join(diff) + f" The switch is recorded on deployment/{k.deployment} "
+                "so the console's database view follows it.",
+                commands(ctx, [switch(ctx), record_switch(ctx, recovery_host(ctx))]))
 
 
 async def run_switch(ctx: StepContext) -> AsyncIterator[StepOutput]:
@@ -171,10 +186,11 @@ async def run_switch(ctx: StepContext) -> AsyncIterator[StepOutput]:
     for line in diff_lines(k.database_secret, data, {HOST_KEY: recovery_host(ctx).encode()}):
         yield line
     target = switch_patch(ctx)["data"][HOST_KEY]
+    writer = await ctx.mutations.kube()
     if data.get(HOST_KEY) == target:
         yield "already switched (an earlier attempt): nothing to change"
+        await writer.apply(record_switch(ctx, recovery_host(ctx)))
         return
-    writer = await ctx.mutations.kube()
     kept = {HOST_KEY: data.get(HOST_KEY, "")}
     if await reader.secret(previous_host_secret(ctx)) is None:
         await writer.create({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -186,6 +202,10 @@ async def run_switch(ctx: StepContext) -> AsyncIterator[StepOutput]:
     yield f"previous host kept in secret/{previous_host_secret(ctx)}"
     await writer.apply(switch(ctx))
     yield f"secret/{k.database_secret} patched: the application will use {recovery_host(ctx)}"
+    await writer.apply(record_switch(ctx, recovery_host(ctx)))
+    yield (f"deployment/{k.deployment} annotated {SWITCHED_TO}={recovery_host(ctx)}: the "
+           "console's database view follows it (postgres.recovery_dsn) or says it still "
+           "watches the old primary")
 
 
 async def verify_switch(ctx: StepContext) -> str:

@@ -2,7 +2,8 @@
 
 List the backups (``velero backup get``); check the chosen one before restoring: its
 storage location must be Available and it must hold items of the namespaces to restore
-(``velero backup describe``); create the Restore the CLI would create, named as the CLI
+(``velero backup describe``), and what it holds is shown — its resource list per kind and
+namespace, read from the location's bucket (:mod:`.velero_contents`); create the Restore the CLI would create, named as the CLI
 names it, with the scope chosen and explained (:mod:`.velero_scope`: existing-resource
 policy, namespaces, resources, namespace mapping); follow its phase with a progress bar
 from ``status.progress``, then show its warnings and errors (``velero restore describe
@@ -28,6 +29,7 @@ from ..library import velero
 from ..library.health import health_check_step
 from ..library.plan import kube_plan
 from . import velero_scope as scope
+from .velero_contents import contents_of, resource_list_key
 from .velero_location import location_state
 
 RESTORE_TIMEOUT = 1800.0
@@ -67,9 +69,12 @@ def _restore(ctx: StepContext) -> CreateVeleroRestore:
 def plan_check(ctx: StepContext) -> Plan:
     backup = ctx.values.get("backup") or "<backup>"
     return Plan(f"Check backup {backup} before restoring: its storage location must be "
-                "Available and it must hold items of the namespaces to restore",
+                "Available and it must hold items of the namespaces to restore; show what it "
+                "holds (its resource list, per kind and namespace, read from the bucket)",
                 (Plan.command("velero", "backup", "describe", backup, "--details"),
-                 Plan.command("velero", "backup-location", "get")))
+                 Plan.command("velero", "backup-location", "get"),
+                 Plan.command("aws", "s3", "cp", "s3://<location bucket>/<prefix>/"
+                              + resource_list_key("", backup), "-") + " | gunzip"))
 
 
 async def run_check(ctx: StepContext) -> AsyncIterator[StepOutput]:
@@ -86,10 +91,13 @@ async def run_check(ctx: StepContext) -> AsyncIterator[StepOutput]:
            f"{items}/{progress.get('totalItems', '?')} items backed up, "
            f"{status.get('errors', 0)} errors, {status.get('warnings', 0)} warnings, "
            f"expires {status.get('expiration', '?')}")
-    available, where = await location_state(ctx, reader, spec.get("storageLocation") or "default")
+    location = spec.get("storageLocation") or "default"
+    available, where = await location_state(ctx, reader, location)
     yield where
     if not available:
         raise StepFailed(f"Velero cannot read backup {name}: its {where}")
+    for line in await contents_of(ctx, reader, location, name):
+        yield line
     if items == 0:
         raise StepFailed(f"backup {name} holds no items: nothing to restore")
     outside = [n for n in scope.namespaces(ctx) if n != "*" and "*" not in included

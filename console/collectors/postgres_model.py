@@ -88,6 +88,11 @@ class PostgresSnapshot(Snapshot):
     replication: tuple[ReplicaLag, ...] = ()
     statements: tuple[Statement, ...] = ()
     statements_note: str = ""  # "" when statements are shown, else why not
+    # the application was switched to another database (db-pitr; database_switch.py):
+    switched_to: str = ""  # the host it uses now, "" when not switched
+    switched_at: str = ""
+    following: bool = False  # these figures are that database's (postgres.recovery_dsn)
+    watched: str = ""  # the DSN these figures come from, when switched (no password)
 
     @property
     def connections_pct(self) -> float | None:

@@ -17,9 +17,9 @@ from console.sources.kube import KubeSource
 from .backups import BackupsCollector
 from .backups_model import BackupsSnapshot
 from .base import Snapshot, describe_error
+from .database_switch import FollowingPostgresCollector
 from .kube import KubeCollector
 from .kube_model import KubeSnapshot
-from .postgres import PostgresCollector
 from .postgres_model import PostgresSnapshot
 from .redis import RedisCollector, RedisSnapshot
 from .service import ServiceCollector
@@ -57,9 +57,11 @@ def build_collector(env: Environment, name: str, *, timeout: float = 3.0, watch:
     if name == "pods":
         return KubeCollector(env.kubernetes, watch=watch, timeout=timeout, source=kube)
     if name == "database":
-        return PostgresCollector(env.postgres, connect_timeout=timeout,
-                                 replica_timeout=timeout / 3,
-                                 slow_after_seconds=env.thresholds.slow_query_seconds)
+        # follows db-pitr's switch to the recovery instance (database_switch.py)
+        return FollowingPostgresCollector(env.postgres, env.kubernetes, kube=kube,
+                                          look_timeout=timeout / 3, connect_timeout=timeout,
+                                          replica_timeout=timeout / 3,
+                                          slow_after_seconds=env.thresholds.slow_query_seconds)
     if name == "cache":
         return RedisCollector(env.redis, timeout=timeout)
     if name == "backups":

@@ -94,14 +94,17 @@ class PostgresSettings(Strict):
     password_env: str | None = None
     database: str = "pratiko_mcp_production"
     replica_dsns: list[str] = Field(default_factory=list)
+    # how the console reaches db-pitr's recovery instance: once the application is switched
+    # to it, the dashboard and the check watch this DSN (same password_env) instead of dsn
+    recovery_dsn: str | None = None
     statement_timeout_ms: int = Field(2000, ge=100, le=600_000)
 
     _pw = field_validator("password_env")(_env_var)
 
-    @field_validator("dsn", "replica_dsns")
+    @field_validator("dsn", "replica_dsns", "recovery_dsn")
     @classmethod
     def _no_inline_password(cls, value):
-        for dsn in [value] if isinstance(value, str) else value:
+        for dsn in [value] if isinstance(value, str) else value or []:
             if not dsn.startswith(("postgresql://", "postgres://")):
                 raise ValueError(f"{dsn!r} is not a postgresql:// URL")
             _no_password_in(dsn)

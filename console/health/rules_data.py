@@ -6,6 +6,7 @@ from __future__ import annotations
 from console.collectors.postgres_model import PostgresSnapshot
 from console.collectors.redis import RedisSnapshot
 from console.config.model import Thresholds
+from console.sources.postgres import describe_dsn
 
 from .status import Finding, Status, fmt_num, high_is_bad, low_is_bad, not_judged
 
@@ -16,11 +17,31 @@ IDLE_IN_TRANSACTION_WARNING_SECONDS = 60.0
 SUSTAINED_EVICTION_SECONDS = 60.0
 
 
+def switch_finding(snap: PostgresSnapshot) -> Finding | None:
+    """The application was switched to another database (db-pitr): say which one these
+    figures are — the one it uses now (followed), or still the old primary (a WARNING)."""
+    if not snap.switched_to:
+        return None
+    when = f" at {snap.switched_at}" if snap.switched_at else ""
+    watched = describe_dsn(snap.watched) if snap.watched else "postgres.dsn"
+    if snap.following:
+        return Finding("database", "switch", Status.HEALTHY,
+                       f"following the switch{when}: the application uses {snap.switched_to}, "
+                       f"watched as {watched} (postgres.recovery_dsn)")
+    return Finding("database", "switch", Status.WARNING,
+                   f"the application was switched to {snap.switched_to}{when}; this console "
+                   f"still watches the old primary ({watched}): set postgres.recovery_dsn to "
+                   "follow")
+
+
 def evaluate_postgres(snap: PostgresSnapshot, t: Thresholds) -> list[Finding]:
     c = "database"
+    switched = switch_finding(snap)
+    head = [switched] if switched else []
     if snap.error:
-        return [Finding(c, "collect", Status.UNKNOWN, f"database unreachable: {snap.error}")]
-    out = []
+        return [*head, Finding(c, "collect", Status.UNKNOWN,
+                               f"database unreachable: {snap.error}")]
+    out = head
     pct = snap.connections_pct
     if pct is not None:
         status, cmp = high_is_bad(pct, t.db_connections_pct)

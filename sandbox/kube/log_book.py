@@ -11,7 +11,10 @@ Like rotated kubelet logs, nothing older than a week before the anchor is kept.
 
 Run-time knobs (for tests and the sandbox's scenarios):
 - :func:`set_error_rate` — share of problem lines (errors, auth failures, slow queries)
-  from now on; the past keeps the rate it was written with.
+  from now on; the past keeps the rate it was written with. :func:`set_log_mix` also
+  weighs the kinds of problem (:class:`LogMix`): a bad release logs 5xx tracebacks, an
+  exhausted pool connection timeouts, an intrusion authentication failures — each
+  scenario its own, in proportion.
 - :func:`append_log_line` — add a specific line to one container's log;
   :func:`remove_log_lines` — take back the appended lines carrying a marker.
 
@@ -53,10 +56,38 @@ class Instance:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class LogMix:
+    """The share of an MCP server's log entries that are problems (``rate``), and how
+    the problems divide by kind (``weights``: kind of :data:`log_lines.MCP_PROBLEMS` ->
+    weight; empty: the everyday mix). The other roles' logs follow ``rate`` only."""
+
+    rate: float
+    weights: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, rate: float, **weights: float) -> LogMix:
+        unknown = set(weights) - set(log_lines.MCP_PROBLEMS)
+        if unknown:
+            raise ValueError(f"no problem kind {', '.join(sorted(unknown))}; one of "
+                             f"{', '.join(log_lines.MCP_PROBLEMS)}")
+        return cls(rate, tuple(sorted(weights.items())))
+
+    def vector(self) -> tuple[float, ...] | None:
+        """Weights in :data:`log_lines.MCP_PROBLEMS` order (None: everyday)."""
+        if not self.weights:
+            return None
+        given = dict(self.weights)
+        return tuple(float(given.get(kind, 0.0)) for kind in log_lines.MCP_PROBLEMS)
+
+
+EVERYDAY = LogMix(DEFAULT_ERROR_RATE)
+
+
 class LogBook:
     def __init__(self, anchor: float):
         self.anchor = anchor
-        self._rates: list[tuple[float, float]] = [(-math.inf, DEFAULT_ERROR_RATE)]
+        self._rates: list[tuple[float, LogMix]] = [(-math.inf, EVERYDAY)]
         self._extra: dict[str, list[tuple[float, str]]] = {}
         self._listeners: set[asyncio.Event] = set()
 
@@ -72,13 +103,19 @@ class LogBook:
 
     # ---- knobs -----------------------------------------------------------------------
     def set_error_rate(self, rate: float, since: float) -> None:
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError("error rate must be between 0 and 1")
-        self._rates = [r for r in self._rates if r[0] < since] + [(since, rate)]
+        self.set_mix(LogMix(rate), since)
 
-    def error_rate(self, t: float) -> float:
+    def set_mix(self, mix: LogMix, since: float) -> None:
+        if not 0.0 <= mix.rate <= 1.0:
+            raise ValueError("error rate must be between 0 and 1")
+        self._rates = [r for r in self._rates if r[0] < since] + [(since, mix)]
+
+    def mix(self, t: float) -> LogMix:
         index = bisect.bisect_right([r[0] for r in self._rates], t) - 1
         return self._rates[max(index, 0)][1]
+
+    def error_rate(self, t: float) -> float:
+        return self.mix(t).rate
 
     def remove(self, marker: str) -> int:
         """Forget every appended line containing ``marker`` (a scenario's undo)."""
@@ -118,11 +155,12 @@ class LogBook:
         count = max(0, round(rng.gauss(expected, math.sqrt(expected)))) if expected >= 1 else (
             1 if rng.random() < expected else 0)
         times = sorted(t0 + rng.random() * BUCKET for _ in range(count))
-        problem_share = self.error_rate(t0)
+        mix = self.mix(t0)
+        weights = mix.vector()
         out: list[tuple[float, str]] = []
         for t in times:
-            problem = rng.random() < problem_share
-            entry = log_lines.line(inst.role, rng, t, problem)
+            problem = rng.random() < mix.rate
+            entry = log_lines.line(inst.role, rng, t, problem, weights)
             if inst.start + 3 <= t and (inst.end is None or t < inst.end - 25):
                 out.extend((t, text) for text in entry)
         if t0 <= inst.start < t1:
@@ -180,6 +218,11 @@ def set_error_rate(cluster: Any, rate: float) -> None:
     """From now on, ``rate`` (0..1) of the generated entries are problems — errors,
     timeouts, auth failures, slow queries — e.g. 0.2 for the high-error-rate scenario."""
     log_book(cluster).set_error_rate(rate, since=cluster.clock.now())
+
+
+def set_log_mix(cluster: Any, mix: LogMix) -> None:
+    """From now on the problems are ``mix`` (a scenario's own proportions)."""
+    log_book(cluster).set_mix(mix, since=cluster.clock.now())
 
 
 def append_log_line(cluster: Any, namespace: str, pod: str, container: str, text: str,

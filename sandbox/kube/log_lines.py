@@ -67,8 +67,17 @@ def mcp_normal(rng: random.Random, t: float) -> list[str]:
                                       f"waiting=0")]
 
 
-def mcp_problem(rng: random.Random, t: float) -> list[str]:
-    kind = rng.choices(range(8), [4, 2, 4, 3, 2, 1, 2, 1])[0]
+# the MCP server's kinds of problem entry, in the order mcp_problem draws them, and how
+# often each comes in an everyday mix; a scenario weighs them its own way (log_book.LogMix)
+MCP_PROBLEMS = ("slow_query", "db_timeout", "auth_failed", "unauthorized", "forbidden",
+                "upstream_timeout", "redis_timeout", "server_error")
+EVERYDAY_WEIGHTS = (4, 2, 4, 3, 2, 1, 2, 1)
+
+
+def mcp_problem(rng: random.Random, t: float,
+                weights: tuple[float, ...] | None = None) -> list[str]:
+    """One problem entry; ``weights`` (one per :data:`MCP_PROBLEMS`) choose its kind."""
+    kind = rng.choices(range(8), weights or EVERYDAY_WEIGHTS)[0]
     ip = _client(rng) if rng.random() < 0.5 else rng.choice(SUSPICIOUS_IPS)
     if kind == 0:
         return [_mcp("WARN", "mcp.db", t, f"slow query took {rng.randint(1001, 4800)}ms: "
@@ -261,10 +270,12 @@ def end_lines(role: str, t: float, reason: str) -> list[tuple[float, str]]:
                      f"exiting ({reason})"))]
 
 
-def line(role: str, rng: random.Random, t: float, problem: bool) -> list[str]:
-    """One log entry (a traceback is several lines) at time ``t``."""
+def line(role: str, rng: random.Random, t: float, problem: bool,
+         weights: tuple[float, ...] | None = None) -> list[str]:
+    """One log entry (a traceback is several lines) at time ``t``; ``weights`` choose the
+    kind of an MCP server's problem entry (default: the everyday mix)."""
     if role == pod_roles.MCP:
-        return mcp_problem(rng, t) if problem else mcp_normal(rng, t)
+        return mcp_problem(rng, t, weights) if problem else mcp_normal(rng, t)
     renderer = {pod_roles.FALCO: falco_line, pod_roles.POSTGRES: postgres_line,
                 pod_roles.REDIS: redis_line}.get(role, generic_line)
     return renderer(rng, t, problem)

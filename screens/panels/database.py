@@ -91,6 +91,10 @@ class DatabasePanel(Panel):
         self.query_one("#trend-connections", Trend).push(
             pct, f"{snap.connections}/{snap.max_connections} {pct:.0f}%" if pct is not None else "–")
         line = Text()
+        if snap.switched_to:  # db-pitr switched the application: whose figures these are
+            line.append(f"following {snap.switched_to}\n" if snap.following else
+                        f"OLD PRIMARY: app switched to {snap.switched_to}\n",
+                        "bold" if snap.following else "bold black on yellow")
         line.append(f"slow {len(snap.slow)}", "yellow" if snap.slow else "")
         line.append(" · ")
         line.append(f"blocking {len(snap.blocking)}", "bold red" if snap.blocking else "")

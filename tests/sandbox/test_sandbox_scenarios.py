@@ -144,6 +144,21 @@ def test_cert_expiring_warns_about_the_certificate(embedded_sandbox, control):
     assert re.search(r"expires in 1[12] days ≤ 30 days", reason), reason
 
 
+def test_high_cpu_is_critical_with_the_hpa_at_its_maximum(embedded_sandbox, control):
+    code, _, reason = switch_and_wait(embedded_sandbox, control, "high-cpu", "pods", "CRITICAL",
+                                      r"^pod CPU \d+% \(average of requests/limits\) > 90%")
+    assert code == EXIT["CRITICAL"]
+    assert 100 <= int(re.search(r"CPU (\d+)%", reason).group(1)) <= 200, reason
+    # the rehearsal: the alert wizard, read-only, names the load and the HPA at its maximum
+    run = subprocess.run([*MCP_OPS, "run", "alert-high-cpu-memory", "--env", "sandbox",
+                          "--read-only", "--config", str(embedded_sandbox.config)],
+                         capture_output=True, text=True, env=client_env(), cwd=ROOT, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert re.search(r"CRITICAL\s+average CPU [\d.]+% > 90", run.stdout), run.stdout
+    assert "max 6" in run.stdout and "at its maximum" in run.stdout
+    switch_scenario(control, "healthy")  # the HPA's maximum goes back with the scenario
+
+
 def test_missing_index_shows_the_slow_query_and_the_review_fixes_it(embedded_sandbox, control,
                                                                     tmp_path):
     code, _, reason = switch_and_wait(embedded_sandbox, control, "missing-index", "database",

@@ -83,3 +83,45 @@ def test_memory_stays_bounded_however_many_lines():
     assert len(found.counts["errors"].messages) == MAX_MESSAGES + 1  # + "(other messages)"
     assert peak < 8 * 2**20, peak
     print(f"\n60000 lines: peak {peak / 2**20:.2f} MiB, held {current / 2**20:.2f} MiB")
+
+
+async def test_a_scenarios_log_mix_is_counted_exactly_and_in_proportion(world):
+    """The sandbox's high-error-rate mix (5xx tracebacks, timeouts; no more authentication
+    failures than any day) for half an hour: log-review's counts per filter equal the
+    lines the emulator's log book holds for the hour read, and the incident shows in
+    proportion — errors far above authentication failures, from every pod."""
+    from actions.log_review import CACHE
+    from actions.logs.review import FILTERS
+    from sandbox.kube.log_book import log_book, set_log_mix
+    from sandbox.kube.logs import resolve_instance
+    from sandbox.scenarios import get
+
+    cluster, clock = world.cluster, world.cluster.clock
+    set_log_mix(cluster, get("high-error-rate").log_mix)
+    clock.advance(1800)  # half an hour of the incident
+    speed, clock.speed = clock.speed, 1e-9  # held: the review and the truth read one hour
+    try:
+        driven = await drive(world, "log-review", {"hours": "1"})
+        now = clock.now()
+        truth = dict.fromkeys(FILTERS, 0)
+        pods = [p for p in world.app_pods() if not p["metadata"].get("deletionTimestamp")]
+        for pod in pods:
+            runs = [False, True] if any(int(cs.get("restartCount") or 0) for cs in
+                                        pod["status"].get("containerStatuses") or []) else [False]
+            for previous in runs:
+                inst = resolve_instance(cluster, pod, "mcp-server", previous)
+                for _, text in log_book(cluster).lines(inst, max(inst.start, now - 3600), now):
+                    for name, pattern in FILTERS.items():
+                        truth[name] += bool(pattern.search(text))
+    finally:
+        clock.speed = speed
+    assert driven.statuses["read-logs"] == "ok", driven.text()
+    review = driven.run.ctx.cache[CACHE]
+    assert {name: review.counts[name].total for name in FILTERS} == truth
+    errors, auth = review.counts["errors"], review.counts["auth"]
+    assert errors.total >= 10 * auth.total > 0, (errors.total, auth.total)
+    assert set(errors.per_pod) == {p["metadata"]["name"] for p in pods}
+    top = [message for message, _ in errors.messages.most_common(3)]
+    assert any("Internal Server Error" in m for m in top), top  # the bad release's 5xx
+    print(f"\nhigh-error-rate mix, 1 h of {len(pods)} pods: {review.lines} lines; errors "
+          f"{errors.total}, auth {auth.total}, slow {review.counts['slow'].total}")

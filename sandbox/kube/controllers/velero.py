@@ -5,7 +5,8 @@ Backup: New -> InProgress (``startTimestamp``, ``progress.totalItems`` /
 PartiallyFailed (``warnings``/``errors``) or Failed (``failureReason``) when told: an
 annotation ``sandbox.mcp-ops/outcome`` on the object, or ``chaos.set_velero_outcome``.
 A completed backup keeps a snapshot of its namespaces' objects (:mod:`.velero_content`),
-and a Restore re-creates what is missing from it; what exists is left (``none``, a
+and its resource list goes to the location's bucket when one is attached
+(:mod:`.velero_store`); a Restore re-creates what is missing from it; what exists is left (``none``, a
 warning when it differs) or patched back (``existingResourcePolicy: update``), as Velero
 does. A Restore naming a backup that
 does not exist ends FailedValidation with Velero's validation message. A daily schedule
@@ -20,6 +21,7 @@ from ..store import Obj
 from .base import Controller, Key, parse_time
 from .chaos import state as chaos_state
 from .velero_content import count_items, restore_items, snapshot
+from .velero_store import publish
 
 OUTCOME_ANNOTATION = "sandbox.mcp-ops/outcome"
 STEP_SECONDS = 1.0  # emulated seconds between progress updates
@@ -159,6 +161,7 @@ class BackupController(_Phased):
         if status["phase"] != "Failed":
             self.cluster.extras.setdefault("velero_contents", {})[key[1]] = snapshot(
                 self.store, backup.get("spec") or {})
+            publish(self.cluster, backup)  # its resource list, into the bucket if attached
         self.write_status(self.primary, key, status)
         self.event(backup, "Normal" if status["phase"] == "Completed" else "Warning",
                    f"Backup{status['phase']}", f"Backup {key[1]} {status['phase']}")
