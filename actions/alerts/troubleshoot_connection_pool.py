@@ -21,7 +21,6 @@ is a ``postmaster`` setting, read only at start; the reload leaves it as it was 
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator
 from dataclasses import replace
 

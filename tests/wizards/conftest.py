@@ -178,13 +178,16 @@ def write_config(path: Path, *, kubeconfig: Path, service_url: str, aws_endpoint
         version: 1
         default_environment: sandbox
         session_log: {{directory: {path.parent}/sessions}}
+        # 10 s for the health steps' sources: on a loaded 2-core machine the in-process
+        # simulator can miss 3 s, which is not what any of these tests is about
+        ui: {{source_timeout_seconds: 10}}
         environments:
           sandbox:
             read_only: {str(read_only).lower()}
             kubernetes: {{kubeconfig: {kubeconfig}, context: sandbox, request_timeout: 5}}
             postgres: {{dsn: "{pg_dsn}"}}
             redis: {{url: "redis://127.0.0.1:6379/0"}}
-            service: {{base_url: "{service_url}", timeout: 3}}
+            service: {{base_url: "{service_url}", timeout: 10}}
             aws:
               endpoint_url: "{aws_endpoint}"
               region: eu-west-1

@@ -25,13 +25,6 @@ pytestmark = pytest.mark.timeout(180)
 RECOVERY_HOST = "postgres-recovery.mcp-production.svc.cluster.local"
 
 
-def patient(world) -> None:
-    """The world's config with 10 s for the health check's sources instead of 3: on a
-    loaded machine the in-process simulator can miss 3 s, which is not what is tested."""
-    text = world.config_path.read_text().replace("timeout: 3}", "timeout: 10}")
-    world.config_path.write_text(text + "ui: {source_timeout_seconds: 10}\n")
-
-
 async def database_view(config, env_name: str = "sandbox"):
     """One collection by the dashboard's database collector, and its verdict."""
     _, env = config.environment(env_name)
@@ -49,7 +42,6 @@ def switch_finding(health):
 
 async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_path,
                                                                    fixed_operator):
-    patient(world)
     following = tmp_path / "following.yaml"
     following.write_text(world.config_path.read_text().replace(
         f'postgres: {{dsn: "{world.pg.dsn(world.pg.production)}"}}',
