@@ -162,7 +162,8 @@ WIZARD = Wizard(
              verify=pitr_traffic.verify_running, applies=lambda v: bool(v.get("way_back")),
              timeout=600),
         health_check_step("./scripts/health-check.sh: the application answers on its database "
-                          "and its pods are Ready."),
+                          "and its pods are Ready; the database judged where the console now "
+                          "watches it.", components=("service", "pods", "database")),
         Step("summary", "Summary: a stop-gap", "The database where the application now "
              "reads, the outage and restore times, and what must follow: the recovery pod "
              "is a stop-gap.", Risk.READ, pitr_summary.plan_summary, pitr_summary.run_summary,
