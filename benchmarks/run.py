@@ -29,6 +29,8 @@ from bench_table import Row, render  # noqa: E402
 # name -> (module, skipped by --quick)
 SECTIONS = {
     "start": ("bench_start", False),
+    "redis": ("bench_redis", False),
+    "postgres": ("bench_postgres", False),
 }
 
 
