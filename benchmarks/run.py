@@ -31,6 +31,7 @@ SECTIONS = {
     "start": ("bench_start", False),
     "redis": ("bench_redis", False),
     "postgres": ("bench_postgres", False),
+    "pods": ("bench_pods", False),
 }
 
 
