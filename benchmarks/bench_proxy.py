@@ -97,3 +97,36 @@ def _array_end(buf: bytes) -> int | None:
         if pos > len(buf):
             return None
     return pos
+
+
+class HungServer:
+    """Accepts connections and never answers (a frozen host), on a loop in a thread."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._held: list[asyncio.StreamWriter] = []
+        self._server: asyncio.AbstractServer | None = None
+
+    async def _accept(self, reader, writer) -> None:
+        self._held.append(writer)
+        with contextlib.suppress(Exception):
+            await reader.read()
+
+    def __enter__(self) -> HungServer:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._accept, "127.0.0.1", 0), self.loop).result()
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        async def stop():
+            for w in self._held:
+                w.close()
+            self._server.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -32,6 +32,7 @@ SECTIONS = {
     "redis": ("bench_redis", False),
     "postgres": ("bench_postgres", False),
     "pods": ("bench_pods", False),
+    "keys": ("bench_keys", False),
 }
 
 
