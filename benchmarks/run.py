@@ -33,6 +33,7 @@ SECTIONS = {
     "postgres": ("bench_postgres", False),
     "pods": ("bench_pods", False),
     "keys": ("bench_keys", False),
+    "logs": ("bench_logs", False),
 }
 
 
