@@ -34,6 +34,8 @@ SECTIONS = {
     "pods": ("bench_pods", False),
     "keys": ("bench_keys", False),
     "logs": ("bench_logs", False),
+    "sandbox": ("bench_sandbox", True),
+    "restore": ("bench_restore", False),
 }
 
 
