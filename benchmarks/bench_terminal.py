@@ -80,6 +80,12 @@ class Terminal:
         os.write(self.fd, key)
         return offset, sent
 
+    def cpu_seconds(self) -> float:
+        """CPU time the console's process has used so far (user + system), which the
+        machine's load does not inflate as it does wall time."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
