@@ -89,11 +89,7 @@ class WizardActions:
 
     @work(exclusive=True, group="lease", exit_on_error=False)
     async def show_lease_holder(self) -> None:
-        """Who else holds the environment's operator lease, in the header (every 10 s).
-
-        Asked through the Pods panel's own Kubernetes client when the dashboard has one: a
-        new client reads and parses the kubeconfig and loads the CA bundle on the UI loop
-        (tens of ms, every 10 s, a key pressed meanwhile waits)."""
+        """Who else holds the environment's operator lease, in the header (every 10 s)."""
         from datetime import UTC, datetime
 
         from console.execution.kube.api import KubeApi
@@ -101,16 +97,13 @@ class WizardActions:
 
         if not self.live:
             return
-        hub = getattr(self, "_live_data", {}).get(self.env_name)
-        shared = getattr(hub.collectors.get("pods"), "source", None) if hub else None
-        api = KubeApi(self.environment.kubernetes, source=shared)
+        api = KubeApi(self.environment.kubernetes)
         try:
             state = await read_lease(api, self.environment.kubernetes, self.env_name)
         except Exception:  # noqa: BLE001 - no answer: the Pods panel already says so
             state = None
         finally:
-            if shared is None:  # the collector's client stays open for its next poll
-                await api.close()
+            await api.close()
         me = f"{self.operator.user}@{self.operator.host}"
         held = ""
         if state is not None and state.holder is not None \

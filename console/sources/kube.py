@@ -58,6 +58,7 @@ class KubeSource:
         self.settings = settings
         self.timeout = timeout or settings.request_timeout
         self._client: ApiClient | None = None
+        self._client_lock = asyncio.Lock()
 
     @property
     def namespace(self) -> str:
@@ -65,13 +66,15 @@ class KubeSource:
 
     async def client(self) -> ApiClient:
         if self._client is None:
-            # kubernetes-asyncio takes ~0.5 s to import (its generated models): in a thread,
-            # so the console paints its first frame without it and keys are not held up
-            new_client_from_config = await asyncio.to_thread(_client_factory)
-            self._client = await new_client_from_config(
-                config_file=kubeconfig_path(self.settings), context=self.settings.context,
-                persist_config=False,
-            )
+            async with self._client_lock:  # the collectors sharing this source ask at once
+                if self._client is None:
+                    # kubernetes-asyncio takes ~0.5 s to import (its generated models): in a
+                    # thread, so the first frame is painted without it and no key waits
+                    new_client_from_config = await asyncio.to_thread(_client_factory)
+                    self._client = await new_client_from_config(
+                        config_file=kubeconfig_path(self.settings),
+                        context=self.settings.context, persist_config=False,
+                    )
         return self._client
 
     async def close(self) -> None:
