@@ -17,8 +17,11 @@ INTRO = (
 
 
 class HelpScreen(ModalScreen[None]):
+    # an opaque background: a translucent one makes every frame of the help re-render the
+    # dashboard beneath it and tint it cell by cell (Textual's BackgroundScreen), which
+    # was most of the cost of opening and closing the help (issue 18's keypress figures)
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
+    HelpScreen { align: center middle; background: $background; }
     HelpScreen > VerticalScroll {
         width: 90%; max-width: 100; height: 90%; border: round $accent;
         background: $surface; padding: 0 1;

@@ -44,6 +44,7 @@ from .worker_errors import ForwardWorkerErrors
 from .wrap_log import WrapLog
 
 # (app, pod, container, tail) -> the stream to show
+FLUSH_SECONDS = 1 / 30  # lines received are put on the screen at most this often
 StreamOpener = Callable[..., PodLogStream]
 # (app, tail) -> every pod of the environment's app selector, merged
 AllPodsOpener = Callable[..., SelectorLogStream]
@@ -91,6 +92,8 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.cap = 5000
         self.buffer = LogBuffer(self.cap)
         self.pending = 0  # lines received while paused
+        self._queued: list[str] = []  # lines received for the screen since the last frame
+        self._flush_armed = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="title-line", id="log-title")
@@ -146,6 +149,11 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self._status()
 
     def _received(self, line: str | PodLine) -> None:
+        """A line from the stream (a :class:`PodLine` in the all-pods mode, shown with its
+        pod's name in front; the presets match the line itself): kept in the buffer, and
+        queued for the screen, which is written once per frame (:meth:`_flush`), not once
+        per line — a busy pod's log (100k lines a second) would otherwise spend the loop on
+        layout and scrolling."""
         if isinstance(line, PodLine):
             prefix = f"{line.pod} "
             text, line = line.text, prefix + line.text
@@ -153,14 +161,24 @@ class LogViewer(ForwardWorkerErrors, Screen):
         else:
             text = line
             self.buffer.add(line)
-        if not self.preset.matches(text):
-            return
-        if self.paused:
-            self.pending += 1
-        else:
-            self.query_one(WrapLog).write_line(line)
-        if self.buffer.received % 50 == 1 or self.paused:
-            self._status()
+        if self.preset.matches(text):
+            if self.paused:
+                self.pending += 1
+            else:
+                self._queued.append(line)
+        if not self._flush_armed:
+            self._flush_armed = True
+            self.set_timer(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        """Writes the lines queued since the last frame (only the last ``cap``: more would
+        be pruned at once) and the status line."""
+        self._flush_armed = False
+        if self._queued:
+            queued, self._queued = self._queued, []
+            self.query_one(WrapLog).write_lines(queued[-self.buffer.lines.maxlen:]
+                                                if self.buffer.lines.maxlen else queued)
+        self._status()
 
     def _status(self) -> None:
         text = Text()
@@ -182,6 +200,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.query_one("#log-status", Static).update(text)
 
     def _redraw(self) -> None:
+        self._queued.clear()  # the buffer holds them too
         log = self.query_one(WrapLog)
         log.clear()
         log.write_lines(self.buffer.view(self.preset))
@@ -207,6 +226,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self._status()
 
     def action_pause(self) -> None:
+        self._flush()  # what arrived before the pause is shown; after it, held
         self.paused = not self.paused
         if not self.paused:
             self._redraw()
@@ -221,5 +241,8 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self._status()
 
     def visible_lines(self) -> list[str]:
-        """What the viewer shows now (for tests and copy)."""
+        """What the viewer shows now (for tests and copy), the lines queued for the next
+        frame included."""
+        if self._queued:
+            self._flush()
         return list(self.query_one(WrapLog).lines)

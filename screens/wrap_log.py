@@ -41,13 +41,21 @@ def wrap_text(line: str, width: int, hang: int | None = None) -> list[str]:
     """``line`` as rows of at most ``width`` cells: broken at the last space that fits; a
     word longer than a row is cut where the row ends. Continuation rows start with ``hang`` spaces (default:
     the line's own indent plus :data:`HANG`), at most half the width."""
-    if width <= 0 or cell_len(line) <= width:
+    if width <= 0:
         return [line]
+    if line.isascii():  # one cell a character: most log lines, and len() is 10x cheaper
+        if len(line) <= width:
+            return [line]
+        measure = len
+    elif cell_len(line) <= width:
+        return [line]
+    else:
+        measure = cell_len
     lead = len(line) - len(line.lstrip(" "))
     indent = " " * min(lead + HANG if hang is None else hang, width // 2)
     pieces: list[str] = []
     rest, room, start = line, width, lead + 1  # no break inside the leading indent
-    while cell_len(rest) > room:
+    while measure(rest) > room:
         head = _chop(rest, room)
         if rest[len(head):len(head) + 1] == " ":  # the row ends just before a space
             cut = len(head)
@@ -55,7 +63,7 @@ def wrap_text(line: str, width: int, hang: int | None = None) -> list[str]:
             space = head.rfind(" ", start)
             cut = space if space > 0 else len(head)
             word = rest[cut:].lstrip(" ").split(" ", 1)[0]
-            if cell_len(word) > width - len(indent):  # cut anyway on the next row: fill this one
+            if measure(word) > width - len(indent):  # cut anyway on the next row: fill this one
                 cut = len(head)
         pieces.append(rest[:cut].rstrip(" ") or rest[:cut])
         rest = rest[cut:].lstrip(" ")

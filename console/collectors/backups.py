@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from typing import Any
 
 from console.config.model import Environment
-from console.sources import aws
 from console.sources.kube import KubeSource
 
 from . import velero_parse
@@ -70,6 +70,8 @@ class BackupsCollector:
         a = self.env.aws
         try:
             if self._s3_client is None:
+                # boto takes ~0.25 s to import: in a thread, off the UI's event loop
+                aws = await asyncio.to_thread(importlib.import_module, "console.sources.aws")
                 stack = contextlib.AsyncExitStack()
                 self._s3_client = await stack.enter_async_context(
                     aws.session(a).client("s3", **aws.client_kwargs(a, timeout=self.timeout)))

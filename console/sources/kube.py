@@ -11,15 +11,17 @@ Only GET is offered. Anything that changes the cluster belongs to the executor.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.config import new_client_from_config
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
 
 from console.config.model import KubernetesSettings
 
@@ -56,6 +58,7 @@ class KubeSource:
         self.settings = settings
         self.timeout = timeout or settings.request_timeout
         self._client: ApiClient | None = None
+        self._client_lock = asyncio.Lock()
 
     @property
     def namespace(self) -> str:
@@ -63,10 +66,15 @@ class KubeSource:
 
     async def client(self) -> ApiClient:
         if self._client is None:
-            self._client = await new_client_from_config(
-                config_file=kubeconfig_path(self.settings), context=self.settings.context,
-                persist_config=False,
-            )
+            async with self._client_lock:  # the collectors sharing this source ask at once
+                if self._client is None:
+                    # kubernetes-asyncio takes ~0.5 s to import (its generated models): in a
+                    # thread, so the first frame is painted without it and no key waits
+                    new_client_from_config = await asyncio.to_thread(_client_factory)
+                    self._client = await new_client_from_config(
+                        config_file=kubeconfig_path(self.settings),
+                        context=self.settings.context, persist_config=False,
+                    )
         return self._client
 
     async def close(self) -> None:
@@ -166,3 +174,9 @@ def status_message(body: str) -> str:
         return json.loads(body).get("message") or body[:200]
     except (ValueError, AttributeError):
         return body[:200]
+
+
+def _client_factory() -> Any:
+    from kubernetes_asyncio.config import new_client_from_config
+
+    return new_client_from_config
