@@ -62,8 +62,12 @@ class KubeCollector:
         self._disk: dict[str, float] = {}
         self._disk_error: str | None = None
         self._disk_read_at: float | None = None
+        self._disk_task: asyncio.Task | None = None
 
     async def close(self) -> None:
+        if self._disk_task is not None:
+            self._disk_task.cancel()
+            await asyncio.gather(self._disk_task, return_exceptions=True)
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
         self.informers.clear()
         await self.source.close()
@@ -152,12 +156,22 @@ class KubeCollector:
         return usage, None
 
     async def _disks(self, names: list[str]) -> None:
-        """Read the nodes' disk use into ``self._disk`` (when due)."""
+        """Read the nodes' disk use into ``self._disk`` when due. The dashboard (``watch``)
+        does not wait for it: the readings (a large document per node) come in the
+        background and show from the next snapshot on, so the first one is not held back
+        by the slowest kubelet; a one-shot ``check`` waits, as it has one look only."""
         now = time.monotonic()
         if self.watch and self._disk_read_at is not None \
                 and now - self._disk_read_at < DISK_REFRESH:
             return
         self._disk_read_at = now
+        if not self.watch:
+            await self._read_disks(names)
+        elif self._disk_task is None or self._disk_task.done():
+            self._disk_task = asyncio.create_task(self._read_disks(names),
+                                                  name="kube-node-disks")
+
+    async def _read_disks(self, names: list[str]) -> None:
         gate = asyncio.Semaphore(DISK_CONCURRENCY)
 
         async def one(name: str) -> float | None | BaseException:

@@ -91,3 +91,27 @@ async def test_credentials_that_may_not_proxy_to_nodes_get_no_disk_and_a_note(em
     assert note.status is Status.HEALTHY
     assert note.reason.startswith("node disks not checked (these credentials may not read them)")
     assert not any(f.check == "disk" for f in findings)
+
+
+async def test_the_dashboard_reads_disks_in_the_background_and_shows_them_next(emulator):
+    """``watch`` (the dashboard): the snapshot does not wait for every kubelet's summary;
+    the readings arrive in the background and show from a later snapshot on."""
+    import asyncio
+
+    set_disk_fill(emulator.cluster, "node-1", 0.91)
+    settings = KubernetesSettings(kubeconfig=str(emulator.kubeconfig), request_timeout=5)
+    c = KubeCollector(settings, watch=True)
+    try:
+        snap = await c.collect()
+        assert snap.error is None and snap.nodes
+        for _ in range(100):
+            if any(n.disk_pct is not None for n in snap.nodes):
+                break
+            await asyncio.sleep(0.1)
+            snap = await c.collect()
+    finally:
+        await c.close()
+    assert {n.name: round(n.disk_pct or 0) for n in snap.nodes}["node-1"] == 91
+    health = evaluate_component("pods", snap, Thresholds())
+    disk = {f.check: f for f in health.findings if f.check.startswith("disk")}
+    assert disk["disk"].status is Status.WARNING and "node-1 91%" in disk["disk"].reason
