@@ -25,6 +25,7 @@ from textual.widgets import Footer, Static
 
 from console.logstream import PRESETS, LogBuffer, LogPreset, PodLogStream, open_pod_log
 
+from .literal import printable, printable_text
 from .worker_errors import ForwardWorkerErrors
 from .wrap_log import WrapLog
 
@@ -65,7 +66,8 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.pending = 0  # lines received while paused
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Logs of pod {self.pod}", classes="title-line", id="log-title")
+        yield Static(printable(f"Logs of pod {self.pod}"), classes="title-line", id="log-title",
+                     markup=False)
         yield Static("", id="log-status")
         yield WrapLog(id="log", auto_scroll=True)  # long lines wrap: nothing is cut off
         yield Footer()
@@ -125,7 +127,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
             text.append(f", oldest {self.buffer.dropped} dropped")
         if self.ended:
             text.append(f"  {self.ended}", "yellow")
-        self.query_one("#log-status", Static).update(text)
+        self.query_one("#log-status", Static).update(printable_text(text))
 
     def _redraw(self) -> None:
         log = self.query_one(WrapLog)
