@@ -40,7 +40,15 @@ CANARIES = {
     "MCP_CANARY_AWS_KEY_ID": f"AKIACANARY{TAG.upper()}",
     "MCP_CANARY_AWS_SECRET": f"awssecret-CANARY-{TAG}",
 }
-REAL_RUNS = ["morning-health-check", "backup-verification", "security-checks", "log-review"]
+REAL_RUNS = ["morning-health-check", "backup-verification", "security-checks", "log-review",
+             "security-incident"]
+# answers for the real runs; security-incident blocks a documentation range, so that its
+# evidence step (pg_dump with the database password) runs
+ANSWERS = {"security-incident": ("--set", "block=198.51.100.0/24", "--set",
+                                 "evidence-dir={base}/evidence", "--confirm", "sandbox")}
+# the operator may keep the secrets in the environment instead of a file: this run has them
+# there too, and the programs it starts (psql, pg_restore) must not inherit them
+IN_ENVIRONMENT = "backup-verification"
 
 
 class ChildWatcher:
@@ -148,18 +156,20 @@ def canary_config(canary_sandbox):
     return path, base, bucket, info, sorted(values)
 
 
-def child_env(base: Path) -> dict[str, str]:
+def child_env(base: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_OPS_", "AWS_"))}
     env.update({"XDG_STATE_HOME": str(base / "state"), "KUBECACHEDIR": str(base / "kc"),
-                "PYTHONPATH": str(ROOT)})
+                "PYTHONPATH": str(ROOT)}, **extra)
     return env
 
 
-def mcp_ops(config: Path, base: Path, *args: str, timeout: float = 400):
+def mcp_ops(config: Path, base: Path, *args: str, timeout: float = 600,
+            extra_env: dict[str, str] | None = None):
     """Run ``mcp-ops`` with the canary config, watching every process it starts."""
     process = subprocess.Popen([sys.executable, "-m", "console", "--config", str(config), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=child_env(base), cwd=ROOT, stdin=subprocess.DEVNULL)
+                               env=child_env(base, **(extra_env or {})), cwd=ROOT,
+                               stdin=subprocess.DEVNULL)
     watcher = ChildWatcher(process.pid)
     try:
         out, err = process.communicate(timeout=timeout)
@@ -188,8 +198,11 @@ def test_no_canary_leaks_from_a_whole_sandbox_session(canary_config, tally):
 
     def run(item):
         wizard, extra = item
+        answers = [a.format(base=base) for a in ANSWERS.get(wizard, ())] if not extra else []
+        environ = CANARIES if wizard == IN_ENVIRONMENT and not extra else None
         started = time.monotonic()
-        done = mcp_ops(config, base, "run", wizard, "--env", "sandbox", *extra)
+        done = mcp_ops(config, base, "run", wizard, "--env", "sandbox", *extra, *answers,
+                       extra_env=environ)
         return item, time.monotonic() - started, done
 
     # dry runs three at a time (each its own process, watched on its own); the real ones
