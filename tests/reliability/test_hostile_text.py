@@ -281,3 +281,9 @@ def test_every_command_ends_quietly_when_its_reader_goes_away(tmp_path):
         assert "Traceback" not in err and "BrokenPipeError" not in err, (args, err)
         assert code in (0, 128 + signal.SIGPIPE) or (args[-2:] == ["check", "sandbox"]
                                                      and code == 3), (args, code, err)
+    # a dry run cut short is ended all the same: not left resumable (a resume runs for real)
+    listed = subprocess.run([sys.executable, "-m", "console", "--config", config, "log", "list"],
+                            capture_output=True, text=True, env=cli_env(tmp_path), cwd=ROOT,
+                            timeout=120)
+    assert listed.stdout.count("morning-health-check") >= 2, listed.stdout
+    assert "resumable" not in listed.stdout, listed.stdout
