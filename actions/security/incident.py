@@ -38,11 +38,11 @@ from typing import Any
 
 from console.config.model import Environment
 from console.config.secrets import secret
-from console.execution.child_env import pg_password_file
 from console.execution.context import StepContext
 from console.execution.inputs import BoolInput, Input, InputError
 from console.execution.kube.ops import PatchObject
 from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.pgpass import pg_password_file
 
 from ..library import kube_plan, notify
 from ..library.units import human_size
@@ -321,12 +321,12 @@ async def run_evidence(ctx: StepContext) -> AsyncIterator[StepOutput]:
     password = secret(pg.password_env)
     errors = []
     with ExitStack() as stack:
-        env = {}
+        env = dict(os.environ)
         if password:  # a password file, never argv nor the environment (/proc shows both)
+            env.pop("PGPASSWORD", None)
             env["PGPASSFILE"] = str(stack.enter_context(pg_password_file(password)))
         process = ctx.read_process(["pg_dump", "--format=custom", "--no-password", "--file",
-                                    str(dump), "--dbname", pg.dsn],
-                                   env={**os.environ, **env})
+                                    str(dump), "--dbname", pg.dsn], env=env)
         async for out in process:
             errors.append(out.text)
     result = process.result
