@@ -38,7 +38,7 @@ from .library.plan import commands
 from .performance_state import INVALID, changed
 from .scaling import Targets, hpa_patch, live_hpa
 
-QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$", re.ASCII)
 
 
 @dataclass(frozen=True)

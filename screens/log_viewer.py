@@ -40,6 +40,7 @@ from console.logstream import (
     open_selector_log,
 )
 
+from .literal import printable, printable_text
 from .worker_errors import ForwardWorkerErrors
 from .wrap_log import WrapLog
 
@@ -96,7 +97,8 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self._flush_armed = False
 
     def compose(self) -> ComposeResult:
-        yield Static(self._title(), classes="title-line", id="log-title")
+        yield Static(printable(self._title()), classes="title-line", id="log-title",
+                     markup=False)
         yield Static("", id="log-status")
         yield WrapLog(id="log", auto_scroll=True)  # long lines wrap: nothing is cut off
         # compact, without the palette hint (ctrl+p still works): every key of the viewer
@@ -133,7 +135,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.source = stream
         if isinstance(stream, SelectorLogStream):
             self.selector = stream.selector
-            self.query_one("#log-title", Static).update(self._title())
+            self.query_one("#log-title", Static).update(printable(self._title()))
         else:
             self.container = stream.container
         try:
@@ -197,7 +199,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
             text.append(f", oldest {self.buffer.dropped} dropped")
         if self.ended:
             text.append(f"  {self.ended}", "yellow")
-        self.query_one("#log-status", Static).update(text)
+        self.query_one("#log-status", Static).update(printable_text(text))
 
     def _redraw(self) -> None:
         self._queued.clear()  # the buffer holds them too
@@ -215,7 +217,7 @@ class LogViewer(ForwardWorkerErrors, Screen):
         self.ended = None
         self.paused = False
         self.buffer = LogBuffer(self.cap)
-        self.query_one("#log-title", Static).update(self._title())
+        self.query_one("#log-title", Static).update(printable(self._title()))
         self._redraw()
         self._status()
         self.stream()

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from console.collectors.kube_model import KubeSnapshot, PodInfo
 
 from .drilldown import DrillDown
+from .literal import printable_text
 from .panels.base import ago
 from .panels.pods import pct, pod_status, summary
 from .tables import add_columns, sync_rows
@@ -73,7 +74,7 @@ class PodDetail(ModalScreen[None]):
             text.append(f"  {ago(e.age_seconds):>4} {e.reason}: {e.message} (x{e.count})\n")
         if not events:
             text.append("  none\n", "dim")
-        yield Static(text)
+        yield Static(printable_text(text))  # names, reasons, messages from the platform
 
 
 def _mib(n: float | None) -> float | None:

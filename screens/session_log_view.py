@@ -24,6 +24,7 @@ from console.execution.log_export import describe_event, export_markdown
 from console.execution.log_store import SessionSummary, list_sessions, read_records, verify
 from console.execution.redaction import Redactor
 
+from .literal import cell
 from .worker_errors import ForwardWorkerErrors
 from .wrap_log import WrapLog
 
@@ -76,7 +77,8 @@ class SessionLogView(ForwardWorkerErrors, Screen[SessionSummary | None]):
         with self.app.batch_update():
             for s in sessions:
                 status = s.status + (" ↻" if s.resumable else "")
-                table.add_row(s.id, status, s.env, str(s.records), s.wizard or "-", key=s.id)
+                table.add_row(*map(cell, (s.id, status, s.env, str(s.records), s.wizard or "-")),
+                              key=s.id)
         self.sessions, self.listed = sessions, True
         if not sessions:
             self._verdict(f" no sessions in {self.directory}")

@@ -9,6 +9,8 @@ from typing import Any
 
 from textual.widgets import DataTable
 
+from .literal import cell
+
 
 def add_columns(table: DataTable, columns: Sequence[tuple[str, str]]) -> None:
     """(label, key) pairs, once."""
@@ -36,14 +38,16 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]],
               sort_column: str | Sequence[str] | None = None,
               reverse: bool = False) -> None:
     """Make ``table`` hold exactly ``rows`` ((row key, cells) in column order). The cursor
-    stays on the same row (by key) when rows above it come or go."""
+    stays on the same row (by key) when rows above it come or go. Text cells are shown
+    literally (:func:`.literal.cell`): no markup, no control characters."""
     selected = _cursor_key(table)
     wanted = {key: cells for key, cells in rows}
     for row_key in list(table.rows):
         if row_key.value not in wanted:
             table.remove_row(row_key)
     column_keys = list(table.columns)
-    for key, cells in rows:
+    for key, raw_cells in rows:
+        cells = [cell(value) for value in raw_cells]  # foreign text shown, not interpreted
         if key in table.rows:
             for column_key, value in zip(column_keys, cells, strict=False):
                 if table.get_cell(key, column_key) != value:

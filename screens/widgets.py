@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, Sparkline, Static
 
+from .literal import printable_text
+
 HISTORY = 60  # points kept per sparkline (2 minutes at the default 2 s refresh)
 
 
@@ -43,7 +45,7 @@ def set_text(widget: Static | Label, content: Text | str) -> None:
     """Update a Static only when its content changed, and without a layout pass when the
     number of lines is the same: most refreshes change a figure, not the shape, and a
     layout pass of the whole screen is the most expensive thing a poll can cause."""
-    text = content if isinstance(content, Text) else Text(content)
+    text = printable_text(content if isinstance(content, Text) else Text(content))
     previous = getattr(widget, "_mcp_text", None)
     if previous is not None and previous == text:
         return

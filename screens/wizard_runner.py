@@ -49,6 +49,7 @@ from console.execution.model import Risk, Wizard
 from console.execution.session import WizardRun
 
 from .confirm_modal import ConfirmModal
+from .literal import printable, printable_text
 from .take_over_modal import TakeOverModal
 from .wizard_widgets import InputForm, StepList, render_plan
 from .worker_errors import ForwardWorkerErrors
@@ -148,7 +149,7 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
         self._begin()
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(printable(text))
         self.hinting = False
 
     def _steps(self) -> StepList:
@@ -235,7 +236,7 @@ class WizardRunner(ForwardWorkerErrors, Screen[None]):
             plan, note = None, f"{note} ({exc})"
         if self.read_only and step.risk > Risk.READ:
             note = "read-only: this step will be refused. " + note
-        self.query_one("#plan", Static).update(render_plan(index, step, plan, note))
+        self.query_one("#plan", Static).update(printable_text(render_plan(index, step, plan, note)))
 
     def _log(self, line: str) -> None:
         self.query_one("#output", WrapLog).write_line(line)

@@ -22,6 +22,8 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import Log
 
+from .literal import printable
+
 HANG = 2  # continuation rows: the line's own indent plus this many columns
 
 
@@ -130,7 +132,8 @@ class WrapLog(Log):
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> WrapLog:
         at_end = self.is_vertical_scroll_end
         self._line_open = False
-        new = [part for line in lines for part in (line.splitlines() or [""])]
+        # control characters made visible: an ESC in a log line must not reach the terminal
+        new = [printable(part) for line in lines for part in (line.splitlines() or [""])]
         self._lines.extend(new)
         for line in new:
             rows = self._wrap(line)

@@ -36,7 +36,7 @@ from ..library.plan import commands
 from ..library.rollout import follow_rollout, rollout_settled
 from .common import after_step, chosen, remedy_input, restart_step, scale_step
 
-QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|m|k|M|G)?$")
+QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|m|k|M|G)?$", re.ASCII)
 GiB = 2**30
 CACHE = "alerts.resources"
 

@@ -188,6 +188,7 @@ class PatternInput(Input):
     """A key pattern with at least one literal character before its first wildcard."""
 
     async def convert(self, text: str, ctx: StepContext) -> str:
+        text = str(await super().convert(text, ctx))  # no control characters
         if set(text) <= {"*", "?"}:
             raise InputError(f"{text!r} matches every key: that is FLUSHDB (remedy=flushdb)")
         if any(c.isspace() for c in text):

@@ -15,8 +15,8 @@ must pass the client address through), else every request comes from a node's ad
 
 *Evidence.* 24 h of every application pod's log and a ``pg_dump`` of the database into a
 new 0700 directory; each file's SHA-256 and size in the session log; optionally uploaded to
-S3 with server-side encryption. The database password goes to ``pg_dump`` through its
-environment (``PGPASSWORD``), never its arguments.
+S3 with server-side encryption. The database password goes to ``pg_dump`` in a password
+file (``PGPASSFILE``, 0600, removed after), never its arguments nor its environment.
 
 *Notify.* The Slack webhook with an editable message; the webhook URL is a secret and is
 never shown, logged or exported.
@@ -30,6 +30,7 @@ import ipaddress
 import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from console.execution.context import StepContext
 from console.execution.inputs import BoolInput, Input, InputError
 from console.execution.kube.ops import PatchObject
 from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
+from console.execution.pgpass import pg_password_file
 
 from ..library import kube_plan, notify
 from ..library.units import human_size
@@ -316,16 +318,17 @@ async def run_evidence(ctx: StepContext) -> AsyncIterator[StepOutput]:
                 fh.write(line + "\n")
         files.append(path)
     dump = root / "database.dump"
-    env = dict(os.environ)
-    env.pop("PGPASSWORD", None)
     password = secret(pg.password_env)
-    if password:
-        env["PGPASSWORD"] = password  # the environment, never argv
-    process = ctx.read_process(["pg_dump", "--format=custom", "--no-password", "--file",
-                                str(dump), "--dbname", pg.dsn], env=env)
     errors = []
-    async for out in process:
-        errors.append(out.text)
+    with ExitStack() as stack:
+        env = dict(os.environ)
+        if password:  # a password file, never argv nor the environment (/proc shows both)
+            env.pop("PGPASSWORD", None)
+            env["PGPASSFILE"] = str(stack.enter_context(pg_password_file(password)))
+        process = ctx.read_process(["pg_dump", "--format=custom", "--no-password", "--file",
+                                    str(dump), "--dbname", pg.dsn], env=env)
+        async for out in process:
+            errors.append(out.text)
     result = process.result
     if result is None or not result.ok:
         raise StepFailed(f"pg_dump failed: {' '.join(errors[-3:]) or result}")
@@ -476,8 +479,8 @@ WIZARD = Wizard(
         Step("evidence", "Collect evidence",
              "24 h of every application pod's log and a pg_dump of the database into a new "
              "0700 directory; each file's SHA-256 and size go into the session log, so the "
-             "evidence can be shown untouched later. The password reaches pg_dump through "
-             "PGPASSWORD, never its arguments.",
+             "evidence can be shown untouched later. The password reaches pg_dump in a "
+             "password file, never its arguments nor its environment.",
              Risk.READ, plan_evidence, run_evidence, inputs=(EVIDENCE_DIR, BUCKET),
              applies=_contain, timeout=900),
         Step("upload", "Upload the evidence to S3",

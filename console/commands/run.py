@@ -132,13 +132,17 @@ async def _run(args, config, wizard, env_name, answers) -> int:
         problems = await driver.set_inputs(answers)
     driver.run.take_over = getattr(args, "take_over", None)
     mode = " (read-only)" if driver.read_only else ""
-    print(f"{wizard.id} on {driver.env_name}{mode} — session {driver.log.id}", flush=True)
     try:
+        print(f"{wizard.id} on {driver.env_name}{mode} — session {driver.log.id}", flush=True)
         if problems:
             raise InputsRejected(problems)
         if args.dry_run:
             return await _dry_run(driver)
         driver.require_confirmations(confirmer.problem)
+    except BrokenPipeError:  # the reader went away (`| head`) before any step ran: a dry run
+        if args.dry_run:  # is ended all the same, never left resumable (that would run it)
+            await driver.finish(RunState.DRY_RUN if driver.state.open else None)
+        raise
     except McpOpsError as err:
         _err(str(err))
         await _finish(driver, RunState.REFUSED)

@@ -20,6 +20,7 @@ from console.errors import McpOpsError
 
 from .model import Config
 from .secrets import read_secrets_file, remember_file_secrets
+from .yaml_limits import YamlLimitError, check_nodes, check_size
 
 Path_ = tuple[str | int, ...]
 
@@ -89,9 +90,16 @@ def load(explicit: str | os.PathLike | None = None) -> tuple[Path, Config]:
 def load_file(path: str | os.PathLike) -> Config:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [ConfigProblem("", None, exc.strerror or str(exc))]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), [ConfigProblem("", line, (
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"))]) from None
     config = parse(text, str(path))
     if config.secrets_file:
         _load_secrets(path, config.secrets_file, _key_line(text, "secrets_file"))
@@ -121,16 +129,28 @@ def _load_secrets(config_path: Path, name: str, line: int | None) -> None:
 
 def parse(text: str, source: str = "<config>") -> Config:
     try:
+        check_size(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            check_nodes(node)
+    except YamlLimitError as exc:
+        raise ConfigError(source, [ConfigProblem("", exc.line, str(exc))]) from None
+    except RecursionError:
+        raise ConfigError(source, [ConfigProblem("", None, "nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            line = text[:exc.position].count("\n") + 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(source, [ConfigProblem("", line, f"not valid YAML: {problem}")]) from exc
     if node is None:
         raise ConfigError(source, [ConfigProblem("", 1, "the file is empty")])
     lines: dict[Path_, int] = {}
-    data = _construct(node, (), lines)
+    try:
+        data = _construct(node, (), lines)
+    except _NodeProblem as exc:
+        raise ConfigError(source, [exc.problem]) from None
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigProblem("", 1, "the top level must be a mapping")])
     try:
@@ -145,14 +165,30 @@ def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _NodeProblem(path, line, "a key must be a plain name, not a list or mapping")
             key = str(key_node.value)
+            if key in out:
+                raise _NodeProblem((*path, key), line,
+                                   f"duplicate key (first at line {lines[(*path, key)]})")
             out[key] = _construct(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            lines[(*path, key)] = line
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(v, (*path, i), lines) for i, v in enumerate(node.value)]
     loader = yaml.SafeLoader("")
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. a 5,000-digit int
+        message = getattr(exc, "problem", None) or str(exc)
+        raise _NodeProblem(path, node.start_mark.line + 1, f"unreadable value: {message}") from None
+
+
+class _NodeProblem(Exception):
+    def __init__(self, path: Path_, line: int, message: str):
+        super().__init__(message)
+        self.problem = ConfigProblem(".".join(str(p) for p in path), line, message)
 
 
 def _problems(exc: ValidationError, data: dict, lines: dict[Path_, int]) -> list[ConfigProblem]:

@@ -21,11 +21,13 @@ ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 Percent = Annotated[float, Field(ge=0, le=100)]
-Seconds = Annotated[float, Field(gt=0)]
+# at most a week: a timeout or an interval of 1e300 s would overflow the event loop's clock
+Seconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # infinite or NaN figures are refused: `.inf` is valid YAML but no threshold or timeout
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _env_var(value: str | None) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,8 +26,11 @@ K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 IMAGE_REF = re.compile(
     r"^(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
     r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$",
+    re.ASCII,  # a tag's \w is [A-Za-z0-9_], as for docker: 'nginx:é' is no reference
 )
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+INTEGER = re.compile(r"^[+-]?[0-9]+$")  # ASCII digits: int() also reads '١٢' and '1_000'
 SQL_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 SQL_RESERVED = frozenset(
     "all analyse analyze and any array as asc asymmetric both case cast check collate column "
@@ -43,6 +47,11 @@ T = TypeVar("T")
 # a value, or a function of the step context returning one (or awaiting to one)
 Default = Any
 Bound = int | Callable[["StepContext"], int] | Callable[["StepContext"], Awaitable[int]] | None
+
+
+def has_control(text: str) -> bool:
+    """C0 and C1 controls (ESC, DEL, the 8-bit CSI) and bidi overrides: never in an answer."""
+    return any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in text)
 
 
 class InputError(ValueError):
@@ -90,7 +99,7 @@ class Input:
         return await self.convert(text, ctx)
 
     async def convert(self, text: str, ctx: StepContext) -> Any:
-        if any(ord(c) < 32 for c in text):
+        if has_control(text):
             raise InputError("control characters are not allowed")
         return text
 
@@ -114,6 +123,8 @@ class IntInput(Input):
 
     async def convert(self, text: str, ctx: StepContext) -> int:
         try:
+            if not INTEGER.match(text):
+                raise ValueError(text)
             value = int(text, 10)
         except ValueError:
             raise InputError(f"{text!r} is not a whole number") from None

@@ -259,6 +259,14 @@ class WizardRun:
         return list(self.wizard.steps[index].inputs)
 
     async def default_text(self, item: Input) -> str:
+        """The text a form field starts with; "" when a live default cannot be read (the
+        answer is then checked, and a problem reported, when it is given)."""
+        try:
+            return await self._default_text(item)
+        except Exception:  # noqa: BLE001 - a platform that does not answer: no default
+            return ""
+
+    async def _default_text(self, item: Input) -> str:
         if item.name in self.raw:
             return self.raw[item.name]
         value = await item.default_value(self.ctx)
@@ -274,12 +282,17 @@ class WizardRun:
                     for k in answers if k not in known]
         values: dict[str, Any] = {}
         for item in items:
-            raw = answers[item.name] if item.name in answers else await self.default_text(item)
-            if item.secret:
-                self.redactor.add(raw)
+            raw = answers.get(item.name, "")
             try:
+                if item.name not in answers:
+                    raw = await self._default_text(item)
+                if item.secret:
+                    self.redactor.add(raw)
                 values[item.name] = await item.parse(raw, self.ctx)
-            except InputError as err:
+            except Exception as exc:  # noqa: BLE001 - refused with a message, never a crash
+                # a live default or list of choices the platform could not give
+                err = exc if isinstance(exc, InputError) else InputError(self.redactor.text(
+                    f"could not be checked against the platform: {describe_error(exc)}"))
                 problems.append(InputProblem(item.name, str(err)))
                 self._log("input_rejected", {"input": item.name,
                                              "value": "***" if item.secret else raw,
