@@ -5,6 +5,9 @@ Only the deployment and its pods are essential. The HPA, nodes, events, metrics 
 certificate are read when they can be and their failures are recorded in the snapshot
 (``hpa_error``, ``nodes_error``, ``events_error``, ``metrics_error``, ``disk_error``), so
 credentials that may not list nodes, or one slow metrics-server, do not blank the Pods panel.
+An API server that does not answer at all (no status: refused, timed out, cut off) fails the
+whole snapshot, even with watch caches at hand: a hung server leaves its watch streams
+silent, not broken, and the caches would otherwise be shown as fresh for minutes.
 
 Disk use comes from each node's kubelet Summary API through the API server
 (``/api/v1/nodes/NODE/proxy/stats/summary``, permission ``get nodes/proxy``): at most
@@ -144,6 +147,10 @@ class KubeCollector:
         for result in (pods, nodes):
             if isinstance(result, BaseException) and not isinstance(result, KubeError):
                 raise result
+        if isinstance(pods, KubeError) and pods.status == 0:
+            # the API server itself did not answer (refused, hung, cut off): the watch
+            # caches may be frozen with it and can no longer be vouched for
+            raise pods
         if isinstance(pods, KubeError):
             return {}, f"metrics.k8s.io: {pods}"
         usage = {f"pod/{m['metadata']['name']}": m for m in pods.get("items", [])}

@@ -30,6 +30,9 @@ from console.collectors.backups import BackupsCollector
 from console.collectors.kube import KubeCollector
 from console.collectors.registry import build_collector, collect_bounded, collectors_for
 from console.config.model import Config
+from console.execution.driver import RunDriver, RunState
+from console.execution.log_store import read_records, verify
+from console.execution.model import Plan, Risk, Step, StepFailed, Wizard
 from console.identity import Operator
 from console.sources.kube import KubeSource
 from screens.app import McpOpsApp
@@ -49,6 +52,9 @@ DEADLINE = 45.0  # for a fault to show, or a recovery; never reached on a pass
 KNOWN_DEFECTS = {
     ("postgres", "garbage"): "asyncpg spins forever on a message with a negative length: "
                              "the event loop freezes, no key is handled, no timeout fires",
+    ("kube", "error"): "an API server answering 503 to every request, with its idle watch "
+                       "streams left open, keeps the Pods panel fresh from the watch caches "
+                       "(its 503 on metrics.k8s.io reads like metrics-server being down)",
 }
 
 
@@ -230,10 +236,13 @@ async def world(key: str, tmp_path):
             })
             yield config, proxy
     finally:
+        dbg(key, "world: stopping")
         if proxy is not None:
             await proxy.stop()
         await service.stop()
+        dbg(key, "world: service stopped")
         moto.stop()
+        dbg(key, "world: stopped")
 
 
 def dbg(*a):
@@ -318,6 +327,8 @@ async def test_every_fault_shows_on_its_panel_and_keys_stay_handled(key, tmp_pat
             hub = app._live_data["live"]
             assert all(p.update_errors == 0 for p in hub.pollers.values())
             assert hub.pollers[source.component].max_in_flight == 1
+            dbg(key, "leaving the app")
+        dbg(key, "left the app")
     lat = sorted(keys.latencies)
     print(f"\n{source.name}: {len(lat)} keys handled, median {lat[len(lat) // 2] * 1000:.0f} ms,"
           f" max {lat[-1] * 1000:.0f} ms; poll interval {INTERVAL} s, backoff cap "
@@ -363,3 +374,108 @@ def test_garbage_from_postgres_leaves_the_event_loop_running(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail("the event loop froze on garbage from PostgreSQL")
     assert "failed in time" in done.stdout, done.stderr[-2000:]
+
+
+# ---- the same faults during a wizard step ------------------------------------------------
+WIZARD_FAULTS = ("refuse", "hang", "garbage")
+WIZARD_SOURCES = ("postgres", "redis", "kube", "aws", "health")
+
+
+def reading_step(key: str) -> Wizard:
+    """A wizard of one read step that asks ``key``'s source something through the step
+    context, as the runbook's wizards do."""
+    async def run(ctx):
+        if key == "postgres":
+            db = await ctx.postgres()
+            yield f"PostgreSQL answers {await db.fetchval('SELECT 40 + 2')}"
+        elif key == "redis":
+            yield f"Redis answers {await ctx.redis().ping()}"
+        elif key == "kube":
+            deployment = await (await ctx.kube()).deployment()
+            yield f"deployment {deployment.name}: {deployment.ready}/{deployment.desired} ready"
+        elif key == "aws":
+            bucket = ctx.env.aws.s3_backup_bucket
+            objects = await (await ctx.aws()).list_objects(bucket, ctx.env.aws.s3_backup_prefix)
+            yield f"{len(objects)} dumps in s3://{bucket}"
+        else:
+            snap = await ctx.collect("service", timeout=BOUND)
+            bad = the_fault("health", snap) if snap.error is None else snap.error
+            if bad:
+                raise StepFailed(f"the service's health endpoints: {bad}")
+            yield "the service's health endpoints answer"
+
+    step = Step("read", f"Read {key}", "the source answers", Risk.READ,
+                lambda ctx: Plan(f"ask {key}", (Plan.command("true"),)), run)
+    return Wizard(f"read-{key}", f"Read {key}", "test", "one read step", steps=(step,))
+
+
+async def confirm_yes(request):
+    from console.execution.confirmation import ConfirmationAnswer
+
+    return ConfirmationAnswer(True, request.env_name)
+
+
+@pytest.mark.parametrize("key", WIZARD_SOURCES)
+async def test_a_wizard_step_fails_with_the_cause_and_resumes_after_recovery(
+        key, tmp_path, monkeypatch, tally):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    source = SOURCES[key]
+    rows = []
+    async with world(key, tmp_path) as (config, proxy):
+        settings = config.model_dump()
+        settings["ui"]["source_timeout_seconds"] = SHORT
+        live = settings["environments"]["live"]
+        live["kubernetes"]["request_timeout"] = SHORT
+        live["postgres"]["statement_timeout_ms"] = 1000
+        config = Config.model_validate(settings)
+        wizard = reading_step(key)
+        for fault in WIZARD_FAULTS:
+            if (key, fault) in KNOWN_DEFECTS:
+                tally.fault(f"{source.name} (wizard)", fault, False, "loop frozen")
+                continue
+            await proxy.set_mode(fault)
+            driver = RunDriver.start(config=config, env_name="live", wizard=wizard,
+                                     read_only=False, confirmer=confirm_yes)
+            began = time.monotonic()
+            state = await asyncio.wait_for(driver.advance(), DEADLINE)
+            took = time.monotonic() - began
+            error = driver.last.error if driver.last else None
+            await driver.finish()
+            await proxy.set_mode("pass")
+            ok = state is RunState.FAILED and bool(error)
+            [end] = [r["data"] for r in read_records(driver.log.path) if r["event"] == "step_end"]
+            ok = ok and end["status"] == "failed" and end["error"] == error
+            again, problems = await RunDriver.resume(driver.log.id, config=config, wizard=wizard,
+                                                     env_name="live", confirmer=confirm_yes)
+            resumed = await asyncio.wait_for(again.advance(), DEADLINE)
+            await again.finish()
+            result = verify(driver.log.path)
+            ok = ok and not problems and resumed is RunState.COMPLETED and result.ok
+            tally.fault(f"{source.name} (wizard)", fault, ok, f"{state.value}/{resumed.value}")
+            rows.append(f"  {fault:<8} failed after {took:4.1f} s: {str(error)[:110]}")
+            assert ok, (fault, state, error, problems, resumed)
+    print(f"\n{source.name}, a wizard step:\n" + "\n".join(rows))
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS["kube", "error"])
+async def test_an_api_server_answering_503_fails_the_pods_snapshot(tmp_path):
+    """The Pods collector as the dashboard runs it (watch caches), against an API server
+    that starts answering 503 to everything: the next snapshot must fail."""
+    kubeconfig = tmp_path / "kubeconfig"
+    async with plain_http_emulator(kubeconfig) as kube:
+        proxy = await FaultProxy(kube.port, error_reply=http_error()).start()
+        kubeconfig.write_text(kubeconfig.read_text().replace(
+            f"127.0.0.1:{kube.port}", f"127.0.0.1:{proxy.port}"))
+        env = Config.model_validate({"environments": {"live": live_environment(
+            "http://127.0.0.1:9", "http://127.0.0.1:9", kubeconfig)}}).environments["live"]
+        collector = KubeCollector(env.kubernetes, watch=True, timeout=SHORT)
+        try:
+            assert (await collector.collect()).error is None
+            await proxy.set_mode("error")
+            await asyncio.sleep(2 * SHORT)  # let any watch stream see it, too
+            snapshot = await collector.collect()
+            assert snapshot.error is not None, snapshot.metrics_error
+        finally:
+            await collector.close()
+            await proxy.stop()
