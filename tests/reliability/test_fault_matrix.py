@@ -52,7 +52,11 @@ DEADLINE = 45.0  # for a fault to show, or a recovery; never reached on a pass
 KNOWN_DEFECTS = {
     ("postgres", "garbage"): "asyncpg spins forever on a message with a negative length: "
                              "the event loop freezes, no key is handled, no timeout fires",
+    # found by the wizard cells; not tried there (it costs minutes), see the report
+    ("aws", "hang (wizard)"): "a wizard's S3 read (AwsReader, timeout 60 s) from an endpoint "
+                              "that accepts and never answers was still waiting after 120 s",
 }
+DEFECT_CELL = {"garbage": "loop frozen", "hang (wizard)": "no end >120s"}
 
 
 @dataclass
@@ -289,7 +293,7 @@ async def test_every_fault_shows_on_its_panel_and_keys_stay_handled(key, tmp_pat
             recovered_all = True
             for fault in FAULTS:
                 if (key, fault) in KNOWN_DEFECTS:
-                    tally.fault(source.name, fault, False, "loop frozen")
+                    tally.fault(source.name, fault, False, DEFECT_CELL[fault])
                     rows.append(f"  {fault:<8} NOT TRIED: {KNOWN_DEFECTS[key, fault]}")
                     continue
                 began = time.monotonic()
@@ -371,6 +375,7 @@ def test_garbage_from_postgres_leaves_the_event_loop_running(tmp_path):
 # ---- the same faults during a wizard step ------------------------------------------------
 WIZARD_FAULTS = ("refuse", "hang", "garbage")
 WIZARD_SOURCES = ("postgres", "redis", "kube", "aws", "health")
+STEP_DEADLINE = 90.0  # a wizard's AWS reads wait up to 60 s (context.py: dumps stream long)
 
 
 def reading_step(key: str) -> Wizard:
@@ -423,14 +428,17 @@ async def test_a_wizard_step_fails_with_the_cause_and_resumes_after_recovery(
         config = Config.model_validate(settings)
         wizard = reading_step(key)
         for fault in WIZARD_FAULTS:
-            if (key, fault) in KNOWN_DEFECTS:
-                tally.fault(f"{source.name} (wizard)", fault, False, "loop frozen")
+            defect = next((f for f in (fault, f"{fault} (wizard)") if (key, f) in KNOWN_DEFECTS),
+                          None)
+            if defect is not None:
+                tally.fault(f"{source.name} (wizard)", fault, False, DEFECT_CELL[defect])
+                rows.append(f"  {fault:<8} NOT TRIED: {KNOWN_DEFECTS[key, defect]}")
                 continue
             await proxy.set_mode(fault)
             driver = RunDriver.start(config=config, env_name="live", wizard=wizard,
                                      read_only=False, confirmer=confirm_yes)
             began = time.monotonic()
-            state = await asyncio.wait_for(driver.advance(), DEADLINE)
+            state = await asyncio.wait_for(driver.advance(), STEP_DEADLINE)
             took = time.monotonic() - began
             error = driver.last.error if driver.last else None
             await driver.finish()
@@ -440,7 +448,7 @@ async def test_a_wizard_step_fails_with_the_cause_and_resumes_after_recovery(
             ok = ok and end["status"] == "failed" and end["error"] == error
             again, problems = await RunDriver.resume(driver.log.id, config=config, wizard=wizard,
                                                      env_name="live", confirmer=confirm_yes)
-            resumed = await asyncio.wait_for(again.advance(), DEADLINE)
+            resumed = await asyncio.wait_for(again.advance(), STEP_DEADLINE)
             await again.finish()
             result = verify(driver.log.path)
             ok = ok and not problems and resumed is RunState.COMPLETED and result.ok
@@ -470,3 +478,4 @@ async def test_an_api_server_answering_503_fails_the_pods_snapshot(tmp_path):
         finally:
             await collector.close()
             await proxy.stop()
+
