@@ -5,6 +5,10 @@ Only the deployment and its pods are essential. The HPA, nodes, events, metrics 
 certificate are read when they can be and their failures are recorded in the snapshot
 (``hpa_error``, ``nodes_error``, ``events_error``, ``metrics_error``, ``disk_error``), so
 credentials that may not list nodes, or one slow metrics-server, do not blank the Pods panel.
+When metrics cannot be read, ``/version`` is asked: an API server that does not answer
+that either (refused, hung, cut off, 5xx) fails the whole snapshot, even with watch caches
+at hand: it leaves its watch streams silent, not broken, and the caches would otherwise be
+shown as fresh for minutes.
 
 Disk use comes from each node's kubelet Summary API through the API server
 (``/api/v1/nodes/NODE/proxy/stats/summary``, permission ``get nodes/proxy``): at most
@@ -149,11 +153,21 @@ class KubeCollector:
             if isinstance(result, BaseException) and not isinstance(result, KubeError):
                 raise result
         if isinstance(pods, KubeError):
+            await self._api_answers()
             return {}, f"metrics.k8s.io: {pods}"
         usage = {f"pod/{m['metadata']['name']}": m for m in pods.get("items", [])}
         if not isinstance(nodes, KubeError):
             usage |= {f"node/{m['metadata']['name']}": m for m in nodes.get("items", [])}
         return usage, None
+
+    async def _api_answers(self) -> None:
+        """Raise when the API server itself does not answer. Metrics failing may be only
+        metrics-server (down: 503, or hung), but it may be the whole API server, whose
+        watch streams then fall silent, not broken: the caches must not pass for fresh."""
+        try:
+            await self.source.get("/version")
+        except KubeError as exc:
+            raise KubeError(exc.status, f"the API server does not answer: {exc}") from None
 
     async def _disks(self, names: list[str]) -> None:
         """Read the nodes' disk use into ``self._disk`` when due. The dashboard (``watch``)

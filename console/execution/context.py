@@ -95,9 +95,13 @@ class Clients:
 
     async def postgres(self) -> Any:
         if self._postgres is None:
-            from console.sources.postgres import connect
+            from console.sources.postgres import connect, describe_dsn
 
-            self._postgres = await connect(self.env.postgres)
+            try:
+                self._postgres = await connect(self.env.postgres)
+            except TimeoutError:  # asyncpg's says nothing; name what did not answer
+                raise TimeoutError(f"PostgreSQL {describe_dsn(self.env.postgres.dsn)} did not "
+                                   "answer in time") from None
             self.opened.append("postgres")
         return self._postgres
 

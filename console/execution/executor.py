@@ -195,8 +195,9 @@ class Executor:
         last: Progress | None = None
         if step.risk > Risk.READ:
             ctx._grant(step.id)
+        budget = asyncio.timeout(step.timeout)
         try:
-            async with asyncio.timeout(step.timeout):
+            async with budget:
                 async for item in step.run(ctx):
                     if isinstance(item, Progress):
                         last = item
@@ -216,9 +217,15 @@ class Executor:
             return self._end(index, step, SKIPPED, started, error=str(exc), last_progress=last)
         except StepFailed as exc:
             return self._end(index, step, FAILED, started, error=str(exc), last_progress=last)
-        except TimeoutError:
-            return self._end(index, step, TIMED_OUT, started, last_progress=last,
-                             error=f"timed out after {step.timeout:.0f}s")
+        except TimeoutError as exc:
+            if budget.expired():
+                return self._end(index, step, TIMED_OUT, started, last_progress=last,
+                                 error=f"timed out after {step.timeout:.0f}s")
+            # a client's own timeout (a query, a socket read): the step failed on it, long
+            # before its own time was up; saying "timed out after 300s" would misname it
+            error = f"a request timed out: {exc}" if str(exc) else "a request timed out"
+            return self._end(index, step, FAILED, started, error=error[:2000],
+                             last_progress=last)
         except asyncio.CancelledError:
             self._end(index, step, ABORTED, started, error="aborted by the operator",
                       last_progress=last)

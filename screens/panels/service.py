@@ -26,9 +26,18 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "–" if value is None else pattern.format(value)
 
 
+def failure_word(e: Endpoint) -> str:
+    """What became of a request that got no HTTP status: it timed out, could not connect
+    (down), or got an answer that was no HTTP (bad answer: garbage, cut off)."""
+    error = e.error or ""
+    if error.startswith("timed out"):
+        return "timeout"
+    return "down" if error.startswith("cannot connect") else "bad answer"
+
+
 def endpoint_cells(e: Endpoint) -> list:
     if e.status_code is None:
-        status = Text("down" if "connect" in (e.error or "") else "timeout", "bold red")
+        status = Text(failure_word(e), "bold red")
     else:
         status = Text(str(e.status_code), "green" if e.ok else "bold red")
     slow = (e.latency_ms or 0) >= 500
@@ -88,8 +97,7 @@ class ServicePanel(Panel):
                 line.append("  ")
             name = {"dependencies": "deps", "database": "db"}.get(e.name, e.name)
             if e.status_code is None:
-                line.append(f"{name} ", "bold").append("down" if "connect" in (e.error or "")
-                                                        else "timeout", "bold red")
+                line.append(f"{name} ", "bold").append(failure_word(e), "bold red")
             elif not e.ok:
                 line.append(f"{name} ", "bold").append(f"HTTP {e.status_code}", "bold red")
             else:

@@ -51,6 +51,7 @@ class Tally:
             for s in sources:
                 cells = [self.matrix.get((s, f), "-") for f in faults]
                 out.append(f"{s:<{width}}  " + "  ".join(f"{c:>12}" for c in cells))
+            out.append("(a cell: ok, or why the fault was not survived; - not tried)")
         out.append(f"reliability: faults survived {self.faults_survived}/{self.faults_tried}, "
                    f"inputs tried {self.inputs_tried}, leaks found {self.leaks_found}, "
                    f"tamper cases caught {self.tamper_caught}/{self.tamper_tried}")
