@@ -46,9 +46,14 @@ if args[:1] == ["list"]:  # the release as helm list -o json shows it
 with open(os.environ["HELM_STANDIN_PIDS"], "a") as f:
     f.write(f"{{os.getpid()}}\\n")
 print("Release \\"postgres-production\\" has been upgraded. Happy Helming!", flush=True)
+# a program that learned the secrets elsewhere (a values file, the cluster) and prints them:
+# the console gives it none of them in its environment, and masks them in its output
+with open(os.environ["HELM_STANDIN_SECRETS"]) as f:
+    known = json.load(f)
 for name in {names!r}:
     print(f"env {{name}}={{os.environ.get(name, '')}}", flush=True)
-print("connecting to postgresql://app:" + os.environ["WZ_TEST_PG_PASSWORD"] + "@db/x", flush=True)
+    print(f"knows {{name}}={{known[name]}}", flush=True)
+print("connecting to postgresql://app:" + known["WZ_TEST_PG_PASSWORD"] + "@db/x", flush=True)
 time.sleep(float(os.environ.get("HELM_STANDIN_SLEEP", "0")))
 # what bitnami/postgresql-ha does with postgresql.replicaCount=N (any other key is ignored,
 # as --reuse-values ignores an unknown key): its StatefulSet runs N PostgreSQL pods
@@ -87,7 +92,9 @@ def setup(tmp_path, emulator):
     config = write_config(tmp_path, kubeconfig=str(emulator.kubeconfig), context="sandbox")
     env = cli_env(tmp_path, **SECRETS, PATH=f"{bindir}:{os.environ['PATH']}",
                   HELM_STANDIN_RECORD=str(tmp_path / "helm-argv.jsonl"),
-                  HELM_STANDIN_PIDS=str(tmp_path / "helm-pids"))
+                  HELM_STANDIN_PIDS=str(tmp_path / "helm-pids"),
+                  HELM_STANDIN_SECRETS=str(tmp_path / "helm-knows.json"))
+    (tmp_path / "helm-knows.json").write_text(json.dumps(SECRETS))
     yield config, env, tmp_path
     end_stand_ins(tmp_path)
 
@@ -236,7 +243,9 @@ def test_full_run_changes_the_cluster_and_never_shows_a_secret(setup, emulator):
     assert verify(summary.path).ok and summary.status == "completed"
     export = mcp_ops(config, env, "log", "export", summary.id)
     show = mcp_ops(config, env, "log", "show", summary.id)
-    assert "helm: env WZ_TEST_PG_PASSWORD=***" in out.stdout  # the line was there, masked
+    assert "helm: knows WZ_TEST_PG_PASSWORD=***" in out.stdout  # the line was there, masked
+    for name in ("WZ_TEST_PG_PASSWORD", "WZ_TEST_REDIS_PASSWORD", "WZ_TEST_SLACK"):
+        assert f"helm: env {name}=\n" in out.stdout + "\n"  # named by the config: not given
     for name, value in SECRETS.items():
         for where, text in (("stdout", out.stdout + out.stderr), ("log", summary.path.read_text()),
                             ("export", export.stdout), ("show", show.stdout)):

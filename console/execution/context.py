@@ -41,6 +41,7 @@ from console.config.model import Config, Environment
 from console.health.evaluate import ComponentHealth
 from console.identity import Operator, current_operator
 
+from .child_env import child_environment
 from .kube import KubeApi, KubeReader, KubeWriter
 from .process import Process
 from .read_access import NotPermitted, ReadOnlyPostgres, ReadOnlyRedis
@@ -224,8 +225,9 @@ class Mutations:
 
     def process(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                 cwd: str | None = None) -> Process:
-        """A local program (helm, pg_restore...), argument list only, output streamed."""
-        return Process(argv, env=env, cwd=cwd)
+        """A local program (helm, pg_restore...), argument list only, output streamed;
+        no secret variable of the config in its environment (:mod:`.child_env`)."""
+        return Process(argv, env=child_environment(self._clients.env, env), cwd=cwd)
 
 
 class StepContext:
@@ -266,12 +268,13 @@ class StepContext:
     def read_process(self, argv: Sequence[str], *,
                      env: Mapping[str, str] | None = None) -> Process:
         """A local program that only reads (see READ_PROGRAMS); ``env``: its whole
-        environment (a password as ``PGPASSWORD``, never in argv)."""
+        environment, less the secret variables of the config (a password goes in a file,
+        :mod:`.pgpass`; never in argv)."""
         argv = list(argv)
         program = argv[0].rsplit("/", 1)[-1] if argv else ""
         allowed = READ_PROGRAMS.get(program, frozenset())
         if program in READ_PROGRAMS and (allowed is None or (len(argv) > 1 and argv[1] in allowed)):
-            return Process(argv, env=env)
+            return Process(argv, env=child_environment(self.env, env))
         raise NotPermitted(f"{' '.join(argv[:2])!r} is not a read-only program; a step that "
                            "runs it must be a change step (ctx.mutations.process)")
 

@@ -259,10 +259,6 @@ def test_no_canary_leaks_from_a_whole_sandbox_session(canary_config, tally):
     assert not leaks, leaks
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a program a step starts (psql, pg_restore, helm) inherits the whole environment: "
-    "secrets an operator keeps in variables (the documented way) are in its "
-    "/proc/PID/environ; test_cli_run's fake helm relies on inheriting them"))
 def test_secrets_in_the_operator_environment_stay_out_of_child_programs(canary_config, tally):
     """The same canaries, this time also in the environment of ``mcp-ops`` itself (as an
     operator exporting them would have them): backup-verification's psql and pg_restore
