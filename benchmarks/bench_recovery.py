@@ -90,7 +90,9 @@ def steps(driven: wz.Driven) -> str:
                      if v.status == "ok")
 
 
-async def main(rows: int) -> None:
+async def measure_recovery(rows: int, *, velero: bool = True, say=print) -> dict:
+    """Run the restore floor, a whole db-pitr (and velero-restore) and return the figures:
+    dump size, local floor, restore over exec, the outage the wizard measured."""
     from moto.server import ThreadedMotoServer
 
     os.environ.update(wz.AWS_ENV)
@@ -104,15 +106,16 @@ async def main(rows: int) -> None:
     simulator = Simulator(database_dsn=dbs.dsn(dbs.production),
                           redis_url="redis://127.0.0.1:6379/0")
     await simulator.start()
+    out: dict = {}
     try:
         moto.client().create_bucket(Bucket=wz.BUCKET, CreateBucketConfiguration={
             "LocationConstraint": "eu-west-1"})
         moto.put(f"{wz.PREFIX}bench.dump", dbs.dump)
-        size_mb = len(dbs.dump) / 1e6
-        print(f"dump: critical_table and filler {rows:,} rows each, {size_mb:.1f} MB "
-              "(pg_dump -Fc)")
-        floor = await local_restore(dbs, tmp)
-        print(f"local pg_restore from a file (floor): {floor:.2f} s, {size_mb / floor:.1f} MB/s")
+        out["size_mb"] = size_mb = len(dbs.dump) / 1e6
+        say(f"dump: critical_table and filler {rows:,} rows each, {size_mb:.1f} MB "
+            "(pg_dump -Fc)")
+        out["floor"] = floor = await local_restore(dbs, tmp)
+        say(f"local pg_restore from a file (floor): {floor:.2f} s, {size_mb / floor:.1f} MB/s")
 
         async with wz.start_emulator(tmp / "emulator", speed=20) as emu:
             register_exec_handler(
@@ -127,21 +130,33 @@ async def main(rows: int) -> None:
             world = wz.World(emu, dbs, moto, config, tmp)
             began = time.monotonic()
             pitr = await wz.drive(world, "db-pitr")
-            total = time.monotonic() - began
-            restore = pitr.outcomes["restore"].duration
-            print(f"db-pitr: {pitr.run.log.id} {total:.2f} s total, status "
-                  f"{list(pitr.statuses.values())[-1]}")
-            print(f"  restore over exec stdin from S3: {restore:.2f} s, "
-                  f"{size_mb / restore:.1f} MB/s ({restore / floor:.2f}x the local floor)")
-            print(f"  per step: {steps(pitr)}")
-            began = time.monotonic()
-            velero = await wz.drive(world, "velero-restore")
-            print(f"velero-restore: {time.monotonic() - began:.2f} s total, status "
-                  f"{list(velero.statuses.values())[-1]}; per step: {steps(velero)}")
+            out["total"] = total = time.monotonic() - began
+            out["status"] = list(pitr.statuses.values())[-1]
+            out["restore"] = restore = pitr.outcomes["restore"].duration
+            notes = [r["data"] for r in pitr.records("note")
+                     if r["data"].get("text") == "outage measured"]
+            out["outage"] = notes[0]["outage_seconds"] if notes else None
+            say(f"db-pitr: {pitr.run.log.id} {total:.2f} s total, status {out['status']}")
+            say(f"  restore over exec stdin from S3: {restore:.2f} s, "
+                f"{size_mb / restore:.1f} MB/s ({restore / floor:.2f}x the local floor)")
+            if out["outage"] is not None:
+                say(f"  outage (0 replicas to all ready): {out['outage']:.2f} s, "
+                    f"{out['outage'] / restore:.2f}x the restore, which ran before it")
+            say(f"  per step: {steps(pitr)}")
+            if velero:
+                began = time.monotonic()
+                driven = await wz.drive(world, "velero-restore")
+                say(f"velero-restore: {time.monotonic() - began:.2f} s total, status "
+                    f"{list(driven.statuses.values())[-1]}; per step: {steps(driven)}")
     finally:
         await simulator.stop()
         await drop(dbs, dbs.recovery + "_floor")
         moto_server.stop()
+    return out
+
+
+async def main(rows: int) -> None:
+    await measure_recovery(rows)
 
 
 if __name__ == "__main__":

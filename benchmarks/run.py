@@ -35,7 +35,7 @@ SECTIONS = {
     "keys": ("bench_keys", False),
     "logs": ("bench_logs", False),
     "sandbox": ("bench_sandbox", True),
-    "restore": ("bench_restore", False),
+    "restore": ("bench_restore", True),
 }
 
 
