@@ -135,3 +135,23 @@ class EmulatorProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def sandbox_sql(sandbox, query: str, database: str | None = None):
+    """One value from the sandbox's own PostgreSQL (``sandbox.info``: what ``mcp-ops sandbox
+    serve`` printed), in ``database`` or the one the sandbox's DSN names."""
+    import asyncio
+
+    import asyncpg
+
+    async def one():
+        dsn = sandbox.info["postgres"]["dsn"]
+        if database:
+            dsn = dsn.rsplit("/", 1)[0] + "/" + database
+        conn = await asyncpg.connect(dsn, timeout=10)
+        try:
+            return await conn.fetchval(query)
+        finally:
+            await conn.close()
+
+    return asyncio.run(one())

@@ -38,6 +38,7 @@ from console.execution.log_store import list_sessions, read_records, verify
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 
 from sandbox_support import ROOT, ServeProcess  # noqa: E402
+from wizard_support import sandbox_sql  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -142,22 +143,6 @@ def kubectl(sandbox, tmp: Path, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def sql(sandbox, query: str, database: str | None = None):
-    async def one():
-        import asyncpg
-
-        dsn = sandbox.info["postgres"]["dsn"]
-        if database:
-            dsn = dsn.rsplit("/", 1)[0] + "/" + database
-        conn = await asyncpg.connect(dsn, timeout=10)
-        try:
-            return await conn.fetchval(query)
-        finally:
-            await conn.close()
-
-    return asyncio.run(one())
-
-
 def host_of(secret: dict) -> str:
     return base64.b64decode(secret["data"]["host"]).decode()
 
@@ -170,7 +155,7 @@ def ended_ok(records: list[dict]) -> list[str]:
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_kill_9_then_resume_completes_and_runs_nothing_twice(sandbox, tmp_path, point):
     database = sandbox.info["postgres"]["dsn"].rsplit("/", 1)[1]
-    rows = sql(sandbox, "SELECT count(*) FROM critical_table")
+    rows = sandbox_sql(sandbox, "SELECT count(*) FROM critical_table")
     started = time.monotonic()
 
     log, at_kill = run_and_kill(sandbox, tmp_path, KILL_POINTS[point])
@@ -212,7 +197,7 @@ def test_kill_9_then_resume_completes_and_runs_nothing_twice(sandbox, tmp_path, 
     pods = kubectl(sandbox, tmp_path, "get", "pods", "-n", "mcp-production",
                    "-l", "app=postgresql,role=recovery")["items"]
     assert [p["metadata"]["name"] for p in pods] == ["postgres-recovery"]
-    assert sql(sandbox, "SELECT count(*) FROM critical_table", f"{database}_recovery") == rows
+    assert sandbox_sql(sandbox, "SELECT count(*) FROM critical_table", f"{database}_recovery") == rows
     deployment = kubectl(sandbox, tmp_path, "get", "deployment/mcp-server-production",
                          "-n", "mcp-production")
     assert deployment["spec"]["replicas"] == 6

@@ -22,6 +22,7 @@ import subprocess
 import pytest
 from conftest import ROWS, cli, drive, sandbox_cli, sandbox_switch
 from waiting import until
+from wizard_support import sandbox_sql
 
 from actions.backups.pitr_common import REMEMBERED, recovery_host
 from actions.backups.pitr_verify import QUERIES, diff_lines, split_queries
@@ -283,22 +284,6 @@ def yaml_kubeconfig(sandbox) -> str:
 
     return yaml.safe_load(sandbox.config.read_text())["environments"]["sandbox"]["kubernetes"][
         "kubeconfig"]
-
-
-def sandbox_sql(sandbox, query: str, database: str | None = None):
-    async def one():
-        import asyncpg
-
-        dsn = sandbox.info["postgres"]["dsn"]
-        if database:
-            dsn = dsn.rsplit("/", 1)[0] + "/" + database
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            return await conn.fetchval(query)
-        finally:
-            await conn.close()
-
-    return asyncio.run(one())
 
 
 @pytest.mark.slow
