@@ -257,3 +257,54 @@ async def row_lock_chain(tag: str):
             await asyncio.wait_for(blocked, 10)
         await waiter.execute(f"DROP TABLE IF EXISTS {table}")
         await waiter.close()
+
+
+@contextlib.asynccontextmanager
+async def select_only_role(stem: str, table: str = "accounts"):
+    """A database and a login role of the test's own (unique names, dropped afterwards,
+    whatever happens): the role may only SELECT ``table``, and PUBLIC has no CREATE on the
+    database or its public schema. Nothing else on the shared server changes. Yields
+    (dsn, role)."""
+    import uuid
+
+    import asyncpg
+
+    tag = uuid.uuid4().hex[:8]
+    db, role = f"{stem}_db_{tag}", f"{stem}_reader_{tag}"
+    admin = await asyncpg.connect(PG_DSN, timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{db}"')
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn = await asyncpg.connect(PG_DSN.rsplit("/", 1)[0] + f"/{db}", timeout=10)
+        try:
+            await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            await conn.execute(f'REVOKE CREATE ON DATABASE "{db}" FROM PUBLIC')
+            await conn.execute(f"CREATE TABLE {table} (id int)")
+            await conn.execute(f'GRANT SELECT ON {table} TO "{role}"')
+        finally:
+            await conn.close()
+        yield f"postgresql://{role}@127.0.0.1:5432/{db}", role
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def read_only_redis_user(stem: str):
+    """A Redis ACL user of the test's own that may only read (and say who it is), deleted
+    afterwards. Yields its name."""
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    name = f"{stem}_{uuid.uuid4().hex[:8]}"
+    admin = aioredis.Redis(host="127.0.0.1", port=6379)
+    await admin.execute_command("ACL", "SETUSER", name, "reset", "on", "nopass", "~*", "&*",
+                                "-@all", "+@read", "+acl|whoami", "+acl|getuser", "+client",
+                                "+ping", "+info")
+    try:
+        yield name
+    finally:
+        await admin.execute_command("ACL", "DELUSER", name)
+        await admin.aclose()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from health_support import read_only_redis_user, select_only_role
 from wizard_support import EmulatorProcess, load_config, write_config
 
 from console.execution.probe import (
@@ -25,8 +25,6 @@ from sandbox.kube.auth import ADMIN_TOKEN, READONLY_TOKEN, Authorizer
 from sandbox.kube.cluster import build_cluster
 from sandbox.kube.server import start_server
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 def unique(stem: str) -> str:
     """Other engineers' test runs share these servers: names of our own, never reused."""
@@ -35,42 +33,16 @@ def unique(stem: str) -> str:
 
 @pytest.fixture
 async def pg_reader():
-    """A database and a login role of this test's own (dropped afterwards, whatever
-    happens): in it the role may only SELECT one table, and PUBLIC has no CREATE on the
-    database or its public schema. Nothing on the shared server's other databases changes.
-    Yields (dsn, role)."""
-    db, role = unique("wz_probe_db"), unique("wz_probe_reader")
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{db}"')
-        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}")
-        try:
-            await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            await conn.execute(f'REVOKE CREATE ON DATABASE "{db}" FROM PUBLIC')
-            await conn.execute("CREATE TABLE wz_probe_t (id int)")
-            await conn.execute(f'GRANT SELECT ON wz_probe_t TO "{role}"')
-        finally:
-            await conn.close()
-        yield f"postgresql://{role}@127.0.0.1:5432/{db}", role
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        await admin.close()
+    """A database and a login role of this test's own: the role may only SELECT one
+    table. Yields (dsn, role)."""
+    async with select_only_role("wz_probe", "wz_probe_t") as got:
+        yield got
 
 
 @pytest.fixture
 async def redis_reader():
-    name = unique("wz_probe_reader")
-    admin = aioredis.Redis(host="127.0.0.1", port=6379)
-    await admin.execute_command("ACL", "SETUSER", name, "reset", "on", "nopass", "~*",
-                                "&*", "-@all", "+@read", "+acl|whoami", "+acl|getuser",
-                                "+client", "+ping")
-    try:
+    async with read_only_redis_user("wz_probe_reader") as name:
         yield name
-    finally:
-        await admin.execute_command("ACL", "DELUSER", name)
-        await admin.aclose()
 
 
 def env_of(tmp_path, **kw):

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 
-import asyncpg
 import pytest
-import redis.asyncio as aioredis
+from health_support import read_only_redis_user, select_only_role
 from wizard_support import PYTHON, ROOT, EmulatorProcess, cli_env, load_config, write_config
 
 from console.execution.confirmation import ConfirmationAnswer
@@ -32,48 +30,17 @@ from console.identity import Operator
 
 pytestmark = pytest.mark.timeout(120)
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def unique(stem: str) -> str:
-    return f"{stem}_{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture
 async def pg_reader():
     """A database of our own with one table, and a login role that may only SELECT it."""
-    db, role = unique("rel_ro_db"), unique("rel_ro_reader")
-    admin = await asyncpg.connect(PG_ADMIN, timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{db}"')
-        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}", timeout=10)
-        try:
-            await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            await conn.execute(f'REVOKE CREATE ON DATABASE "{db}" FROM PUBLIC')
-            await conn.execute("CREATE TABLE accounts (id int)")
-            await conn.execute(f'GRANT SELECT ON accounts TO "{role}"')
-        finally:
-            await conn.close()
-        yield f"postgresql://{role}@127.0.0.1:5432/{db}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        await admin.close()
+    async with select_only_role("rel_ro") as (dsn, _role):
+        yield dsn
 
 
 @pytest.fixture
 async def redis_reader():
-    name = unique("rel_ro_reader")
-    admin = aioredis.Redis(host="127.0.0.1", port=6379)
-    await admin.execute_command("ACL", "SETUSER", name, "reset", "on", "nopass", "~*", "&*",
-                                "-@all", "+@read", "+acl|whoami", "+acl|getuser", "+client",
-                                "+ping", "+info")
-    try:
+    async with read_only_redis_user("rel_ro_reader") as name:
         yield f"redis://{name}@127.0.0.1:6379/0"
-    finally:
-        await admin.execute_command("ACL", "DELUSER", name)
-        await admin.aclose()
 
 
 @pytest.fixture
