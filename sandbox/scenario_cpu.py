@@ -69,6 +69,11 @@ async def high_cpu_revert(sandbox: Sandbox) -> None:
     cluster = _cluster(sandbox)
     state = chaos.state(cluster)
     state.load = [r for r in state.load if r is not rule]
+    controllers = cluster.extras.get("controllers")
+    if controllers is not None:
+        # the usual load is published before the HPA may grow again: with its maximum back
+        # and the tripled figures still in the PodMetrics it would double the deployment
+        await controllers.metrics.scrape()
     if before is not None:
         _set_max(cluster, before)
     _wake(cluster)

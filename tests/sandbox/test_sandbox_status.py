@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 
 import asyncpg
@@ -39,7 +40,8 @@ def test_status_reports_regions_database_dns_and_what_the_webhooks_got(embedded_
     data = json.loads(done.stdout)
     assert data["sandbox"]["scenario"] == "healthy"
     production = data["regions"]["sandbox"]
-    assert production["deployment"]["ready"] == production["deployment"]["desired"] == 6
+    deployment = production["deployment"]
+    assert deployment["ready"] == deployment["desired"] >= 6  # the HPA's floor; it may scale
     assert production["deployment"]["image"].startswith("pratiko/mcp-server:")
     db = production["database"]
     assert (db["role"], db["accepts_writes"], db["database"]) == (
@@ -53,7 +55,7 @@ def test_status_reports_regions_database_dns_and_what_the_webhooks_got(embedded_
     text = status(embedded_sandbox.config)
     assert text.returncode == 0, text.stderr
     assert "sandbox  (context sandbox)" in text.stdout
-    assert "6/6 ready" in text.stdout and "primary, accepts writes" in text.stdout
+    assert re.search(r"\b(\d+)/\1 ready", text.stdout) and "primary, accepts writes" in text.stdout
     assert f"status_page [scheduled]: {posted}" in " ".join(text.stdout.split())
     assert max(map(len, text.stdout.splitlines())) <= 80
 
