@@ -62,6 +62,9 @@ def _default_all_opener(app, tail: int) -> SelectorLogStream:
 class LogViewer(ForwardWorkerErrors, Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="logs.back"),
+        # q leaves the viewer, as it leaves less(1); hidden: the footer's 80 columns go to
+        # the viewer's own keys (the app's "q Quit" was cut off there)
+        Binding("q", "app.pop_screen", "Back", show=False, id="logs.quit"),
         Binding("a", "all_pods", "All pods", id="logs.all-pods"),
         Binding("space", "pause", "Pause", id="logs.pause"),
         Binding("f", "follow", "Follow", id="logs.follow"),

@@ -70,6 +70,7 @@ async def test_all_pods_mode_prefixes_filters_and_follows(tmp_path, fixed_operat
             assert keys["a"][0] == "All pods"
             for key in ("escape", "a", "space", "f", "1", "2", "3", "4", "5"):
                 assert keys[key][1] <= 80, (key, keys)  # every key of the viewer on screen
+            assert "q" not in keys  # the app's "q Quit" no longer cut off at the edge
 
             await pilot.press("a")
             await wait_for(pilot, lambda: all(shown(f"tail-marker-{i}")
@@ -103,6 +104,9 @@ async def test_all_pods_mode_prefixes_filters_and_follows(tmp_path, fixed_operat
             assert not shown("tail-marker-1")
             assert shown("tail-marker-0")[0].startswith("WARN")  # no prefix again
             assert str(viewer.query_one("#log-title").render()) == f"Logs of pod {pods[0]}"
+            await pilot.press("q")  # leaves the viewer, as q leaves less(1); not the app
+            await wait_for(pilot, lambda: not isinstance(app.screen, LogViewer), "back")
+            assert app.is_running
 
 
 async def test_all_pods_buffer_is_a_ring_of_the_line_cap(tmp_path, fixed_operator):
