@@ -180,14 +180,17 @@ async def test_cancellation_is_logged_as_aborted(tmp_path):
 
 async def test_secrets_are_redacted_in_log_and_stream(tmp_path, monkeypatch):
     monkeypatch.setenv("WZ_TEST_PG_PASSWORD", "pg-super-secret-77")
+    (tmp_path / "pw").write_text("pg-super-secret-77")  # the program learns it elsewhere
     seen = []
     wizard = Wizard("t", "T", "S", "W", steps=(touch_step(
-        tmp_path / "m", extra_code="; import os; print('pw', os.environ['WZ_TEST_PG_PASSWORD'])"
+        tmp_path / "m", extra_code="; import os; print('pw', open(" + repr(str(tmp_path / "pw"))
+        + ").read()); print('env', repr(os.environ.get('WZ_TEST_PG_PASSWORD')))"
         "; print('url postgresql://u:other-pass@h/db')"),))
     run = await make_run(tmp_path, wizard, Answers(ConfirmationAnswer(True)), sink=seen.append)
     assert (await run.run_step(0)).status == OK
     await run.finish("completed")
     shown = [e.text for e in seen if isinstance(e, OutputEvent)]
     assert "pw ***" in shown and "url postgresql://u:***@h/db" in shown
+    assert "env None" in shown  # the config names the variable: the program is not given it
     text = run.log.path.read_text()
     assert "pg-super-secret-77" not in text and "other-pass" not in text
