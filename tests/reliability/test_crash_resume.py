@@ -37,7 +37,7 @@ from console.execution.log_store import list_sessions, read_records, verify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 
-from sandbox_support import ROOT, ServeProcess  # noqa: E402
+from sandbox_support import ROOT, serving  # noqa: E402
 from wizard_support import sandbox_sql  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -76,12 +76,8 @@ KILL_POINTS = {
 
 @pytest.fixture
 def sandbox(tmp_path_factory):
-    serve = ServeProcess.start(tmp_path_factory.mktemp("crash-sandbox"))
-    try:
-        serve.wait_ready(timeout=180)
+    with serving(tmp_path_factory.mktemp("crash-sandbox"), timeout=180) as serve:
         yield serve
-    finally:
-        serve.stop()
 
 
 def env_for(tmp: Path) -> dict[str, str]:

@@ -11,19 +11,15 @@ each test sets the scenario it needs first, so order does not matter.
 from __future__ import annotations
 
 import pytest
-from sandbox_support import ServeProcess, embedded_env
+from sandbox_support import embedded_env, serving
 
 from sandbox.control import ControlAddress
 
 
 @pytest.fixture(scope="session")
 def embedded_sandbox(tmp_path_factory):
-    serve = ServeProcess.start(tmp_path_factory.mktemp("sandbox"), env=embedded_env())
-    try:
-        serve.wait_ready()
+    with serving(tmp_path_factory.mktemp("sandbox"), env=embedded_env()) as serve:
         yield serve
-    finally:
-        serve.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ user or a script would start it; the tests only read what it prints and what it 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -203,3 +204,14 @@ def assert_gone(info: dict, seen: dict, config: Path) -> None:
     if info["postgres"]["mode"] == "local":
         database = info["postgres"]["dsn"].rsplit("/", 1)[1]
         assert not {database, database + "_recovery"} & local_databases()
+
+
+@contextlib.contextmanager
+def serving(base: Path, *, timeout: float = 120, env: dict[str, str] | None = None):
+    """``mcp-ops sandbox serve`` in ``base``, ready, stopped at the end whatever happened."""
+    serve = ServeProcess.start(base, env=env)
+    try:
+        serve.wait_ready(timeout=timeout)
+        yield serve
+    finally:
+        serve.stop()

@@ -322,14 +322,10 @@ def sandbox(tmp_path_factory):
     """One ``mcp-ops sandbox serve`` child for the session (on its own PostgreSQL);
     tests switch it to the scenario they need first."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-    from sandbox_support import ServeProcess
+    from sandbox_support import serving
 
-    serve = ServeProcess.start(tmp_path_factory.mktemp("sandbox"))
-    try:
-        serve.wait_ready(timeout=120)
+    with serving(tmp_path_factory.mktemp("sandbox"), timeout=120) as serve:
         yield serve
-    finally:
-        serve.stop()
 
 
 def sandbox_cli(sandbox, tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -357,11 +353,7 @@ def fresh_sandbox(tmp_path_factory):
     history (24 h of pod logs): the session's shared sandbox has seen other rehearsals'
     rollouts, whose new pods carry only minutes of log."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-    from sandbox_support import ServeProcess
+    from sandbox_support import serving
 
-    serve = ServeProcess.start(tmp_path_factory.mktemp("fresh-sandbox"))
-    try:
-        serve.wait_ready(timeout=120)
+    with serving(tmp_path_factory.mktemp("fresh-sandbox"), timeout=120) as serve:
         yield serve
-    finally:
-        serve.stop()
