@@ -1,11 +1,13 @@
 """PostgreSQL collector: one round trip per refresh for everything that changes fast.
 
-The main query builds a single JSON document (sessions, settings, hit ratio, replication),
-so a refresh is one network exchange however many figures the panel shows. Blocking chains
-are derived here from ``pg_blocking_pids``, which is evaluated only for sessions waiting on
-a lock (it takes the lock manager's locks, so not for every row). Database size and
-pg_stat_statements change slowly and cost more, so they are refreshed every
-``slow_refresh_seconds`` and carried over in between.
+The main query returns the sessions as rows, each carrying the hit ratio's counters,
+recovery state and replication, so a refresh is one statement and one network exchange
+however many figures the panel shows; durations are computed here from raw timestamps and
+the server's ``now()``. Blocking chains are derived here from ``pg_blocking_pids``, which
+is evaluated only for sessions waiting on a lock (it takes the lock manager's locks, so not
+for every row). Database size, pg_stat_statements and what changes only with a restart
+(version, max_connections) are asked on each new connection and then every
+``slow_refresh_seconds``, and carried over in between.
 
 The connection is kept between refreshes and dropped on any error, so the next refresh
 reconnects. So are the connections to configured replicas, which are asked for their lag
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import datetime
 
 import asyncpg
 
@@ -36,41 +39,45 @@ from .postgres_model import (
     Statement,
 )
 
+# One row per client session, each carrying the server's fast-changing figures (a single
+# row of NULL session columns when there is no other session). Rows in asyncpg's binary
+# format and raw timestamps cost the server about half of building one JSON document with
+# the durations computed in SQL; the replicas' list is asked of pg_stat_get_wal_senders()
+# alone, so pg_stat_activity is read once, not twice (pg_stat_replication is that join).
 ACTIVITY_SQL = """
-WITH act AS (
+SELECT srv.*, s.*
+FROM (
+  SELECT pg_is_in_recovery() AS in_recovery, now() AS server_now,
+         d.blks_hit, d.blks_read,
+         (SELECT json_agg(json_build_object(
+                   'name', coalesce(nullif(a.application_name, ''), a.client_addr::text, 'replica'),
+                   'state', w.state,
+                   'lag', extract(epoch FROM coalesce(w.replay_lag, '0'::interval))::float8))
+          FROM pg_stat_get_wal_senders() w, pg_stat_get_activity(w.pid) a) AS replicas,
+         CASE WHEN pg_is_in_recovery() THEN
+           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+                ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+         END AS replay_lag
+  FROM pg_stat_database d WHERE d.datname = current_database()
+) srv LEFT JOIN (
   SELECT pid, usename AS "user", application_name AS application,
-         coalesce(client_addr::text, '') AS client, coalesce(state, '') AS state,
-         left(coalesce(query, ''), 2000) AS query,
-         coalesce(wait_event_type || ':' || wait_event, '') AS wait_event,
-         extract(epoch FROM now() - query_start)::float8 AS query_seconds,
-         extract(epoch FROM now() - xact_start)::float8 AS xact_seconds,
-         extract(epoch FROM now() - state_change)::float8 AS state_seconds,
+         client_addr::text AS client, state, left(query, 2000) AS query,
+         wait_event_type || ':' || wait_event AS wait_event,
+         query_start, xact_start, state_change,
          CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by
   FROM pg_stat_activity
   WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
-)
-SELECT json_build_object(
-  'version', current_setting('server_version'),
-  'database', current_database(),
-  'max_connections', current_setting('max_connections')::int,
-  'in_recovery', pg_is_in_recovery(),
-  'sessions', coalesce((SELECT json_agg(act) FROM act), '[]'::json),
-  'blks', (SELECT json_build_object('hit', blks_hit, 'read', blks_read)
-           FROM pg_stat_database WHERE datname = current_database()),
-  'replicas', coalesce((SELECT json_agg(json_build_object(
-        'name', coalesce(nullif(application_name, ''), client_addr::text, 'replica'),
-        'state', state,
-        'lag', extract(epoch FROM coalesce(replay_lag, '0'::interval))::float8))
-      FROM pg_stat_replication), '[]'::json),
-  'replay_lag', CASE WHEN pg_is_in_recovery() THEN
-      CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
-           ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
-      END,
-  'has_statements', EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')
-)
+) s ON true
 """
 
-SIZE_SQL = "SELECT pg_database_size(current_database())"
+# What changes only with a restart, an extension or a lot of writing: asked on each new
+# connection and then every ``slow_refresh_seconds``.
+SLOW_SQL = """
+SELECT pg_database_size(current_database()) AS size,
+       current_setting('server_version') AS version, current_database() AS database,
+       current_setting('max_connections')::int AS max_connections,
+       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS has_statements
+"""
 
 STATEMENTS_SQL = """
 SELECT left(query, 500) AS query, calls, mean_exec_time AS mean_ms,
@@ -114,7 +121,7 @@ class PostgresCollector:
         self._conn: asyncpg.Connection | None = None
         self._replicas: dict[str, asyncpg.Connection] = {}  # kept between polls, like _conn
         self._slow_at = 0.0  # monotonic time of the last size/statements refresh
-        self._size: int | None = None
+        self._server: asyncpg.Record | None = None  # SLOW_SQL's row; None until asked
         self._statements: tuple[Statement, ...] = ()
         self._statements_note = ""
 
@@ -146,6 +153,7 @@ class PostgresCollector:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._conn = await source.connect(self.settings, timeout=self.connect_timeout)
+            self._server = None  # perhaps another server, or restarted: ask again
         return self._conn
 
     async def _collect(self) -> PostgresSnapshot:
@@ -161,23 +169,28 @@ class PostgresCollector:
 
     async def _primary(self, replicas: asyncio.Future) -> PostgresSnapshot:
         conn = await self._connection()
-        doc = json.loads(await conn.fetchval(ACTIVITY_SQL))
-        if time.monotonic() - self._slow_at >= self.slow_refresh_seconds or self._size is None:
-            await self._refresh_slow(conn, doc["has_statements"])
-        sessions = tuple(_session(row) for row in doc["sessions"])
+        if self._server is None or \
+                time.monotonic() - self._slow_at >= self.slow_refresh_seconds:
+            await self._refresh_slow(conn)
+        server = self._server
+        assert server is not None
+        rows = await conn.fetch(ACTIVITY_SQL)
+        first = rows[0]
+        now = first["server_now"]
+        sessions = tuple(_session(row, now) for row in rows if row["pid"] is not None)
         replication = [
             ReplicaLag(name=r["name"], lag_seconds=r["lag"], state=r["state"] or "")
-            for r in doc["replicas"]
+            for r in json.loads(first["replicas"] or "[]")
         ]
-        if doc["in_recovery"]:
-            replication.insert(0, ReplicaLag(name="this server", lag_seconds=doc["replay_lag"],
+        if first["in_recovery"]:
+            replication.insert(0, ReplicaLag(name="this server", lag_seconds=first["replay_lag"],
                                              state="in recovery"))
         replication += await replicas
         return PostgresSnapshot(
             collected_at=utcnow(),
-            server_version=doc["version"],
-            database=doc["database"],
-            max_connections=doc["max_connections"],
+            server_version=server["version"],
+            database=server["database"],
+            max_connections=server["max_connections"],
             connections=len(sessions),
             groups=_groups(sessions),
             sessions=sessions,
@@ -187,17 +200,17 @@ class PostgresCollector:
             idle_in_transaction=tuple(s for s in sessions
                                       if s.state.startswith("idle in transaction")),
             slow_after_seconds=self.slow_after_seconds,
-            cache_hit_ratio_pct=_hit_ratio(doc["blks"]),
-            database_size_bytes=self._size,
-            is_replica=doc["in_recovery"],
+            cache_hit_ratio_pct=_hit_ratio(first["blks_hit"], first["blks_read"]),
+            database_size_bytes=server["size"],
+            is_replica=first["in_recovery"],
             replication=tuple(replication),
             statements=self._statements,
             statements_note=self._statements_note,
         )
 
-    async def _refresh_slow(self, conn: asyncpg.Connection, has_statements: bool) -> None:
-        self._size = await conn.fetchval(SIZE_SQL)
-        if not has_statements:
+    async def _refresh_slow(self, conn: asyncpg.Connection) -> None:
+        self._server = await conn.fetchrow(SLOW_SQL)
+        if not self._server["has_statements"]:
             self._statements, self._statements_note = (), NOT_INSTALLED
         else:
             try:
@@ -240,14 +253,21 @@ class PostgresCollector:
         return await conn.fetchrow(REPLICA_SQL)
 
 
-def _session(row: dict) -> Session:
+def _session(row: asyncpg.Record, now: datetime) -> Session:
     return Session(
         pid=row["pid"], user=row["user"] or "", application=row["application"] or "",
-        client=row["client"], state=row["state"], query=row["query"],
-        query_seconds=row["query_seconds"], xact_seconds=row["xact_seconds"],
-        state_seconds=row["state_seconds"], wait_event=row["wait_event"],
+        client=row["client"] or "", state=row["state"] or "", query=row["query"] or "",
+        query_seconds=_seconds_since(row["query_start"], now),
+        xact_seconds=_seconds_since(row["xact_start"], now),
+        state_seconds=_seconds_since(row["state_change"], now),
+        wait_event=row["wait_event"] or "",
         blocked_by=tuple(row["blocked_by"] or ()),
     )
+
+
+def _seconds_since(start: datetime | None, now: datetime) -> float | None:
+    """Seconds from ``start`` to the server's ``now()`` (the clock they both come from)."""
+    return None if start is None else (now - start).total_seconds()
 
 
 def _groups(sessions: tuple[Session, ...]) -> tuple[ConnectionGroup, ...]:
@@ -275,8 +295,6 @@ def _blocking(sessions: tuple[Session, ...]) -> tuple[BlockingEdge, ...]:
     return tuple(sorted(edges, key=lambda e: -(e.blocked_seconds or 0)))
 
 
-def _hit_ratio(blks: dict | None) -> float | None:
-    if not blks:
-        return None
-    total = (blks["hit"] or 0) + (blks["read"] or 0)
-    return 100.0 * blks["hit"] / total if total else None
+def _hit_ratio(hit: int | None, read: int | None) -> float | None:
+    total = (hit or 0) + (read or 0)
+    return 100.0 * (hit or 0) / total if total else None
