@@ -44,6 +44,8 @@ from .postgres_model import (
 # format and raw timestamps cost the server about half of building one JSON document with
 # the durations computed in SQL; the replicas' list is asked of pg_stat_get_wal_senders()
 # alone, so pg_stat_activity is read once, not twice (pg_stat_replication is that join).
+# blocked_by is text ("pid,pid"): an int4[] column would cost a type introspection query
+# on every new connection.
 ACTIVITY_SQL = """
 SELECT srv.*, s.*
 FROM (
@@ -64,7 +66,8 @@ FROM (
          client_addr::text AS client, state, left(query, 2000) AS query,
          wait_event_type || ':' || wait_event AS wait_event,
          query_start, xact_start, state_change,
-         CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by
+         CASE WHEN wait_event_type = 'Lock'
+              THEN array_to_string(pg_blocking_pids(pid), ',') END AS blocked_by
   FROM pg_stat_activity
   WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
 ) s ON true
@@ -261,7 +264,7 @@ def _session(row: asyncpg.Record, now: datetime) -> Session:
         xact_seconds=_seconds_since(row["xact_start"], now),
         state_seconds=_seconds_since(row["state_change"], now),
         wait_event=row["wait_event"] or "",
-        blocked_by=tuple(row["blocked_by"] or ()),
+        blocked_by=tuple(int(pid) for pid in (row["blocked_by"] or "").split(",") if pid),
     )
 
 
