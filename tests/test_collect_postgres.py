@@ -143,6 +143,61 @@ async def test_idle_in_transaction_cache_hit_ratio_and_size(collector):
         await conn.close()
 
 
+async def test_session_durations_follow_the_servers_clock(collector):
+    """A session idle in a transaction: its transaction is older than its last query, which
+    is older than its state, and all three grow between polls by at least the time waited."""
+    conn = await asyncpg.connect(PG_DSN)
+    pid = conn.get_server_pid()
+
+    async def mine():
+        snap = await collector.collect()
+        assert snap.error is None, snap.error
+        return next(s for s in snap.sessions if s.pid == pid)
+
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("SELECT 1")
+        first = await mine()
+        await asyncio.sleep(0.5)
+        later = await mine()
+        await tx.rollback()
+    finally:
+        await conn.close()
+    assert first.state == "idle in transaction" and first.query == "SELECT 1"
+    assert first.xact_seconds >= first.query_seconds >= first.state_seconds >= 0
+    for before, after in ((first.xact_seconds, later.xact_seconds),
+                          (first.query_seconds, later.query_seconds),
+                          (first.state_seconds, later.state_seconds)):
+        assert after - before >= 0.45
+
+
+async def test_slow_figures_are_carried_over_and_asked_again_on_a_new_connection():
+    """Version, max_connections and size come with the first snapshot, are carried between
+    slow refreshes, and are asked again when the connection is lost and re-made."""
+    c = PostgresCollector(settings(), slow_refresh_seconds=3600)
+    admin = await asyncpg.connect(PG_DSN)
+    try:
+        first = await c.collect()
+        assert first.error is None, first.error
+        assert first.server_version and first.max_connections and first.database_size_bytes
+        again = await c.collect()
+        assert again.database_size_bytes == first.database_size_bytes
+        old_pid = c._conn.get_server_pid()
+        await admin.fetchval("SELECT pg_terminate_backend($1)", old_pid)
+        snap = await c.collect()
+        if snap.error:  # the lost connection is one error snapshot, then a new connection
+            snap = await c.collect()
+        assert snap.error is None, snap.error
+        assert c._conn.get_server_pid() != old_pid
+        assert (snap.server_version, snap.max_connections, snap.database) == \
+            (first.server_version, first.max_connections, first.database)
+        assert snap.database_size_bytes
+    finally:
+        await admin.close()
+        await c.close()
+
+
 async def test_statements_say_clearly_when_pg_stat_statements_is_missing(collector):
     probe = await asyncpg.connect(PG_DSN)
     installed = await probe.fetchval(
