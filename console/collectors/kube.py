@@ -77,11 +77,19 @@ class KubeCollector:
         await self.source.close()
 
     async def collect(self) -> KubeSnapshot:
+        # metrics and the certificate need no list: asked at once, beside the lists
+        metrics = asyncio.ensure_future(self._metrics())
+        certificate_read = asyncio.ensure_future(self._certificate())
         try:
             objects, unread = await (self._cached() if self.watch else self._listed())
             names = sorted(o["metadata"]["name"] for o in objects["nodes"])
-            (usage, metrics_error), certificate, _ = await asyncio.gather(
-                self._metrics(), self._certificate(), self._disks(names))
+            if self.watch:  # the disks' large documents are read only once the rest is in
+                (usage, metrics_error), certificate = await asyncio.gather(
+                    metrics, certificate_read)
+                await self._disks(names)
+            else:
+                (usage, metrics_error), certificate, _ = await asyncio.gather(
+                    metrics, certificate_read, self._disks(names))
             snap = self._snapshot(objects, usage, metrics_error)
             return replace(snap, certificate=certificate, hpa_error=unread.get("hpas"),
                            nodes_error=unread.get("nodes"), events_error=unread.get("events"),
@@ -90,6 +98,10 @@ class KubeCollector:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a snapshot
             return KubeSnapshot.failed(describe_error(exc), namespace=self.settings.namespace)
+        finally:
+            for task in (metrics, certificate_read):
+                task.cancel()
+            await asyncio.gather(metrics, certificate_read, return_exceptions=True)
 
     async def _listed(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         bodies = await asyncio.gather(*(self.source.get(path, **params)

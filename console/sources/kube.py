@@ -107,7 +107,7 @@ class KubeSource:
                     self._direct = None if endpoint is None else (aiohttp.ClientSession(
                         connector=aiohttp.TCPConnector(limit=100, ssl=endpoint.ssl_context
                                                        or True),
-                        headers=endpoint.headers, trust_env=True,
+                        headers=endpoint.headers,
                         read_bufsize=2**21,  # a watch event may be a large object
                     ), endpoint)
                     self._direct_read = True
@@ -124,7 +124,7 @@ class KubeSource:
                 session, endpoint = direct
                 url = endpoint.host + path + ("?" + urlencode(query) if query else "")
                 response = await session.get(
-                    url, headers=headers, proxy=endpoint.proxy,
+                    url, headers=headers, proxy=endpoint.proxy, proxy_auth=endpoint.proxy_auth,
                     server_hostname=endpoint.server_hostname,
                     timeout=timeout if isinstance(timeout, aiohttp.ClientTimeout)
                     else aiohttp.ClientTimeout(total=timeout or None))
