@@ -54,12 +54,16 @@ class KubeCollector:
         self.timeout = timeout
         self.source = source or KubeSource(settings, timeout=timeout)
         ns = settings.namespace
+        # selectors, so the server sends (and watches) only what the panel shows: our
+        # deployment and HPA, the app's pods, Warning events
         self.paths: dict[str, tuple[str, dict[str, str]]] = {
-            "deployments": (f"/apis/apps/v1/namespaces/{ns}/deployments", {}),
-            "hpas": (f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", {}),
+            "deployments": (f"/apis/apps/v1/namespaces/{ns}/deployments",
+                            {"fieldSelector": f"metadata.name={settings.deployment}"}),
+            "hpas": (f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
+                     {"fieldSelector": f"metadata.name={settings.hpa}"}),
             "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": settings.app_selector}),
             "nodes": ("/api/v1/nodes", {}),
-            "events": (f"/api/v1/namespaces/{ns}/events", {}),
+            "events": (f"/api/v1/namespaces/{ns}/events", {"fieldSelector": "type=Warning"}),
         }
         self.informers: dict[str, Informer] = {}
         self._restarts: dict[str, int] = {}
