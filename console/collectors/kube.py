@@ -71,6 +71,9 @@ class KubeCollector:
         self._disk_error: str | None = None
         self._disk_read_at: float | None = None
         self._disk_task: asyncio.Task | None = None
+        # set once the first snapshot's requests are answered: the watches open after them,
+        # so a single-threaded or busy API server serves the snapshot's lists first
+        self._first_done = asyncio.Event()
 
     async def close(self) -> None:
         if self._disk_task is not None:
@@ -106,6 +109,7 @@ class KubeCollector:
             for task in (metrics, certificate_read):
                 task.cancel()
             await asyncio.gather(metrics, certificate_read, return_exceptions=True)
+            self._first_done.set()
 
     async def _listed(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         bodies = await asyncio.gather(*(self.source.get(path, **params)
@@ -125,7 +129,8 @@ class KubeCollector:
     async def _cached(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         if not self.informers:
             for name, (path, params) in self.paths.items():
-                self.informers[name] = Informer(self.source, path, params=params)
+                self.informers[name] = Informer(self.source, path, params=params,
+                                                watch_after=self._first_done)
         for informer in self.informers.values():
             informer.start()
         loop = asyncio.get_running_loop()
