@@ -120,6 +120,22 @@ async def test_watch_sees_scaling_with_a_single_list(world, tmp_path):
         await c.close()
 
 
+async def test_watches_open_once_the_first_snapshot_is_in(world, tmp_path):
+    cluster, settings = world
+    c = KubeCollector(settings, watch=True)
+    try:
+        first = await c.collect()
+        assert first.deployment.desired == 6 and len(first.pods) == 6
+        assert {n: (i.lists, i.watches) for n, i in c.informers.items()} == \
+            {n: (1, 0) for n in c.informers}
+        await kubectl(settings, tmp_path, "scale", "deployment/mcp-server-production", "--replicas=3")
+        snap = await until(c, lambda s: s.deployment.desired == 3)
+        assert snap.deployment.desired == 3
+        assert all(i.lists == 1 and i.watches >= 1 for i in c.informers.values())
+    finally:
+        await c.close()
+
+
 async def test_scaled_to_zero_is_critical_service_down(world, tmp_path):
     cluster, settings = world
     await kubectl(settings, tmp_path, "scale", "deployment/mcp-server-production", "--replicas=0")

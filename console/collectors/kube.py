@@ -54,12 +54,16 @@ class KubeCollector:
         self.timeout = timeout
         self.source = source or KubeSource(settings, timeout=timeout)
         ns = settings.namespace
+        # selectors, so the server sends (and watches) only what the panel shows: our
+        # deployment and HPA, the app's pods, Warning events
         self.paths: dict[str, tuple[str, dict[str, str]]] = {
-            "deployments": (f"/apis/apps/v1/namespaces/{ns}/deployments", {}),
-            "hpas": (f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", {}),
+            "deployments": (f"/apis/apps/v1/namespaces/{ns}/deployments",
+                            {"fieldSelector": f"metadata.name={settings.deployment}"}),
+            "hpas": (f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
+                     {"fieldSelector": f"metadata.name={settings.hpa}"}),
             "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": settings.app_selector}),
             "nodes": ("/api/v1/nodes", {}),
-            "events": (f"/api/v1/namespaces/{ns}/events", {}),
+            "events": (f"/api/v1/namespaces/{ns}/events", {"fieldSelector": "type=Warning"}),
         }
         self.informers: dict[str, Informer] = {}
         self._restarts: dict[str, int] = {}
@@ -67,6 +71,9 @@ class KubeCollector:
         self._disk_error: str | None = None
         self._disk_read_at: float | None = None
         self._disk_task: asyncio.Task | None = None
+        # set once the first snapshot's requests are answered: the watches open after them,
+        # so a single-threaded or busy API server serves the snapshot's lists first
+        self._first_done = asyncio.Event()
 
     async def close(self) -> None:
         if self._disk_task is not None:
@@ -77,11 +84,19 @@ class KubeCollector:
         await self.source.close()
 
     async def collect(self) -> KubeSnapshot:
+        # metrics and the certificate need no list: asked at once, beside the lists
+        metrics = asyncio.ensure_future(self._metrics())
+        certificate_read = asyncio.ensure_future(self._certificate())
         try:
             objects, unread = await (self._cached() if self.watch else self._listed())
             names = sorted(o["metadata"]["name"] for o in objects["nodes"])
-            (usage, metrics_error), certificate, _ = await asyncio.gather(
-                self._metrics(), self._certificate(), self._disks(names))
+            if self.watch:  # the disks' large documents are read only once the rest is in
+                (usage, metrics_error), certificate = await asyncio.gather(
+                    metrics, certificate_read)
+                await self._disks(names)
+            else:
+                (usage, metrics_error), certificate, _ = await asyncio.gather(
+                    metrics, certificate_read, self._disks(names))
             snap = self._snapshot(objects, usage, metrics_error)
             return replace(snap, certificate=certificate, hpa_error=unread.get("hpas"),
                            nodes_error=unread.get("nodes"), events_error=unread.get("events"),
@@ -90,6 +105,11 @@ class KubeCollector:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a snapshot
             return KubeSnapshot.failed(describe_error(exc), namespace=self.settings.namespace)
+        finally:
+            for task in (metrics, certificate_read):
+                task.cancel()
+            await asyncio.gather(metrics, certificate_read, return_exceptions=True)
+            self._first_done.set()
 
     async def _listed(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         bodies = await asyncio.gather(*(self.source.get(path, **params)
@@ -109,7 +129,8 @@ class KubeCollector:
     async def _cached(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
         if not self.informers:
             for name, (path, params) in self.paths.items():
-                self.informers[name] = Informer(self.source, path, params=params)
+                self.informers[name] = Informer(self.source, path, params=params,
+                                                watch_after=self._first_done)
         for informer in self.informers.values():
             informer.start()
         loop = asyncio.get_running_loop()

@@ -5,7 +5,9 @@ apply each ADDED / MODIFIED / DELETED event to an in-memory dict. When the serve
 watch (its timeoutSeconds), watch again from the last version seen; only when the version
 has expired (410 Gone) or the connection failed is the collection listed again. So a steady
 state costs one open watch stream, not a list per refresh. ``lists`` and ``watches`` count
-requests, for tests and benchmarks to check exactly that.
+requests, for tests and benchmarks to check exactly that. With ``watch_after``, the first
+watch waits for that event after the first list: the collector opens its streams once its
+first snapshot's requests are answered (a watch from the list's version misses nothing).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from .base import describe_error
 
 class Informer:
     def __init__(self, source: KubeSource, path: str, *, watch_seconds: int = 240,
-                 max_backoff: float = 30.0, params: dict[str, str] | None = None) -> None:
+                 max_backoff: float = 30.0, params: dict[str, str] | None = None,
+                 watch_after: asyncio.Event | None = None) -> None:
         self.source = source
         self.path = path
         self.params = dict(params or {})  # query parameters (labelSelector...)
         self.watch_seconds = watch_seconds
         self.max_backoff = max_backoff
+        self.watch_after = watch_after
         self.items: dict[str, dict] = {}
         self.synced = asyncio.Event()
         # set once the first list has succeeded or failed: an optional collection (nodes
@@ -60,6 +64,8 @@ class Informer:
                 if need_list:
                     await self._list()
                     need_list = False
+                if self.watch_after is not None:
+                    await self.watch_after.wait()
                 await self._watch()
                 backoff = 0.5  # the server ended the watch normally: watch again
             except asyncio.CancelledError:
