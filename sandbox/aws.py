@@ -10,8 +10,9 @@ filter has something to filter out).
 
 moto accepts any credentials; the sandbox uses fixed dummy ones (see ``CREDENTIALS``).
 
-Where moto is kinder than AWS, :func:`install_hooks` makes it as strict (moto runs in this
-process, so its backends are wrapped directly): promoting the DR replica is refused unless
+moto runs in a process of its own (``aws_process.py``), on another core than the
+emulators. Where moto is kinder than AWS, :func:`hook_backends` makes it as strict (it
+wraps the backends in moto's process): promoting the DR replica is refused unless
 it is a replica in state ``available``; a promoted replica reads back as a standalone
 primary (moto keeps ``ReadReplicaSourceDBInstanceIdentifier``), ``modifying`` until the
 sandbox has promoted the real standby behind it (``dr_region.py``), then ``available``.
@@ -26,9 +27,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from .local_process import LOCALHOST
+from .aws_process import MotoChild, end_child
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +62,15 @@ def nightly_dump_times(now: datetime, days: int = DUMP_DAYS) -> list[datetime]:
     return [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
-def _backdate(key: str, when: datetime) -> None:
+def backdate(bucket_name: str, key: str, when: datetime) -> None:
     """Give an object the LastModified of the night it was dumped. S3 has no API for that,
-    so the in-process moto backend is told directly; should moto's internals change, the
-    dumps merely look freshly written (still healthy)."""
+    so moto's backend is told directly (in moto's process); should moto's internals
+    change, the dumps merely look freshly written (still healthy)."""
     try:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.s3.models import s3_backends
 
-        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_bucket(BUCKET)
+        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_bucket(bucket_name)
         bucket.keys[key].last_modified = when.replace(tzinfo=None)
     except Exception:  # noqa: BLE001 - cosmetic: ages of the seeded dumps
         log.debug("could not backdate %s", key, exc_info=True)
@@ -80,12 +82,13 @@ class SandboxAws:
     zone_id: str = ""
     dump_keys: list[str] = field(default_factory=list)
     dump_times: list[datetime] = field(default_factory=list)
-    _server: Any = field(default=None, repr=False)
+    _moto: MotoChild | None = field(default=None, repr=False)
     _good_dump: bytes = field(default=b"", repr=False)
     denied: set[str] = field(default_factory=set)  # "rds:PromoteReadReplica", ...
 
     def deny(self, action: str, denied: bool = True) -> None:
         """Make ``action`` (IAM name) fail with AccessDenied, or allow it again."""
+        self._moto.command("deny", action=action, on=denied)
         (self.denied.add if denied else self.denied.discard)(action)
 
     def endpoint(self, identifier: str, region: str) -> tuple[str, int]:
@@ -95,8 +98,12 @@ class SandboxAws:
         return data["Address"], int(data["Port"])
 
     def set_db_status(self, identifier: str, status: str) -> None:
-        """moto has no API for an instance's status; set it on the in-process backend."""
-        _db(identifier).status = status
+        """moto has no API for an instance's status; set it on moto's backend."""
+        self._moto.command("db-status", identifier=identifier, status=status)
+
+    def backdate(self, key: str, when: datetime) -> None:
+        """The backup bucket's object ``key`` reads as written at ``when``."""
+        self._moto.command("backdate", bucket=BUCKET, key=key, when=when.isoformat())
 
     def client(self, service: str, region: str = REGION):
         import boto3
@@ -114,31 +121,27 @@ class SandboxAws:
         await asyncio.to_thread(self.client("s3").put_object, Bucket=BUCKET,
                                 Key=self.dump_keys[-1], Body=body)
         if not broken:
-            _backdate(self.dump_keys[-1], self.dump_times[-1])
+            await asyncio.to_thread(self.backdate, self.dump_keys[-1], self.dump_times[-1])
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
 
 
-async def start_aws() -> SandboxAws:
-    """Start moto on a free 127.0.0.1 port and seed RDS, Route53 and EC2 (the S3 dumps
-    follow with :func:`seed_backups` once the database can be dumped)."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the console
-    server = ThreadedMotoServer(ip_address=LOCALHOST, port=0, verbose=False)
-    await asyncio.to_thread(server.start)
-    host, port = server.get_host_and_port()
-    aws = SandboxAws(endpoint_url=f"http://{host}:{port}", _server=server)
+async def start_aws(workdir: Path) -> SandboxAws:
+    """Start moto (a child process, on a free 127.0.0.1 port; its own, so the account
+    starts empty) and seed RDS, Route53 and EC2 (the S3 dumps follow with
+    :func:`seed_backups` once the database can be dumped)."""
+    log_path = workdir / "moto.log"
+    process = MotoChild.spawn(log_path)
     try:
-        # moto's backends are global to the process: a sandbox started after another one in
-        # the same process (tests) starts from an empty account, as a real one would
-        import urllib.request
-
-        await asyncio.to_thread(urllib.request.urlopen, urllib.request.Request(
-            f"{aws.endpoint_url}/moto-api/reset", method="POST"), timeout=10)
+        moto = await asyncio.to_thread(MotoChild.wait_ready, process, log_path)
+    except asyncio.CancelledError:  # the thread still waits; the child goes all the same
+        await asyncio.to_thread(end_child, process)
+        raise
+    aws = SandboxAws(endpoint_url=moto.endpoint_url, _moto=moto)
+    try:
         await asyncio.gather(*(asyncio.to_thread(seed, aws)
                                for seed in (_seed_rds, _seed_route53, _seed_ec2)))
     except BaseException:
@@ -160,7 +163,7 @@ def _seed_s3(aws: SandboxAws, dump: bytes) -> None:
         key = dump_key(when)
         s3.put_object(Bucket=BUCKET, Key=key, Body=dump,
                       Metadata={"database": "pratiko_mcp_production", "format": "custom"})
-        _backdate(key, when)
+        aws.backdate(key, when)
         aws.dump_keys.append(key)
         aws.dump_times.append(when)
 
@@ -237,7 +240,7 @@ def _rds_backends():
     return rds_backends[DEFAULT_ACCOUNT_ID]
 
 
-def _db(identifier: str):
+def backend_db(identifier: str):
     for region in (REGION, DR_REGION):
         found = _rds_backends()[region].databases.get(identifier)
         if found is not None:
@@ -246,8 +249,15 @@ def _db(identifier: str):
 
 
 def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
-    """Make moto's RDS promotion and Route53 changes behave as AWS's (module doc);
-    ``on_promote(identifier)`` is called (in moto's thread) once a promotion is accepted."""
+    """``on_promote(identifier)`` is called (in a thread of the sandbox's) once moto
+    accepted a promotion of the DR replica (:func:`hook_backends`)."""
+    aws._moto.on_promote = on_promote
+
+
+def hook_backends(denied: set[str], on_promote: Callable[[str], None]) -> None:
+    """Make moto's RDS promotion and Route53 changes behave as AWS's (module doc), in
+    moto's process; ``on_promote(identifier)`` is called (in moto's thread) once a
+    promotion is accepted, ``denied`` holds the IAM actions refused."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.rds.exceptions import RDSClientError
     from moto.route53.exceptions import Route53ClientError
@@ -261,7 +271,7 @@ def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
         db = rds.databases.get(identifier)
         if db is None:
             return promote_original(db_kwargs)  # moto's DBInstanceNotFound
-        if "rds:PromoteReadReplica" in aws.denied:
+        if "rds:PromoteReadReplica" in denied:
             raise _access_denied(RDSClientError, "rds:PromoteReadReplica", db.db_instance_arn)
         if not db.is_replica:
             raise RDSClientError("InvalidDBInstanceState",
@@ -286,7 +296,7 @@ def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
     change_original = r53.change_resource_record_sets
 
     def change(zoneid: str, change_list: list[dict[str, Any]]) -> None:
-        if "route53:ChangeResourceRecordSets" in aws.denied:
+        if "route53:ChangeResourceRecordSets" in denied:
             raise _access_denied(Route53ClientError, "route53:ChangeResourceRecordSets",
                                  f"arn:aws:route53:::hostedzone/{zoneid}")
         return change_original(zoneid, change_list)

@@ -70,6 +70,24 @@ PRIMARY_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
 PROMETHEUS_ENV = "MCP_OPS_SANDBOX_PROMETHEUS"
 
 
+class PartFailed(RuntimeError):
+    """A part of the sandbox did not start; the message names it."""
+
+
+async def _all_parts(*parts: tuple[str, Any]) -> None:
+    """Run the named coroutines side by side and wait for every one of them (whatever has
+    started is then on the sandbox, for stop() to undo); then raise the first failure,
+    named after its part."""
+    results = await asyncio.gather(*(coro for _, coro in parts), return_exceptions=True)
+    for (part, _), r in zip(parts, results, strict=True):
+        if isinstance(r, PartFailed):
+            raise r
+        if isinstance(r, Exception):
+            raise PartFailed(f"{part}: {type(r).__name__}: {r}".rstrip(": ")) from r
+        if isinstance(r, BaseException):
+            raise r
+
+
 class Sandbox:
     """One running sandbox. ``async with Sandbox(...) as sb`` or start()/stop()."""
 
@@ -134,40 +152,64 @@ class Sandbox:
             self.timings[name] = round(time.monotonic() - began, 3)
 
     async def _start_parts(self) -> None:
+        """Every part as soon as what it needs is up: the DR standby and the pg_dump for S3
+        right after the database, next to moto's and the emulators' start (which keep
+        this process busy while the database's programs run on another core)."""
         workdir = self.workdir
         self._loop = asyncio.get_running_loop()
         # which servers to use is asked first, while nothing else keeps the loop busy
         found_db, found_cache = await asyncio.gather(find_local(self.id), find_external(self.id))
         self.progress("starting PostgreSQL, Redis, the Kubernetes emulators and moto")
-        results = await asyncio.gather(
-            self._timed("postgres", start_database(workdir, self.id, found_db)),
-            self._timed("redis", start_cache(workdir, self.id, found_cache)),
-            self._timed("kubernetes", start_clusters(workdir, extra_pods=self.extra_pods)),
-            self._timed("moto", start_aws()),
-            return_exceptions=True)
-        self.db, self.cache, self.clusters, self.aws = (
-            None if isinstance(r, BaseException) else r for r in results)
-        for part, r in zip(("PostgreSQL", "Redis", "Kubernetes emulators", "moto"), results,
-                           strict=True):
-            if isinstance(r, Exception):
-                raise RuntimeError(f"{part}: {type(r).__name__}: {r}".rstrip(": ")) from r
-            if isinstance(r, BaseException):
-                raise r
-        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
-                      f"Redis {self.cache.mode} on port {self.cache.port}")
-        self.progress("pg_stat_statements: " + (self.db.statements_note or "available"))
-        self.progress("starting the DR region's database: a streaming replica of production")
-        self.dr_db = await self._timed("postgres-dr", start_dr_database(workdir, self.db))
+        dump: list[bytes] = []
+        await _all_parts(
+            ("PostgreSQL", self._start_database_side(workdir, found_db, dump)),
+            ("Redis", self._start_cache(workdir, found_cache)),
+            ("Kubernetes emulators", self._start_clusters(workdir)),
+            ("moto", self._start_aws()))
+        self.progress(f"Redis {self.cache.mode} on port {self.cache.port}")
         await self._timed("dr-region", asyncio.to_thread(self._wire_dr_region))
         podfs = workdir / "podfs"
         wire_exec(self.clusters, db=self.db, cache=self.cache, podfs=podfs)
         self.cache.start_traffic()
-        self.progress("dumping the database into the S3 backup bucket")
-        dump = await self._timed("pg_dump", self._pg_dump())
-        # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
-        await self._timed("s3", seed_backups(self.aws, dump))
-        # every Velero backup's resource list in its location's bucket, as Velero keeps it
-        await self._timed("velero-storage", asyncio.to_thread(self._wire_velero_storage))
+        self.progress("seeding the S3 backup bucket; starting the simulators and Prometheus")
+        await _all_parts(
+            # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
+            ("S3 backups", self._timed("s3", seed_backups(self.aws, dump[0]))),
+            # every Velero backup's resource list in its location's bucket, as Velero keeps it
+            ("Velero storage", self._timed("velero-storage",
+                                           asyncio.to_thread(self._wire_velero_storage))),
+            ("simulators", self._start_service_side(workdir)))
+        await self._finish_start(workdir)
+
+    async def _start_database_side(self, workdir: Path, found_db, dump: list[bytes]) -> None:
+        """The database, then its DR standby and its dump side by side."""
+        self.db = await self._timed("postgres", start_database(workdir, self.id, found_db))
+        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note})")
+        self.progress("pg_stat_statements: " + (self.db.statements_note or "available"))
+        self.progress("starting the DR region's database (a streaming replica of production) "
+                      "and dumping the database for the S3 backup bucket")
+        await _all_parts(("DR database", self._start_dr_database(workdir)),
+                         ("pg_dump", self._dump_into(dump)))
+
+    async def _start_dr_database(self, workdir: Path) -> None:
+        self.dr_db = await self._timed("postgres-dr", start_dr_database(workdir, self.db))
+
+    async def _dump_into(self, dump: list[bytes]) -> None:
+        dump.append(await self._timed("pg_dump", self._pg_dump()))
+
+    async def _start_cache(self, workdir: Path, found_cache) -> None:
+        self.cache = await self._timed("redis", start_cache(workdir, self.id, found_cache))
+
+    async def _start_clusters(self, workdir: Path) -> None:
+        self.clusters = await self._timed(
+            "kubernetes", start_clusters(workdir, extra_pods=self.extra_pods))
+
+    async def _start_aws(self) -> None:
+        self.aws = await self._timed("moto", start_aws(self.workdir))
+
+    async def _start_service_side(self, workdir: Path) -> None:
+        """The simulators, the front door, the webhook receivers, the TLS endpoint and
+        Prometheus (the config is written once all of them and the backups are there)."""
         self.simulator = self._simulator(seed=1, region="sandbox",
                                          cluster=self.clusters.production.cluster)
         self.dr_simulator = self._simulator(seed=2, region="sandbox-dr",
@@ -191,6 +233,8 @@ class Sandbox:
         self.service_tls = ServiceTls(self.clusters.production.cluster, workdir)
         await self.service_tls.start()
         await self._timed("prometheus", self._start_prometheus())
+
+    async def _finish_start(self, workdir: Path) -> None:
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
