@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,8 @@ class SandboxAws:
     _moto: MotoChild | None = field(default=None, repr=False)
     _good_dump: bytes = field(default=b"", repr=False)
     denied: set[str] = field(default_factory=set)  # "rds:PromoteReadReplica", ...
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def deny(self, action: str, denied: bool = True) -> None:
         """Make ``action`` (IAM name) fail with AccessDenied, or allow it again."""
@@ -106,13 +109,20 @@ class SandboxAws:
         self._moto.command("backdate", bucket=BUCKET, key=key, when=when.isoformat())
 
     def client(self, service: str, region: str = REGION):
-        import boto3
+        """A boto3 client of moto, one per service and region, made once: making one
+        costs tens of milliseconds of CPU (the front door asks Route53 on every request),
+        and boto3's clients may be shared between threads, unlike its default session."""
+        with self._clients_lock:
+            found = self._clients.get((service, region))
+            if found is None:
+                import boto3
 
-        return boto3.client(
-            service, region_name=region, endpoint_url=self.endpoint_url,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+                found = self._clients[(service, region)] = boto3.client(
+                    service, region_name=region, endpoint_url=self.endpoint_url,
+                    aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                )
+            return found
 
     async def set_latest_dump_broken(self, broken: bool) -> None:
         """The backup-failed scenario: tonight's dump is an empty file (the job died before
