@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .aws_process import MotoChild, end_child
+from .aws_process import MOTO_LOG, MotoChild, end_child
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +140,13 @@ class SandboxAws:
             self._moto = None
 
 
-async def start_aws(workdir: Path) -> SandboxAws:
+async def start_aws(workdir: Path, early: subprocess.Popen | None = None) -> SandboxAws:
     """Start moto (a child process, on a free 127.0.0.1 port; its own, so the account
-    starts empty) and seed RDS, Route53 and EC2 (the S3 dumps follow with
-    :func:`seed_backups` once the database can be dumped)."""
-    log_path = workdir / "moto.log"
-    process = MotoChild.spawn(log_path)
+    starts empty), or take over ``early``, one started by ``MotoChild.spawn`` already;
+    then seed RDS, Route53 and EC2 (the S3 dumps follow with :func:`seed_backups` once
+    the database can be dumped)."""
+    log_path = workdir / MOTO_LOG
+    process = early or MotoChild.spawn(log_path)
     try:
         moto = await asyncio.to_thread(MotoChild.wait_ready, process, log_path)
     except asyncio.CancelledError:  # the thread still waits; the child goes all the same

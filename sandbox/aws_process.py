@@ -28,13 +28,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .local_process import LOCALHOST, _die_with_parent
 
+MOTO_LOG = "moto.log"
 # the backends the sandbox's seeding asks for first, imported before "ready" is said
 WARM_BACKENDS = ("s3", "rds", "route53", "ec2")
 
@@ -90,6 +93,24 @@ def main() -> int:
         server.stop()
     return 0
 
+
+
+@dataclass
+class EarlyStart:
+    """The sandbox's directory and moto's child, made by ``mcp-ops sandbox serve`` before
+    it imports the rest of the sandbox (about a second of CPU under which moto boots on
+    the other core). ``platform.Sandbox`` takes both over."""
+
+    workdir: Path
+    moto: subprocess.Popen
+
+    @classmethod
+    def begin(cls) -> EarlyStart:
+        from .leftovers import DIR_PREFIXES, mark_owner
+
+        workdir = Path(tempfile.mkdtemp(prefix=DIR_PREFIXES[0]))
+        mark_owner(workdir)
+        return cls(workdir, MotoChild.spawn(workdir / MOTO_LOG))
 
 
 class MotoChild:

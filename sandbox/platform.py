@@ -35,6 +35,7 @@ from typing import Any
 from . import aws as sandbox_aws
 from . import scenarios
 from .aws import SandboxAws, install_hooks, seed_backups, start_aws, velero_bucket_writer
+from .aws_process import EarlyStart, end_child
 from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
@@ -55,7 +56,8 @@ from .dr_region import (
 )
 from .ingress_gate import admits
 from .kube.controllers.velero_store import attach_object_store
-from .leftovers import mark_owner, sweep_directories
+from .leftovers import DIR_PREFIXES, mark_owner, sweep_directories
+from .local_process import PARENT_ENV  # noqa: F401 - named here by callers
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
 from .sandbox_config import PROMETHEUS_JOBS, Addresses, write_config
@@ -65,7 +67,6 @@ from .simulator import Simulator
 from .webhooks import WebhookReceiver
 
 log = logging.getLogger(__name__)
-PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
 PRIMARY_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
 PROMETHEUS_ENV = "MCP_OPS_SANDBOX_PROMETHEUS"
 
@@ -93,8 +94,10 @@ class Sandbox:
 
     def __init__(self, *, scenario: str = "healthy", extra_pods: int = 0,
                  config_out: Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 early: EarlyStart | None = None) -> None:
         scenarios.get(scenario)  # an unknown name fails before anything starts
+        self.early = early  # a directory and moto's child made before this module loaded
         self.initial_scenario = scenario
         self.scenario = "healthy"
         self.extra_pods = extra_pods
@@ -133,10 +136,13 @@ class Sandbox:
     # ---- start -------------------------------------------------------------------------
     async def start(self) -> None:
         started = time.monotonic()
-        await asyncio.to_thread(sweep_directories, ("/tmp",))  # of killed sandboxes
-        self.workdir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-"))
+        if self.early is not None:
+            self.workdir = self.early.workdir
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix=DIR_PREFIXES[0]))
         try:
             mark_owner(self.workdir)
+            await asyncio.to_thread(sweep_directories, ("/tmp",))  # of killed sandboxes
             await self._start_parts()
         except BaseException:
             await self.stop()
@@ -205,7 +211,9 @@ class Sandbox:
             "kubernetes", start_clusters(workdir, extra_pods=self.extra_pods))
 
     async def _start_aws(self) -> None:
-        self.aws = await self._timed("moto", start_aws(self.workdir))
+        early = self.early.moto if self.early is not None else None
+        self.early = None  # start_aws owns the child now, and ends it should it fail
+        self.aws = await self._timed("moto", start_aws(self.workdir, early))
 
     async def _start_service_side(self, workdir: Path) -> None:
         """The simulators, the front door, the webhook receivers, the TLS endpoint and
@@ -406,6 +414,9 @@ class Sandbox:
                     log.warning("stopping %s failed: %s", name, exc)
         if self.aws is not None:
             await asyncio.to_thread(self.aws.stop)
+        if self.early is not None:  # stopped before moto's start took the child over
+            await asyncio.to_thread(end_child, self.early.moto)
+            self.early = None
         self.control = self.simulator = self.dr_simulator = self.clusters = None
         self.front_door = self.dr_region = self.dr_db = None
         self.webhooks = None
