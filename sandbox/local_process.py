@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCALHOST = "127.0.0.1"
+# the pid of the process that asked for a sandbox: the sandbox stops when it is gone
+PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
 
 
 def free_port(host: str = LOCALHOST) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 from . import aws as sandbox_aws
 from . import scenarios
 from .aws import SandboxAws, install_hooks, seed_backups, start_aws, velero_bucket_writer
+from .aws_process import EarlyStart, end_child
 from .cache import SandboxCache, find_external, start_cache
 from .clusters import SandboxClusters, start_clusters, wire_exec
 from .control import ControlServer
@@ -55,7 +56,8 @@ from .dr_region import (
 )
 from .ingress_gate import admits
 from .kube.controllers.velero_store import attach_object_store
-from .leftovers import mark_owner, sweep_directories
+from .leftovers import DIR_PREFIXES, mark_owner, sweep_directories
+from .local_process import PARENT_ENV  # noqa: F401 - named here by callers
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
 from .sandbox_config import PROMETHEUS_JOBS, Addresses, write_config
@@ -65,9 +67,26 @@ from .simulator import Simulator
 from .webhooks import WebhookReceiver
 
 log = logging.getLogger(__name__)
-PARENT_ENV = "MCP_OPS_SANDBOX_PARENT_PID"
 PRIMARY_HOST = "postgres-production-primary.mcp-production.svc.cluster.local"
 PROMETHEUS_ENV = "MCP_OPS_SANDBOX_PROMETHEUS"
+
+
+class PartFailed(RuntimeError):
+    """A part of the sandbox did not start; the message names it."""
+
+
+async def _all_parts(*parts: tuple[str, Any]) -> None:
+    """Run the named coroutines side by side and wait for every one of them (whatever has
+    started is then on the sandbox, for stop() to undo); then raise the first failure,
+    named after its part."""
+    results = await asyncio.gather(*(coro for _, coro in parts), return_exceptions=True)
+    for (part, _), r in zip(parts, results, strict=True):
+        if isinstance(r, PartFailed):
+            raise r
+        if isinstance(r, Exception):
+            raise PartFailed(f"{part}: {type(r).__name__}: {r}".rstrip(": ")) from r
+        if isinstance(r, BaseException):
+            raise r
 
 
 class Sandbox:
@@ -75,8 +94,10 @@ class Sandbox:
 
     def __init__(self, *, scenario: str = "healthy", extra_pods: int = 0,
                  config_out: Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 early: EarlyStart | None = None) -> None:
         scenarios.get(scenario)  # an unknown name fails before anything starts
+        self.early = early  # a directory and moto's child made before this module loaded
         self.initial_scenario = scenario
         self.scenario = "healthy"
         self.extra_pods = extra_pods
@@ -115,10 +136,13 @@ class Sandbox:
     # ---- start -------------------------------------------------------------------------
     async def start(self) -> None:
         started = time.monotonic()
-        await asyncio.to_thread(sweep_directories, ("/tmp",))  # of killed sandboxes
-        self.workdir = Path(tempfile.mkdtemp(prefix="mcp-ops-sandbox-"))
+        if self.early is not None:
+            self.workdir = self.early.workdir
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix=DIR_PREFIXES[0]))
         try:
             mark_owner(self.workdir)
+            await asyncio.to_thread(sweep_directories, ("/tmp",))  # of killed sandboxes
             await self._start_parts()
         except BaseException:
             await self.stop()
@@ -134,40 +158,66 @@ class Sandbox:
             self.timings[name] = round(time.monotonic() - began, 3)
 
     async def _start_parts(self) -> None:
+        """Every part as soon as what it needs is up: the DR standby and the pg_dump for S3
+        right after the database, next to moto's and the emulators' start (which keep
+        this process busy while the database's programs run on another core)."""
         workdir = self.workdir
         self._loop = asyncio.get_running_loop()
         # which servers to use is asked first, while nothing else keeps the loop busy
         found_db, found_cache = await asyncio.gather(find_local(self.id), find_external(self.id))
         self.progress("starting PostgreSQL, Redis, the Kubernetes emulators and moto")
-        results = await asyncio.gather(
-            self._timed("postgres", start_database(workdir, self.id, found_db)),
-            self._timed("redis", start_cache(workdir, self.id, found_cache)),
-            self._timed("kubernetes", start_clusters(workdir, extra_pods=self.extra_pods)),
-            self._timed("moto", start_aws()),
-            return_exceptions=True)
-        self.db, self.cache, self.clusters, self.aws = (
-            None if isinstance(r, BaseException) else r for r in results)
-        for part, r in zip(("PostgreSQL", "Redis", "Kubernetes emulators", "moto"), results,
-                           strict=True):
-            if isinstance(r, Exception):
-                raise RuntimeError(f"{part}: {type(r).__name__}: {r}".rstrip(": ")) from r
-            if isinstance(r, BaseException):
-                raise r
-        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note}); "
-                      f"Redis {self.cache.mode} on port {self.cache.port}")
-        self.progress("pg_stat_statements: " + (self.db.statements_note or "available"))
-        self.progress("starting the DR region's database: a streaming replica of production")
-        self.dr_db = await self._timed("postgres-dr", start_dr_database(workdir, self.db))
+        dump: list[bytes] = []
+        await _all_parts(
+            ("PostgreSQL", self._start_database_side(workdir, found_db, dump)),
+            ("Redis", self._start_cache(workdir, found_cache)),
+            ("Kubernetes emulators", self._start_clusters(workdir)),
+            ("moto", self._start_aws()))
+        self.progress(f"Redis {self.cache.mode} on port {self.cache.port}")
         await self._timed("dr-region", asyncio.to_thread(self._wire_dr_region))
         podfs = workdir / "podfs"
         wire_exec(self.clusters, db=self.db, cache=self.cache, podfs=podfs)
         self.cache.start_traffic()
-        self.progress("dumping the database into the S3 backup bucket")
-        dump = await self._timed("pg_dump", self._pg_dump())
-        # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
-        await self._timed("s3", seed_backups(self.aws, dump))
-        # every Velero backup's resource list in its location's bucket, as Velero keeps it
-        await self._timed("velero-storage", asyncio.to_thread(self._wire_velero_storage))
+        self.progress("seeding the S3 backup bucket; starting the simulators and Prometheus")
+        await _all_parts(
+            # no /backup/latest-backup.sql in any pod: the real backup job writes to S3 only
+            ("S3 backups", self._timed("s3", seed_backups(self.aws, dump[0]))),
+            # every Velero backup's resource list in its location's bucket, as Velero keeps it
+            ("Velero storage", self._timed("velero-storage",
+                                           asyncio.to_thread(self._wire_velero_storage))),
+            ("simulators", self._start_service_side(workdir)))
+        await self._finish_start(workdir)
+
+    async def _start_database_side(self, workdir: Path, found_db, dump: list[bytes]) -> None:
+        """The database, then its DR standby and its dump side by side."""
+        self.db = await self._timed("postgres", start_database(workdir, self.id, found_db))
+        self.progress(f"PostgreSQL {self.db.mode} on port {self.db.port} ({self.db.note})")
+        self.progress("pg_stat_statements: " + (self.db.statements_note or "available"))
+        self.progress("starting the DR region's database (a streaming replica of production) "
+                      "and dumping the database for the S3 backup bucket")
+        await _all_parts(("DR database", self._start_dr_database(workdir)),
+                         ("pg_dump", self._dump_into(dump)))
+
+    async def _start_dr_database(self, workdir: Path) -> None:
+        self.dr_db = await self._timed("postgres-dr", start_dr_database(workdir, self.db))
+
+    async def _dump_into(self, dump: list[bytes]) -> None:
+        dump.append(await self._timed("pg_dump", self._pg_dump()))
+
+    async def _start_cache(self, workdir: Path, found_cache) -> None:
+        self.cache = await self._timed("redis", start_cache(workdir, self.id, found_cache))
+
+    async def _start_clusters(self, workdir: Path) -> None:
+        self.clusters = await self._timed(
+            "kubernetes", start_clusters(workdir, extra_pods=self.extra_pods))
+
+    async def _start_aws(self) -> None:
+        early = self.early.moto if self.early is not None else None
+        self.early = None  # start_aws owns the child now, and ends it should it fail
+        self.aws = await self._timed("moto", start_aws(self.workdir, early))
+
+    async def _start_service_side(self, workdir: Path) -> None:
+        """The simulators, the front door, the webhook receivers, the TLS endpoint and
+        Prometheus (the config is written once all of them and the backups are there)."""
         self.simulator = self._simulator(seed=1, region="sandbox",
                                          cluster=self.clusters.production.cluster)
         self.dr_simulator = self._simulator(seed=2, region="sandbox-dr",
@@ -191,6 +241,8 @@ class Sandbox:
         self.service_tls = ServiceTls(self.clusters.production.cluster, workdir)
         await self.service_tls.start()
         await self._timed("prometheus", self._start_prometheus())
+
+    async def _finish_start(self, workdir: Path) -> None:
         self.config_path = self.config_out or workdir / "config.yaml"
         write_config(self.config_path, Addresses(
             kubeconfig=str(self.clusters.kubeconfig), postgres_dsn=self.db.dsn(),
@@ -362,6 +414,9 @@ class Sandbox:
                     log.warning("stopping %s failed: %s", name, exc)
         if self.aws is not None:
             await asyncio.to_thread(self.aws.stop)
+        if self.early is not None:  # stopped before moto's start took the child over
+            await asyncio.to_thread(end_child, self.early.moto)
+            self.early = None
         self.control = self.simulator = self.dr_simulator = self.clusters = None
         self.front_door = self.dr_region = self.dr_db = None
         self.webhooks = None

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
 
-from .platform import PARENT_ENV, Sandbox
+from .aws_process import EarlyStart, end_child
+from .local_process import PARENT_ENV
 
 PARENT_POLL_SECONDS = 0.5
 
@@ -46,13 +48,22 @@ async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    # moto's child boots on the other core while this process imports the sandbox
+    early = EarlyStart.begin()
+    try:
+        from .platform import Sandbox
+
+        sandbox = Sandbox(scenario=scenario, extra_pods=extra_pods,
+                          config_out=None if str(config_out) == "-" else config_out.resolve(),
+                          progress=_say, early=early)
+    except BaseException:
+        end_child(early.moto)
+        shutil.rmtree(early.workdir, ignore_errors=True)
+        raise
     watcher = None
     parent = os.environ.get(PARENT_ENV)
     if parent and parent.isdigit():
         watcher = asyncio.create_task(_watch_parent(int(parent), stop))
-    sandbox = Sandbox(scenario=scenario, extra_pods=extra_pods,
-                      config_out=None if str(config_out) == "-" else config_out.resolve(),
-                      progress=_say)
     starting = asyncio.create_task(sandbox.start())
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopper}, return_when=asyncio.FIRST_COMPLETED)
