@@ -92,6 +92,10 @@ class McpOpsApp(WizardActions, App[None]):
     def on_mount(self) -> None:
         self.title = f"mcp-ops — {self.env_name}"
         self.query_one(Dashboard).query("Panel").first().focus()
+        # the first frame needs neither: both start once it is painted (screens.deferred)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
         self.probe_credentials()  # what the credentials could write -> header (wizard_actions)
         if self.live:  # who else holds the environment -> header (wizard_actions)
             self.show_lease_holder()
