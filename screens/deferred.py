@@ -1,34 +1,38 @@
-"""Modules the first frame does not need, imported off the UI loop after it is painted.
+"""Modules the first frame does not need, imported once it is painted.
 
 Python start, Textual and the configuration are what the console needs to paint its
 first frame; the collectors, their clients (aiohttp, asyncpg, redis, kubernetes_asyncio)
-and the health rules are needed only once the panels start polling. Importing them on the
-UI loop would hold every key for as long (~0.5 s of CPU), so they are imported in a
-thread; the loop keeps handling keys and painting meanwhile.
+and the health rules are needed only once the panels start polling and the start-up
+probe runs. They used to be imported before the first frame; now the hub
+(:mod:`screens.polling`) and the probe (:mod:`screens.wizard_actions`) import them right
+after it, on the loop as before, and only then start polling: no first poll spends its
+timeout on an import. One module at a time, with a short pause between them, so that a
+key pressed meanwhile waits for one module at most, not for all of them. (Imports in a
+thread, tried: first polls missed their 3 s timeouts under load, and the live-dashboard
+tests hung at exit.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 
-# what the dashboard's hub needs before it can poll (screens.polling)
-COLLECTORS = ("console.collectors.registry", "console.health.evaluate")
-# what the start-up credentials probe and the lease reader need (screens.wizard_actions)
-PROBES = ("kubernetes_asyncio.client", "console.execution.kube.api",
-          "console.execution.kube.lease", "console.execution.probe",
-          "console.sources.postgres", "console.sources.redis")
+AFTER_FIRST_FRAME = (
+    # the clients, the largest first-use imports, one by one
+    "aiohttp", "redis.asyncio", "asyncpg", "httpx",
+    # the dashboard's hub (screens.polling) and what its collectors load on first use
+    "console.collectors.registry", "console.health.evaluate", "kubernetes_asyncio.config",
+    # the start-up credentials probe and the lease reader (screens.wizard_actions)
+    "kubernetes_asyncio.client", "console.execution.kube.api", "console.execution.kube.lease",
+    "console.execution.probe", "console.sources.postgres", "console.sources.redis",
+)
 
 
-def _import_all(names: tuple[str, ...]) -> None:
-    for name in names:
-        importlib.import_module(name)
-
-
-async def import_off_loop(names: tuple[str, ...]) -> None:
-    """Import ``names`` in a thread (at once if they are all loaded already)."""
-    import sys
-
-    if all(name in sys.modules for name in names):
-        return
-    await asyncio.to_thread(_import_all, names)
+async def load_after_first_frame() -> None:
+    """Import :data:`AFTER_FIRST_FRAME` (nothing to do once they are loaded), letting the
+    loop handle what is waiting between two modules."""
+    for name in AFTER_FIRST_FRAME:
+        if name not in sys.modules:
+            importlib.import_module(name)
+            await asyncio.sleep(0.01)

@@ -12,8 +12,8 @@ Everything a poll does runs in the pollers' own tasks with a timeout; the UI onl
 receives finished snapshots, so a hung source never delays a keypress.
 
 The collectors, their clients and the health rules are not needed to paint the first
-frame: the hub imports them in a thread once the screen has been painted
-(:meth:`LiveData.connect`, :mod:`screens.deferred`) and only then builds its pollers.
+frame: the hub imports them once the screen has been painted (:meth:`LiveData.connect`,
+:mod:`screens.deferred`) and only then builds its pollers.
 
 Tests can give the app a ``collector_factory`` attribute (same signature as
 :func:`console.collectors.registry.collectors_for`), or set ``app.live = False`` to show
@@ -33,7 +33,7 @@ from textual.widget import Widget
 from console.config.model import Environment, UiSettings
 from console.polling import Poller, PollState
 
-from .deferred import COLLECTORS, import_off_loop
+from .deferred import load_after_first_frame
 
 if TYPE_CHECKING:
     from console.collectors.base import Snapshot
@@ -81,10 +81,9 @@ class LiveData:
             self._connecting = asyncio.ensure_future(self.connect())
 
     async def connect(self) -> None:
-        """Import the collectors and health rules in a thread (the UI loop keeps answering
-        keys meanwhile), build the collectors and pollers, and start the pollers that have
-        subscribers."""
-        await import_off_loop(COLLECTORS)
+        """Import the collectors and health rules, build the collectors and pollers, and
+        start the pollers that have subscribers."""
+        await load_after_first_frame()
         if self._closing is not None or self.pollers:
             return
         from console.collectors.registry import SNAPSHOT_TYPES, collectors_for

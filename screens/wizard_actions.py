@@ -19,7 +19,7 @@ from console.execution.model import Wizard
 from console.execution.redaction import redactor_for
 from console.execution.session_log import default_directory
 
-from .deferred import PROBES, import_off_loop
+from .deferred import load_after_first_frame
 
 
 class WizardActions:
@@ -96,7 +96,7 @@ class WizardActions:
 
         if not self.live:
             return
-        await import_off_loop(PROBES)
+        await load_after_first_frame()
         from console.execution.kube.api import KubeApi
         from console.execution.kube.lease import read_lease
 
@@ -124,7 +124,7 @@ class WizardActions:
         """What the credentials could write; shown in the header and as a notification."""
         if not self.live:  # tests of the layout run without live sources
             return
-        await import_off_loop(PROBES)
+        await load_after_first_frame()
         from console.execution.probe import probe_environment
 
         report = await probe_environment(self.environment,
