@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
+import weakref
 
 AFTER_FIRST_FRAME = (
     # the clients, the largest first-use imports, one by one
@@ -29,10 +30,27 @@ AFTER_FIRST_FRAME = (
 )
 
 
+PAUSE = 0.03  # seconds between two modules: time for a waiting key to be handled and drawn
+
+# one loading per event loop, whoever asks first; the others wait for it
+_loading: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = \
+    weakref.WeakKeyDictionary()
+
+
 async def load_after_first_frame() -> None:
     """Import :data:`AFTER_FIRST_FRAME` (nothing to do once they are loaded), letting the
     loop handle what is waiting between two modules."""
+    if all(name in sys.modules for name in AFTER_FIRST_FRAME):
+        return
+    loop = asyncio.get_running_loop()
+    task = _loading.get(loop)
+    if task is None:
+        task = _loading[loop] = loop.create_task(_load(), name="load after first frame")
+    await asyncio.shield(task)
+
+
+async def _load() -> None:
     for name in AFTER_FIRST_FRAME:
         if name not in sys.modules:
             importlib.import_module(name)
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(PAUSE)
