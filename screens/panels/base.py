@@ -100,7 +100,10 @@ class Panel(Vertical, can_focus=True):
         self._reveal(False)
         self.hub = live_data(self)
         if self.hub is not None:
-            set_text(self.query_one(".panel-placeholder", Static), f"connecting…\n[dim]{self.HINT}[/dim]")
+            # set_text shows text literally: the hint's dim is a style, not markup
+            hint = Text.assemble("connecting…\n", (self.HINT, "dim")) if self.HINT \
+                else Text("connecting…")
+            set_text(self.query_one(".panel-placeholder", Static), hint)
             self.hub.subscribe(self, *self.subscriptions())
             self.set_interval(1.0, self._tick_stale)
 
