@@ -13,7 +13,6 @@ from datetime import datetime
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from console.config import Config
@@ -23,6 +22,7 @@ from console.identity import Operator, current_operator
 
 from .dashboard import Dashboard
 from .environments import EnvironmentSwitcher
+from .footer import StableFooter
 from .header import StatusHeader
 from .help import HelpScreen
 from .wizard_actions import WizardActions
@@ -87,11 +87,15 @@ class McpOpsApp(WizardActions, App[None]):
             id="header",
         )
         yield Dashboard(self.env_name)
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.title = f"mcp-ops — {self.env_name}"
         self.query_one(Dashboard).query("Panel").first().focus()
+        # the first frame needs neither: both start once it is painted (screens.deferred)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
         self.probe_credentials()  # what the credentials could write -> header (wizard_actions)
         if self.live:  # who else holds the environment -> header (wizard_actions)
             self.show_lease_holder()
@@ -117,7 +121,13 @@ class McpOpsApp(WizardActions, App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.key_help()))
+        # one help screen per set of keys, installed so that closing it keeps it: opening
+        # it again shows it as it was instead of composing, styling and laying it out anew
+        keys = self.key_help()
+        name = f"help {hash(tuple(keys))}"
+        if not self.is_screen_installed(name):
+            self.install_screen(HelpScreen(keys), name)
+        self.push_screen(name)
 
     def action_switch_environment(self) -> None:
         self.push_screen(EnvironmentSwitcher(self.config, self.env_name), self._environment_chosen)
@@ -138,7 +148,7 @@ class McpOpsApp(WizardActions, App[None]):
         header.credentials_can_write = None
         old = self.query_one(Dashboard)
         await old.remove()
-        await self.mount(Dashboard(self.env_name), before=self.query_one(Footer))
+        await self.mount(Dashboard(self.env_name), before=self.query_one(StableFooter))
         self.title = f"mcp-ops — {self.env_name}"
         self.probe_credentials()  # another environment, other credentials
         header.held_by = ""

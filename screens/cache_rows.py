@@ -4,9 +4,11 @@ rates the collector works out between polls) and the slow log."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.collectors.redis import RedisSnapshot, SlowEntry
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.redis import RedisSnapshot, SlowEntry
+
 
 
 def info_figures(snap: RedisSnapshot) -> list[tuple[str, str]]:

@@ -7,11 +7,13 @@ drill-down's wide ones show the same figures in the same words.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from console.collectors.postgres_model import BlockingEdge, PostgresSnapshot, Session
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.postgres_model import BlockingEdge, PostgresSnapshot, Session
+
 
 
 def secs(v: float | None) -> str:

@@ -11,6 +11,10 @@ environment's health after every poll, sets the header's overall status and post
 Everything a poll does runs in the pollers' own tasks with a timeout; the UI only ever
 receives finished snapshots, so a hung source never delays a keypress.
 
+The collectors, their clients and the health rules are not needed to paint the first
+frame: the hub imports them once the screen has been painted (:meth:`LiveData.connect`,
+:mod:`screens.deferred`) and only then builds its pollers.
+
 Tests can give the app a ``collector_factory`` attribute (same signature as
 :func:`console.collectors.registry.collectors_for`), or set ``app.live = False`` to show
 panels unconnected (the shell's layout tests).
@@ -19,17 +23,22 @@ panels unconnected (the shell's layout tests).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.message import Message
 from textual.widget import Widget
 
-from console.collectors.base import Snapshot
-from console.collectors.registry import SNAPSHOT_TYPES, close_all, collectors_for
 from console.config.model import Environment, UiSettings
-from console.health.evaluate import HealthReport, evaluate
 from console.polling import Poller, PollState
+
+from .deferred import load_after_first_frame
+
+if TYPE_CHECKING:
+    from console.collectors.base import Snapshot
+    from console.collectors.registry import Collector
+    from console.health.evaluate import HealthReport
 
 HEALTH = "health"  # pseudo-component: the evaluated HealthReport
 
@@ -53,11 +62,35 @@ class LiveData:
         self.app = app
         self.env_name = env_name
         self.env = env
-        factory = getattr(app, "collector_factory", collectors_for)
-        self.collectors = factory(env, timeout=ui.source_timeout_seconds, watch=True)
+        self.ui = ui
+        # both filled by connect(), once the first frame is painted
+        self.collectors: dict[str, Collector] = {}
+        self.pollers: dict[str, Poller] = {}
         self.states: dict[str, PollState] = {}
         self.report: HealthReport | None = None
         self.subscribers: dict[str, list[Widget]] = {}
+        self._closing: asyncio.Task | None = None
+        self._connecting: asyncio.Task | None = None
+        app.call_after_refresh(self._connect_soon)
+        # a screen pushed before that refresh would hold the callback back: connect anyway
+        app.set_timer(0.5, self._connect_soon)
+
+    # ---- connecting ----------------------------------------------------------------------
+    def _connect_soon(self) -> None:
+        if self._closing is None and self._connecting is None:
+            self._connecting = asyncio.ensure_future(self.connect())
+
+    async def connect(self) -> None:
+        """Import the collectors and health rules, build the collectors and pollers, and
+        start the pollers that have subscribers."""
+        await load_after_first_frame()
+        if self._closing is not None or self.pollers:
+            return
+        from console.collectors.registry import SNAPSHOT_TYPES, collectors_for
+
+        ui = self.ui
+        factory = getattr(self.app, "collector_factory", collectors_for)
+        self.collectors = factory(self.env, timeout=ui.source_timeout_seconds, watch=True)
         self.pollers = {
             name: Poller(
                 name, collector.collect, SNAPSHOT_TYPES[name].failed, self._updated,
@@ -66,7 +99,14 @@ class LiveData:
             )
             for name, collector in self.collectors.items()
         }
-        self._closing: asyncio.Task | None = None
+        for name, subs in self.subscribers.items():
+            if not subs:
+                continue
+            if name == HEALTH:
+                for poller in self.pollers.values():
+                    poller.start()
+            elif name in self.pollers:
+                self.pollers[name].start()
 
     # ---- subscriptions -------------------------------------------------------------------
     def subscribe(self, widget: Widget, *components: str) -> None:
@@ -109,8 +149,15 @@ class LiveData:
             self._closing = asyncio.ensure_future(self._close())
 
     async def _close(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connecting
         await asyncio.gather(*(p.stop() for p in self.pollers.values()))
-        await close_all(self.collectors)
+        if self.collectors:
+            from console.collectors.registry import close_all
+
+            await close_all(self.collectors)
 
     # ---- polling -------------------------------------------------------------------------
     def _gate(self, name: str):
@@ -121,6 +168,8 @@ class LiveData:
         return on_screen
 
     def _updated(self, state: PollState) -> None:
+        from console.health.evaluate import evaluate  # imported by connect()
+
         self.states[state.name] = state
         for widget in list(self.subscribers.get(state.name, [])):
             widget.post_message(PollUpdated(state))

@@ -19,6 +19,8 @@ from console.execution.model import Wizard
 from console.execution.redaction import redactor_for
 from console.execution.session_log import default_directory
 
+from .deferred import load_after_first_frame
+
 
 class WizardActions:
     """Needs ``config``, ``env_name``, ``environment``, ``read_only``, ``operator``."""
@@ -92,11 +94,12 @@ class WizardActions:
         """Who else holds the environment's operator lease, in the header (every 10 s)."""
         from datetime import UTC, datetime
 
+        if not self.live:
+            return
+        await load_after_first_frame()
         from console.execution.kube.api import KubeApi
         from console.execution.kube.lease import read_lease
 
-        if not self.live:
-            return
         api = KubeApi(self.environment.kubernetes)
         try:
             state = await read_lease(api, self.environment.kubernetes, self.env_name)
@@ -119,10 +122,11 @@ class WizardActions:
     @work(exclusive=True, group="probe", exit_on_error=False)
     async def probe_credentials(self) -> None:
         """What the credentials could write; shown in the header and as a notification."""
-        from console.execution.probe import probe_environment
-
         if not self.live:  # tests of the layout run without live sources
             return
+        await load_after_first_frame()
+        from console.execution.probe import probe_environment
+
         report = await probe_environment(self.environment,
                                          timeout=self.config.ui.source_timeout_seconds + 2)
         self.credentials_report = report

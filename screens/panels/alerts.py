@@ -8,17 +8,21 @@ of alerts or their words change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from console.health.evaluate import HealthReport
 from console.health.status import Status
 
 from ..widgets import set_text
 from .base import Panel
+
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.health.evaluate import HealthReport
 
 BADGE = {Status.UNKNOWN: ("UNRE", "bold white on magenta"),
          Status.CRITICAL: ("CRIT", "bold white on red"),

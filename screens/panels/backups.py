@@ -3,17 +3,20 @@ latest database dump in S3."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from console.collectors.backups_model import BackupsSnapshot, VeleroBackup
-
 from ..tables import add_columns, sync_rows
 from ..widgets import set_text
 from .base import Panel
 from .database import size
+
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.backups_model import BackupsSnapshot, VeleroBackup
 
 COLUMNS = [("backup", "name"), ("phase", "phase"), ("age", "age"), ("err/warn", "issues")]
 PHASE_STYLE = {"Completed": "green", "PartiallyFailed": "yellow", "Failed": "bold red",

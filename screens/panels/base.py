@@ -14,7 +14,7 @@ what it did before.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,12 +22,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from console.health.evaluate import HealthReport
 from console.health.status import Status
 from console.polling import PollState
 
 from ..polling import HEALTH, HealthUpdated, LiveData, PollUpdated, live_data
 from ..widgets import set_text
+
+if TYPE_CHECKING:  # the health rules load after the first frame (screens.polling)
+    from console.health.evaluate import HealthReport
 
 
 def ago(seconds: float | None) -> str:
@@ -98,7 +100,10 @@ class Panel(Vertical, can_focus=True):
         self._reveal(False)
         self.hub = live_data(self)
         if self.hub is not None:
-            set_text(self.query_one(".panel-placeholder", Static), f"connecting…\n[dim]{self.HINT}[/dim]")
+            # set_text shows text literally: the hint's dim is a style, not markup
+            hint = Text.assemble("connecting…\n", (self.HINT, "dim")) if self.HINT \
+                else Text("connecting…")
+            set_text(self.query_one(".panel-placeholder", Static), hint)
             self.hub.subscribe(self, *self.subscriptions())
             self.set_interval(1.0, self._tick_stale)
 

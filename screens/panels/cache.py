@@ -7,17 +7,20 @@ replication) and the slow log's latest entries — the drill-down's rows, narrow
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.collectors.redis import RedisSnapshot
-
 from ..cache_rows import info_figures, slowlog_note, slowlog_row
 from ..tables import add_columns, display_table, pick, sync_rows
 from ..widgets import Trend, set_text
 from .base import Panel, ago
+
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.redis import RedisSnapshot
 
 SLOWLOG = [("when", "when"), ("ms", "ms"), ("command", "command"), ("client", "client"),
            ("id", "id")]

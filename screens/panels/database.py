@@ -8,12 +8,12 @@ busiest first — the drill-down's rows, narrower."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
-
-from console.collectors.postgres_model import PostgresSnapshot, Session
 
 from ..database_rows import (
     BUSIEST,
@@ -27,6 +27,9 @@ from ..database_rows import (
 from ..tables import add_columns, display_table, pick, sync_rows
 from ..widgets import Trend, set_text
 from .base import Panel
+
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.postgres_model import PostgresSnapshot, Session
 
 COLUMNS = [("pid", "pid"), ("state", "lock"), ("secs", "secs"), ("query", "query")]
 ACTIVITY = [("pid", "pid"), ("state", "lock"), ("secs", "secs"), ("application", "app"),

@@ -3,16 +3,19 @@ restarts, CPU and memory against requests/limits, age), updated by pod name."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from console.collectors.kube_model import KubeSnapshot, PodInfo
-
 from ..tables import add_columns, sync_rows
 from ..widgets import set_text
 from .base import Panel, ago
+
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.kube_model import KubeSnapshot, PodInfo
 
 COLUMNS = [("pod", "pod"), ("status", "status"), ("ready", "ready"), ("rst", "restarts"),
            ("cpu", "cpu"), ("mem", "mem"), ("age", "age"), ("node", "node")]

@@ -7,16 +7,19 @@ over which window, how many requests."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.collectors.service_model import Endpoint, RequestFigures, ServiceSnapshot
-
 from ..tables import add_columns, display_table, sync_rows
 from ..widgets import Trend, set_text
 from .base import Panel
+
+if TYPE_CHECKING:  # annotations only: the collectors load after the first frame
+    from console.collectors.service_model import Endpoint, RequestFigures, ServiceSnapshot
 
 ENDPOINTS = [("endpoint", "name"), ("path", "path"), ("HTTP", "status"), ("ms", "ms"),
              ("answer", "answer")]

@@ -1,0 +1,56 @@
+"""Modules the first frame does not need, imported once it is painted.
+
+Python start, Textual and the configuration are what the console needs to paint its
+first frame; the collectors, their clients (aiohttp, asyncpg, redis, kubernetes_asyncio)
+and the health rules are needed only once the panels start polling and the start-up
+probe runs. They used to be imported before the first frame; now the hub
+(:mod:`screens.polling`) and the probe (:mod:`screens.wizard_actions`) import them right
+after it, on the loop as before, and only then start polling: no first poll spends its
+timeout on an import. One module at a time, with a short pause between them, so that a
+key pressed meanwhile waits for one module at most, not for all of them. (Imports in a
+thread, tried: first polls missed their 3 s timeouts under load, and the live-dashboard
+tests hung at exit.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import weakref
+
+AFTER_FIRST_FRAME = (
+    # the clients, the largest first-use imports, one by one
+    "aiohttp", "redis.asyncio", "asyncpg", "httpx",
+    # the dashboard's hub (screens.polling) and what its collectors load on first use
+    "console.collectors.registry", "console.health.evaluate", "kubernetes_asyncio.config",
+    # the start-up credentials probe and the lease reader (screens.wizard_actions)
+    "kubernetes_asyncio.client", "console.execution.kube.api", "console.execution.kube.lease",
+    "console.execution.probe", "console.sources.postgres", "console.sources.redis",
+)
+
+
+PAUSE = 0.03  # seconds between two modules: time for a waiting key to be handled and drawn
+
+# one loading per event loop, whoever asks first; the others wait for it
+_loading: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = \
+    weakref.WeakKeyDictionary()
+
+
+async def load_after_first_frame() -> None:
+    """Import :data:`AFTER_FIRST_FRAME` (nothing to do once they are loaded), letting the
+    loop handle what is waiting between two modules."""
+    if all(name in sys.modules for name in AFTER_FIRST_FRAME):
+        return
+    loop = asyncio.get_running_loop()
+    task = _loading.get(loop)
+    if task is None:
+        task = _loading[loop] = loop.create_task(_load(), name="load after first frame")
+    await asyncio.shield(task)
+
+
+async def _load() -> None:
+    for name in AFTER_FIRST_FRAME:
+        if name not in sys.modules:
+            importlib.import_module(name)
+            await asyncio.sleep(PAUSE)
