@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
 CLOSE = 255
+STDIN_PREFIX = bytes([STDIN])
+READ_AHEAD = 8  # chunks of stdin read from the source ahead of the socket
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
 
 
@@ -205,22 +207,45 @@ class PodExec:
 
     async def _feed(self, ws: Any, queue: asyncio.Queue[ExecSent | None]) -> None:
         """Copy stdin into the socket, then close it. A send that fails means the command
-        has gone (its status says why); a failing *source* is raised."""
+        has gone (its status says why); a failing *source* is raised.
+
+        The source is read ahead by a task of its own (at most ``READ_AHEAD`` chunks), so
+        that downloading the next chunk overlaps sending this one."""
         assert self.stdin is not None
+        ahead: asyncio.Queue[bytes | None] = asyncio.Queue(READ_AHEAD)
+        reader = asyncio.create_task(_read_ahead(self.stdin, ahead))
         try:
-            async for chunk in self.stdin:
-                if not chunk:
-                    continue
+            while (chunk := await ahead.get()) is not None:
                 try:
-                    await ws.send_bytes(bytes([STDIN]) + chunk)
+                    await ws.send_bytes(STDIN_PREFIX + chunk)
                 except (ConnectionError, RuntimeError):
                     return
                 self.sent += len(chunk)
                 queue.put_nowait(ExecSent(self.sent))
+            await reader  # the source's own failure, if it had one
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_bytes(bytes([CLOSE, STDIN]))
         finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
             queue.put_nowait(None)
+
+
+async def _read_ahead(source: AsyncIterator[bytes], ahead: asyncio.Queue[bytes | None]) -> None:
+    """Put the source's non-empty chunks into ``ahead``, then None — also when the source
+    fails, whose exception stays with this task for the sender to raise."""
+    try:
+        async for chunk in source:
+            if chunk:
+                await ahead.put(chunk)
+    except asyncio.CancelledError:
+        raise  # the sender has gone
+    except BaseException:
+        await ahead.put(None)
+        raise
+    await ahead.put(None)
 
 
 async def run_in_pod(target: ExecTarget) -> tuple[int, list[ExecLine]]:
