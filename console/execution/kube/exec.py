@@ -123,11 +123,22 @@ class PodExec:
         self.stdin = stdin
         self.code: int | None = None
         self.sent = 0
+        self._ahead: _ReadAhead | None = None
 
     def __aiter__(self) -> AsyncIterator[ExecLine | ExecSent]:
         return self._run()
 
     async def _run(self) -> AsyncIterator[ExecLine | ExecSent]:
+        # stdin's first chunks download while the connection opens and the command starts
+        self._ahead = _ReadAhead(self.stdin) if self.stdin is not None else None
+        try:
+            async for item in self._connected():
+                yield item
+        finally:
+            if self._ahead is not None:
+                await self._ahead.stop()
+
+    async def _connected(self) -> AsyncIterator[ExecLine | ExecSent]:
         async with await self.target.websocket() as ws_api:
             kwargs: dict[str, Any] = {"command": self.command, "stdin": self.stdin is not None,
                                       "stdout": True, "stderr": True, "tty": False,
@@ -207,30 +218,39 @@ class PodExec:
 
     async def _feed(self, ws: Any, queue: asyncio.Queue[ExecSent | None]) -> None:
         """Copy stdin into the socket, then close it. A send that fails means the command
-        has gone (its status says why); a failing *source* is raised.
-
-        The source is read ahead by a task of its own (at most ``READ_AHEAD`` chunks), so
-        that downloading the next chunk overlaps sending this one."""
-        assert self.stdin is not None
-        ahead: asyncio.Queue[bytes | None] = asyncio.Queue(READ_AHEAD)
-        reader = asyncio.create_task(_read_ahead(self.stdin, ahead))
+        has gone (its status says why); a failing *source* is raised."""
+        ahead = self._ahead
+        assert ahead is not None
         try:
-            while (chunk := await ahead.get()) is not None:
+            while (chunk := await ahead.chunks.get()) is not None:
                 try:
                     await ws.send_bytes(STDIN_PREFIX + chunk)
                 except (ConnectionError, RuntimeError):
                     return
                 self.sent += len(chunk)
                 queue.put_nowait(ExecSent(self.sent))
-            await reader  # the source's own failure, if it had one
+            await ahead.task  # the source's own failure, if it had one
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_bytes(bytes([CLOSE, STDIN]))
         finally:
-            if not reader.done():
-                reader.cancel()
-                with contextlib.suppress(BaseException):
-                    await reader
+            await ahead.stop()
             queue.put_nowait(None)
+
+
+class _ReadAhead:
+    """The source of stdin, read by a task of its own at most ``READ_AHEAD`` chunks ahead
+    of the socket: downloading the next chunk overlaps sending this one."""
+
+    def __init__(self, source: AsyncIterator[bytes]):
+        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue(READ_AHEAD)
+        self.task = asyncio.create_task(_read_ahead(source, self.chunks))
+
+    async def stop(self) -> None:
+        """Cancel the reading if it still runs (its failure, if any, is the sender's)."""
+        if not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
 
 
 async def _read_ahead(source: AsyncIterator[bytes], ahead: asyncio.Queue[bytes | None]) -> None:
