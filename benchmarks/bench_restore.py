@@ -3,8 +3,8 @@ stdin, through the emulator's exec WebSocket), against the same ``pg_restore`` c
 wizard's options) reading the same dump from a local file — measured before and after the
 wizard run, averaged — in one whole ``db-pitr`` run (``bench_recovery.py``); the run's
 outage (0 replicas to all ready, measured by the wizard) is printed beside the restore it
-no longer includes. About 33 MB of ``pg_dump -Fc`` archive in the full run (its filler
-text compresses to half); the quick run skips this row."""
+no longer includes. About 110 MB of ``pg_dump -Fc`` archive in the full run (most of it
+random bytes, which do not compress); the quick run skips this row."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import asyncio
 
 from bench_table import Row, ratio, secs
 
-ROWS = 700_000  # critical_table and as many filler rows: a -Fc dump of about 33 MB
+ROWS = 700_000  # critical_table and as many filler rows: a -Fc dump of about 110 MB
 
 
 def measure(opts, progress) -> list[Row]:
