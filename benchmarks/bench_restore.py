@@ -1,8 +1,10 @@
 """PITR restore of a dump streamed over exec (S3 → the recovery pod's ``pg_restore``
-stdin, through the emulator's exec WebSocket), against ``pg_restore`` of the same dump from
-a local file, in one whole ``db-pitr`` run (``bench_recovery.py``); the run's outage (0
-replicas to all ready, measured by the wizard) is printed beside the restore it no longer
-includes. About 100 MB of dump in the full run; the quick run skips this row."""
+stdin, through the emulator's exec WebSocket), against the same ``pg_restore`` command (the
+wizard's options) reading the same dump from a local file — measured before and after the
+wizard run, averaged — in one whole ``db-pitr`` run (``bench_recovery.py``); the run's
+outage (0 replicas to all ready, measured by the wizard) is printed beside the restore it
+no longer includes. About 110 MB of ``pg_dump -Fc`` archive in the full run (most of it
+random bytes, which do not compress); the quick run skips this row."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import asyncio
 
 from bench_table import Row, ratio, secs
 
-ROWS = 700_000  # critical_table and as many filler rows: a -Fc dump of about 100 MB
+ROWS = 700_000  # critical_table and as many filler rows: a -Fc dump of about 110 MB
 
 
 def measure(opts, progress) -> list[Row]:

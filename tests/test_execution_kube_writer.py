@@ -9,13 +9,15 @@ the same change.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from health_support import emulator
 from wizard_support import load_config, write_config
 
 from console.execution.confirmation import ConfirmationAnswer
 from console.execution.executor import FAILED, OK
-from console.execution.kube import DrainOptions, KubeError
+from console.execution.kube import DrainOptions, ExecError, KubeError
 from console.execution.kube.ops import (
     Annotate,
     Cordon,
@@ -251,6 +253,32 @@ async def test_exec_streams_stdin_then_closes_it_and_logs_are_read(tmp_path, clu
     assert text[:3] == ["first line", "second line", "no newline"]
     assert "exit 0" in text and "log lines 3" in text and "streamed True" in text
     assert f"sent {sum(map(len, chunks))}" in lines
+
+
+async def test_exec_stdin_whose_source_fails_is_an_error_not_a_hang(tmp_path, cluster):
+    """The source of stdin is read ahead of the socket; when it fails part way, the exec
+    ends with that failure (the command's stdin is never closed as if complete)."""
+
+    async def stdin():
+        for _ in range(20):
+            yield b"chunk\n"
+        raise OSError("the S3 connection was reset")
+
+    async def body(ctx):
+        reader = await ctx.kube()
+        pod = (await reader.pods())[0].name
+        execution = (await ctx.mutations.kube()).exec(pod, ["cat"], stdin=stdin())
+        try:
+            async for _ in execution:
+                pass
+        except ExecError as exc:
+            yield f"failed: {exc}"
+        yield f"code {execution.code}"
+
+    outcome, lines = await asyncio.wait_for(granted(tmp_path, cluster, body), 60)
+    assert outcome.status == OK, (outcome, lines)
+    assert lines == ["failed: reading the data for stdin failed: the S3 connection was reset",
+                     "code None"]
 
 
 async def test_a_read_step_gets_no_writer_and_the_reader_types_what_it_reads(tmp_path, cluster):

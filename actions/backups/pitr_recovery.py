@@ -29,6 +29,7 @@ timed, since the outage no longer contains it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -274,18 +275,32 @@ async def run_restore(ctx: StepContext) -> AsyncIterator[StepOutput]:
     async for line in check_extensions(ctx, await ctx.kube()):
         yield line
     started = time.monotonic()
-    async with DumpStream(ctx, key) as dump:
-        total = dump.size or 0
-        yield f"restoring {key} ({human_size(total)}) into {RECOVERY_POD}"
-        execution = writer.exec(RECOVERY_POD, restore_command(ctx), stdin=dump.chunks())
-        errors: list[str] = []
+    dump = DumpStream(ctx, key)
+    # the size (a HEAD, for the progress) is asked while the exec connection opens and
+    # the object already streams, rather than before
+    sizing = asyncio.create_task(dump.find_size())
+    total: int | None = None
+    execution = writer.exec(RECOVERY_POD, restore_command(ctx), stdin=dump.chunks())
+    errors: list[str] = []
+    try:
         async for item in execution:
+            if total is None and sizing.done():
+                total = sizing.result() or 0
+                yield f"restoring {key} ({human_size(total)}) into {RECOVERY_POD}"
             if isinstance(item, ExecSent):
                 yield Progress(item.sent, total or None, "bytes sent")
             elif isinstance(item, ExecLine):
                 yield Line(item.text, item.stream)
                 if "error" in item.text.lower():
                     errors.append(item.text)
+        if total is None:
+            total = await sizing or 0
+            yield f"restored {key} ({human_size(total)}) into {RECOVERY_POD}"
+            yield Progress(execution.sent, total or None, "bytes sent")
+    finally:
+        sizing.cancel()  # still asking when the exec failed; a done one is left as it is
+        with contextlib.suppress(BaseException):
+            await sizing
     yield f"{human_size(execution.sent)} of {human_size(total)} sent"
     if execution.code != 0:
         why = errors[-1] if errors else "see the output above"

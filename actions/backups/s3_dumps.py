@@ -63,8 +63,13 @@ class DumpStream:
         self.size: int | None = None
 
     async def __aenter__(self) -> DumpStream:
-        self.size = (await (await self.ctx.aws()).head_object(self.bucket, self.key)).size
+        await self.find_size()
         return self
+
+    async def find_size(self) -> int:
+        """The object's size in bytes (a HEAD), also kept in ``size``."""
+        self.size = (await (await self.ctx.aws()).head_object(self.bucket, self.key)).size
+        return self.size
 
     async def __aexit__(self, *exc: object) -> None:
         return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EXTRAS_KEY = "exec.handlers"
+QUEUED_FRAMES = 16  # stdin frames received and not yet read by the handler
 
 ExecHandler = Callable[["ExecContext"], Awaitable[int]]
 PodPredicate = Callable[[dict[str, Any], str], bool]
@@ -30,7 +31,9 @@ class ExecInput:
     gone, or stdin not requested at all)."""
 
     def __init__(self, enabled: bool = True):
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        # bounded: a client sending faster than the command reads waits (the WebSocket
+        # stops being read, TCP pushes back) instead of piling its data up here
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUED_FRAMES)
         self._buffer = bytearray()
         self._eof = False
         self._closed = False
@@ -45,7 +48,10 @@ class ExecInput:
     def feed_eof(self) -> None:
         if not self._closed:
             self._closed = True
-            self._queue.put_nowait(None)
+            if self._queue.full():  # the handler stopped reading: its EOF must still fit
+                self._queue = _with_eof(self._queue)
+            else:
+                self._queue.put_nowait(None)
 
     # ---- consumer side (the handler) ---------------------------------------------------
     @property
@@ -85,11 +91,25 @@ class ExecInput:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        while True:
-            chunk = await self.read(65536)
-            if not chunk:
+        """The data as it came, frame by frame (no copy; what ``read`` left first)."""
+        if self._buffer:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            yield data
+        while not self._eof:
+            chunk = await self._queue.get()
+            if chunk is None:
+                self._eof = True
                 return
             yield chunk
+
+
+def _with_eof(queue: asyncio.Queue[bytes | None]) -> asyncio.Queue[bytes | None]:
+    """An unbounded queue holding what ``queue`` holds, then EOF."""
+    grown: asyncio.Queue[bytes | None] = asyncio.Queue()
+    while not queue.empty():
+        grown.put_nowait(queue.get_nowait())
+    grown.put_nowait(None)
+    return grown
 
 
 class ExecOutput:

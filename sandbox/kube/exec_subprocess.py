@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -28,6 +29,10 @@ ArgvRewrite = Callable[[list[str]], "list[str] | None"]
 
 POSTGRES_PROGRAMS = frozenset({"psql", "pg_dump", "pg_dumpall", "pg_restore", "pg_isready"})
 READ_SIZE = 64 * 1024
+# stdin's pipe holds this much (Linux's default is 64 KiB): a program reading its stdin
+# as fast as a local file (pg_restore) keeps a cushion while the emulator's event loop is
+# busy elsewhere, instead of stalling every time 64 KiB are used up
+STDIN_PIPE_SIZE = 1024 * 1024
 
 
 def exit_status(returncode: int) -> int:
@@ -81,6 +86,7 @@ async def _supervise(ctx: ExecContext, proc: asyncio.subprocess.Process) -> int:
 
     async def copy_in() -> None:
         assert proc.stdin is not None
+        enlarge_pipe(proc.stdin)
         try:
             async for chunk in ctx.stdin:
                 proc.stdin.write(chunk)
@@ -104,6 +110,17 @@ async def _supervise(ctx: ExecContext, proc: asyncio.subprocess.Process) -> int:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+def enlarge_pipe(writer: asyncio.StreamWriter, size: int = STDIN_PIPE_SIZE) -> None:
+    """Give the pipe behind ``writer`` room for ``size`` bytes where the system allows it
+    (Linux, up to /proc/sys/fs/pipe-max-size); elsewhere the pipe keeps its size."""
+    pipe = writer.transport.get_extra_info("pipe")
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if pipe is None or setter is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe.fileno(), setter, size)
 
 
 def postgres_client_handler(

@@ -16,6 +16,7 @@ import pytest
 
 from sandbox.kube.cluster import Cluster
 from sandbox.kube.exec_handlers import (
+    QUEUED_FRAMES,
     ExecContext,
     ExecInput,
     ExecOutput,
@@ -217,3 +218,44 @@ async def test_subprocess_exit_codes_and_missing_programs(cluster):
     register_exec_handler(cluster, subprocess_handler(lambda cmd: ["no-such-binary-xyz"]),
                           commands={"ghost"})
     assert (await run(cluster, MCP, ["ghost"]))[0] == 127
+
+
+async def test_stdin_pushes_back_on_a_fast_client_and_its_eof_still_arrives():
+    """A client sending faster than the command reads waits once QUEUED_FRAMES frames are
+    queued; EOF on a full queue is not lost; frames come out whole and in order, after
+    whatever ``read`` left."""
+    stdin = ExecInput()
+    frames = [bytes([i]) * 1000 for i in range(QUEUED_FRAMES + 1)]
+    for frame in frames[:QUEUED_FRAMES]:
+        await stdin.feed(frame)
+    blocked = asyncio.create_task(stdin.feed(frames[-1]))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()  # the queue is full: the sender waits
+    assert await stdin.read(10) == frames[0][:10]
+    await asyncio.wait_for(blocked, 1)
+    stdin.feed_eof()  # the queue is full again
+    got = [chunk async for chunk in stdin]
+    assert got == [frames[0][10:], *frames[1:]]
+    assert stdin.at_eof and await stdin.read() == b""
+
+
+async def test_subprocess_handler_streams_megabytes_of_stdin_through(cluster):
+    """More stdin than a pipe and the frame queue hold, fed while the program runs: every
+    byte arrives (``wc -c``), with the feeder waiting on the program rather than racing."""
+    register_exec_handler(cluster, subprocess_handler(lambda cmd: ["wc", "-c"]),
+                          commands={"count"})
+    out = bytearray()
+
+    async def collect(data):
+        out.extend(data)
+
+    stdin = ExecInput()
+    ctx = ExecContext(command=["count"], pod=MCP, container="main", stdin=stdin,
+                      stdout=ExecOutput(collect), stderr=ExecOutput(collect), cluster=cluster)
+    run_it = asyncio.create_task(exec_handlers(cluster).resolve(MCP, "main", ["count"])(ctx))
+    frame = b"x" * (256 * 1024)
+    for _ in range(12):  # 3 MiB
+        await stdin.feed(frame)
+    stdin.feed_eof()
+    assert await asyncio.wait_for(run_it, 30) == 0
+    assert out.decode().strip() == str(12 * len(frame))

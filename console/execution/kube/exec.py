@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
 CLOSE = 255
+STDIN_PREFIX = bytes([STDIN])
+READ_AHEAD = 8  # chunks of stdin read from the source ahead of the socket
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
 
 
@@ -121,11 +123,22 @@ class PodExec:
         self.stdin = stdin
         self.code: int | None = None
         self.sent = 0
+        self._ahead: _ReadAhead | None = None
 
     def __aiter__(self) -> AsyncIterator[ExecLine | ExecSent]:
         return self._run()
 
     async def _run(self) -> AsyncIterator[ExecLine | ExecSent]:
+        # stdin's first chunks download while the connection opens and the command starts
+        self._ahead = _ReadAhead(self.stdin) if self.stdin is not None else None
+        try:
+            async for item in self._connected():
+                yield item
+        finally:
+            if self._ahead is not None:
+                await self._ahead.stop()
+
+    async def _connected(self) -> AsyncIterator[ExecLine | ExecSent]:
         async with await self.target.websocket() as ws_api:
             kwargs: dict[str, Any] = {"command": self.command, "stdin": self.stdin is not None,
                                       "stdout": True, "stderr": True, "tty": False,
@@ -206,21 +219,53 @@ class PodExec:
     async def _feed(self, ws: Any, queue: asyncio.Queue[ExecSent | None]) -> None:
         """Copy stdin into the socket, then close it. A send that fails means the command
         has gone (its status says why); a failing *source* is raised."""
-        assert self.stdin is not None
+        ahead = self._ahead
+        assert ahead is not None
         try:
-            async for chunk in self.stdin:
-                if not chunk:
-                    continue
+            while (chunk := await ahead.chunks.get()) is not None:
                 try:
-                    await ws.send_bytes(bytes([STDIN]) + chunk)
+                    await ws.send_bytes(STDIN_PREFIX + chunk)
                 except (ConnectionError, RuntimeError):
                     return
                 self.sent += len(chunk)
                 queue.put_nowait(ExecSent(self.sent))
+            await ahead.task  # the source's own failure, if it had one
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_bytes(bytes([CLOSE, STDIN]))
         finally:
+            await ahead.stop()
             queue.put_nowait(None)
+
+
+class _ReadAhead:
+    """The source of stdin, read by a task of its own at most ``READ_AHEAD`` chunks ahead
+    of the socket: downloading the next chunk overlaps sending this one."""
+
+    def __init__(self, source: AsyncIterator[bytes]):
+        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue(READ_AHEAD)
+        self.task = asyncio.create_task(_read_ahead(source, self.chunks))
+
+    async def stop(self) -> None:
+        """Cancel the reading if it still runs (its failure, if any, is the sender's)."""
+        if not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+async def _read_ahead(source: AsyncIterator[bytes], ahead: asyncio.Queue[bytes | None]) -> None:
+    """Put the source's non-empty chunks into ``ahead``, then None — also when the source
+    fails, whose exception stays with this task for the sender to raise."""
+    try:
+        async for chunk in source:
+            if chunk:
+                await ahead.put(chunk)
+    except asyncio.CancelledError:
+        raise  # the sender has gone
+    except BaseException:
+        await ahead.put(None)
+        raise
+    await ahead.put(None)
 
 
 async def run_in_pod(target: ExecTarget) -> tuple[int, list[ExecLine]]:
