@@ -14,6 +14,22 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config.example.yaml"
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets its own PostgreSQL and Redis (tests/servers.py),
+    started before any test module is imported."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is not None:
+        import servers
+
+        config._mcp_ops_servers = servers.start_for_worker(worker)
+
+
+def pytest_unconfigure(config):
+    own = getattr(config, "_mcp_ops_servers", None)
+    if own is not None:
+        own.stop()
+
+
 @pytest.fixture
 def example_config() -> Config:
     return load_file(EXAMPLE_CONFIG)

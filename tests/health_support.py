@@ -18,11 +18,12 @@ import os
 import socket
 from pathlib import Path
 
+import servers
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+PG_DSN = f"postgresql://postgres@{servers.PG_HOSTPORT}/test"
+REDIS_URL = f"redis://{servers.REDIS_HOSTPORT}/13"
 
 
 @contextlib.contextmanager
@@ -283,7 +284,7 @@ async def select_only_role(stem: str, table: str = "accounts"):
             await conn.execute(f'GRANT SELECT ON {table} TO "{role}"')
         finally:
             await conn.close()
-        yield f"postgresql://{role}@127.0.0.1:5432/{db}", role
+        yield f"postgresql://{role}@{servers.PG_HOSTPORT}/{db}", role
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
@@ -299,7 +300,7 @@ async def read_only_redis_user(stem: str):
     import redis.asyncio as aioredis
 
     name = f"{stem}_{uuid.uuid4().hex[:8]}"
-    admin = aioredis.Redis(host="127.0.0.1", port=6379)
+    admin = aioredis.Redis(host="127.0.0.1", port=servers.REDIS_PORT)
     await admin.execute_command("ACL", "SETUSER", name, "reset", "on", "nopass", "~*", "&*",
                                 "-@all", "+@read", "+acl|whoami", "+acl|getuser", "+client",
                                 "+ping", "+info")

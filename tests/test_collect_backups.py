@@ -9,6 +9,7 @@ import uuid
 
 import boto3
 import pytest
+import servers
 from health_support import emulator, refused_port, start_moto
 
 from console.collectors.backups import BackupsCollector
@@ -36,7 +37,7 @@ def aws_keys(monkeypatch):
 def environment(kubeconfig, moto_url: str, prefix: str = "live/postgres/") -> Environment:
     return Environment.model_validate({
         "kubernetes": {"kubeconfig": str(kubeconfig)},
-        "postgres": {"dsn": "postgresql://postgres@127.0.0.1:5432/test"},
+        "postgres": {"dsn": f"postgresql://postgres@{servers.PG_HOSTPORT}/test"},
         "service": {"base_url": "http://127.0.0.1:1"},
         "aws": {"endpoint_url": moto_url, "s3_backup_prefix": prefix},
     })

@@ -8,6 +8,7 @@ import uuid
 
 import asyncpg
 import pytest
+import servers
 from health_support import PG_DSN, hung_server
 from waiting import DEFAULT_TIMEOUT
 from waiting import until as wait_until
@@ -246,7 +247,7 @@ async def test_configured_replica_is_asked_for_its_lag(collector):
     try:
         snap = await c.collect()
         names = {r.name: r for r in snap.replication}
-        assert names["127.0.0.1:5432/test"].state.startswith("not in recovery")
+        assert names[f"{servers.PG_HOSTPORT}/test"].state.startswith("not in recovery")
         assert names["127.0.0.1:1/x"].error
     finally:
         await c.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import servers
 from health_support import HangingProxy, HealthServer, emulator, live_environment, start_moto
 from waiting import until
 
@@ -55,7 +56,7 @@ async def world(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     moto, moto_url = start_moto()
     service = await HealthServer().start()
-    proxy = await HangingProxy(5432).start()
+    proxy = await HangingProxy(servers.PG_PORT).start()
     kubeconfig = tmp_path / "kubeconfig"
     async with emulator(kubeconfig, speed=10):
         config = Config.model_validate({

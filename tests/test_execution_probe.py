@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
+import servers
 from health_support import read_only_redis_user, select_only_role
 from wizard_support import EmulatorProcess, load_config, write_config
 
@@ -63,7 +64,7 @@ async def test_redis_default_user_can_write_and_acl_reader_cannot(tmp_path, redi
     admin = await probe_redis(env_of(tmp_path))
     assert admin.can_write is True and "default" in admin.detail
     monkeypatch.setenv("WZ_TEST_REDIS_PASSWORD", "any-password")  # nopass accepts any
-    reader = await probe_redis(env_of(tmp_path, redis_url=f"redis://{redis_reader}@127.0.0.1:6379/0"))
+    reader = await probe_redis(env_of(tmp_path, redis_url=f"redis://{redis_reader}@{servers.REDIS_HOSTPORT}/0"))
     assert reader.can_write is False, reader.detail
     assert "-@all" in reader.detail
 
@@ -94,7 +95,7 @@ def test_redis_read_only_categories_and_commands():
 @pytest.fixture
 async def redis_user_with():
     """Creates ACL users with given rules (deleted afterwards); returns their names."""
-    admin = aioredis.Redis(host="127.0.0.1", port=6379)
+    admin = aioredis.Redis(host="127.0.0.1", port=servers.REDIS_PORT)
     made: list[str] = []
 
     async def make(*rules: str) -> str:
@@ -119,7 +120,7 @@ async def test_redis_user_with_a_writing_category_can_write(tmp_path, monkeypatc
                                                             redis_user_with, rules):
     user = await redis_user_with(*rules)
     monkeypatch.setenv("WZ_TEST_REDIS_PASSWORD", "any-password")
-    cap = await probe_redis(env_of(tmp_path, redis_url=f"redis://{user}@127.0.0.1:6379/0"))
+    cap = await probe_redis(env_of(tmp_path, redis_url=f"redis://{user}@{servers.REDIS_HOSTPORT}/0"))
     assert cap.can_write is True, cap.detail
 
 

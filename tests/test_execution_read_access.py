@@ -14,6 +14,7 @@ import uuid
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+import servers
 from health_support import emulator
 from wizard_support import load_config, write_config
 
@@ -24,7 +25,7 @@ from console.execution.read_access import read_exec_problem
 from console.execution.session import WizardRun
 
 pytestmark = pytest.mark.timeout(60)
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_DSN = f"postgresql://postgres@{servers.PG_HOSTPORT}/test"
 NS, DEPLOYMENT = "mcp-production", "mcp-server-production"
 
 
@@ -120,7 +121,7 @@ async def test_a_read_step_reaching_for_a_write_fails_and_changes_nothing(cluste
 
 async def test_redis_for_a_read_step_only_reads(tmp_path):
     key = f"mcp-ops-test:read-access:{uuid.uuid4().hex}"
-    raw = aioredis.Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
+    raw = aioredis.Redis.from_url(f"redis://{servers.REDIS_HOSTPORT}/0", decode_responses=True)
     await raw.set(key, "before", ex=60)
     run = make_run(tmp_path)
     try:

@@ -15,6 +15,7 @@ import uuid
 
 import boto3
 import pytest
+import servers
 from aiohttp import web
 from moto.server import ThreadedMotoServer
 
@@ -40,7 +41,7 @@ def needs(program: str):
 
 
 def env_with(**sections) -> Environment:
-    return Environment.model_validate({"postgres": {"dsn": "postgresql://postgres@127.0.0.1:5432/test"},
+    return Environment.model_validate({"postgres": {"dsn": f"postgresql://postgres@{servers.PG_HOSTPORT}/test"},
                                        "service": {"base_url": "http://127.0.0.1:1"},
                                        **sections})
 
@@ -137,7 +138,7 @@ async def test_displayed_psql_runs_the_writers_statement():
     import asyncpg
 
     table = f"public.wcmd_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(f"postgresql://postgres@{servers.PG_HOSTPORT}/test")
     try:
         await conn.execute(f"CREATE TABLE {table} (a int)")
         line = display(commands.psql(SqlWriter.analyze_sql(table), env=env_with()))
@@ -154,7 +155,7 @@ async def test_displayed_redis_cli_sends_the_same_command():
     import redis.asyncio as aioredis
 
     key = f"mcp-ops-test:{uuid.uuid4().hex[:10]}:cmd"
-    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
+    client = aioredis.Redis.from_url(f"redis://{servers.REDIS_HOSTPORT}/0", decode_responses=True)
     try:
         line = display(commands.redis_cli("SET", key, "shown value", env=RedisSettings()))
         result = await asyncio.to_thread(run_shell, line)

@@ -11,12 +11,13 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
+import servers
 
 from console.execution.writers import RedisWriter, WriterRefused
 
 pytestmark = pytest.mark.timeout(60)
 
-URL = "redis://127.0.0.1:6379/0"
+URL = f"redis://{servers.REDIS_HOSTPORT}/0"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import uuid
 
 import asyncpg
 import pytest
+import servers
 from waiting import until
 
 from console.execution.writers import (
@@ -25,7 +26,7 @@ from console.execution.writers import (
 
 pytestmark = pytest.mark.timeout(120)
 
-DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DSN = f"postgresql://postgres@{servers.PG_HOSTPORT}/test"
 BAD_NAMES = ["o'brien", 'say"hi', "t; DROP TABLE x", "two words", "", "x" * 64, "1st",
              "a.b.c", "tab\tle", "ünïcode", "a-b"]
 

@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import servers
+
 from console.config import Config, load_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,8 +23,8 @@ PYTHON = sys.executable
 
 
 def write_config(tmp_path: Path, *, kubeconfig: str | None = None, context: str | None = None,
-                 pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/test",
-                 redis_url: str = "redis://127.0.0.1:6379/0", protected: bool = False,
+                 pg_dsn: str = f"postgresql://postgres@{servers.PG_HOSTPORT}/test",
+                 redis_url: str = f"redis://{servers.REDIS_HOSTPORT}/0", protected: bool = False,
                  read_only: bool = False, namespace: str = "mcp-production",
                  extra_env: str = "") -> Path:
     """A one-environment ("sandbox") config with session logs under tmp_path/sessions."""

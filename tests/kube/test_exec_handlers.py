@@ -13,6 +13,7 @@ import re
 import shutil
 
 import pytest
+import servers
 
 from sandbox.kube.cluster import Cluster
 from sandbox.kube.exec_handlers import (
@@ -179,7 +180,7 @@ needs_psql = pytest.mark.skipif(shutil.which("psql") is None, reason="psql not i
 
 @needs_psql
 async def test_postgres_handler_runs_real_psql_against_the_configured_server(cluster):
-    register_exec_handler(cluster, postgres_client_handler(host="127.0.0.1", port=5432,
+    register_exec_handler(cluster, postgres_client_handler(host="127.0.0.1", port=servers.PG_PORT,
                                                            user="postgres", database="test"),
                           labels={"app": "postgres"}, commands=POSTGRES_PROGRAMS)
     code, out, err = await run(cluster, POSTGRES, ["psql", "-tAc", "SELECT 40 + 2"])

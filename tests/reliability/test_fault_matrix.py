@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import servers
 from faults import REDIS_ERROR, FaultProxy, http_error, postgres_error
 from health_support import HealthServer, listening_ports, live_environment, start_moto
 from waiting import until
@@ -208,9 +209,9 @@ async def world(key: str, tmp_path):
             overrides: dict[str, dict] = {}
             source = SOURCES[key]
             if key == "postgres":
-                proxy = FaultProxy(5432, error_reply=source.error_reply)
+                proxy = FaultProxy(servers.PG_PORT, error_reply=source.error_reply)
             elif key == "redis":
-                proxy = FaultProxy(6379, error_reply=source.error_reply)
+                proxy = FaultProxy(servers.REDIS_PORT, error_reply=source.error_reply)
             elif key == "kube":
                 proxy = FaultProxy(kube.port, error_reply=source.error_reply)
             elif key == "aws":
@@ -339,7 +340,7 @@ import asyncpg
 from faults import FaultProxy
 
 async def main():
-    proxy = await FaultProxy(5432).start()
+    proxy = await FaultProxy(servers.PG_PORT).start()
     conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{proxy.port}/test",
                                  timeout=5, command_timeout=2)
     await proxy.set_mode("garbage")

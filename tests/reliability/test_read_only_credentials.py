@@ -18,6 +18,7 @@ import subprocess
 import time
 
 import pytest
+import servers
 from health_support import read_only_redis_user, select_only_role
 from wizard_support import PYTHON, ROOT, EmulatorProcess, cli_env, load_config, write_config
 
@@ -40,7 +41,7 @@ async def pg_reader():
 @pytest.fixture
 async def redis_reader():
     async with read_only_redis_user("rel_ro_reader") as name:
-        yield f"redis://{name}@127.0.0.1:6379/0"
+        yield f"redis://{name}@{servers.REDIS_HOSTPORT}/0"
 
 
 @pytest.fixture

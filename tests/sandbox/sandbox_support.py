@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 MCP_OPS = [sys.executable, "-m", "console"]
@@ -187,7 +188,7 @@ def footprint(serve_pid: int) -> dict:
 
 
 def local_databases() -> set[str]:
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-Atc",
+    out = subprocess.run(["psql", *servers.pg_args(), "-U", "postgres", "-d", "test", "-Atc",
                           "SELECT datname FROM pg_database"], capture_output=True, text=True,
                          timeout=30)
     return set(out.stdout.split())

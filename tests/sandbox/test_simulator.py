@@ -13,6 +13,7 @@ import time
 
 import httpx
 import pytest
+import servers
 from sandbox_support import closed_port
 
 from console.collectors.service_metrics import counters_from, figures_between
@@ -21,8 +22,8 @@ from sandbox.simulator import Simulator
 
 pytestmark = pytest.mark.timeout(60)
 
-PG = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS = "redis://127.0.0.1:6379/0"
+PG = f"postgresql://postgres@{servers.PG_HOSTPORT}/test"
+REDIS = f"redis://{servers.REDIS_HOSTPORT}/0"
 
 
 @pytest.fixture

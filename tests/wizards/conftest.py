@@ -32,12 +32,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+import servers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kube"))
 
 from kube_support import Emulator, start_emulator  # noqa: E402
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = f"postgresql://postgres@{servers.PG_HOSTPORT}/postgres"
 ROWS = 1234
 BUCKET, PREFIX = "pratiko-backups", "production/postgres/"
 AWS_ENV = {"WZ_BACKUP_AWS_KEY": "testing-key", "WZ_BACKUP_AWS_SECRET": "testing-secret"}
@@ -59,7 +60,7 @@ class Databases:
     dump: bytes
 
     def dsn(self, name: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+        return f"postgresql://postgres@{servers.PG_HOSTPORT}/{name}"
 
     async def count(self, name: str, table: str = "critical_table") -> int | None:
         conn = await asyncpg.connect(self.dsn(name), timeout=5)
@@ -84,7 +85,7 @@ async def pg():
         finally:
             await conn.close()
         dump = await asyncio.create_subprocess_exec(
-            "pg_dump", "-Fc", "-h", "127.0.0.1", "-U", "postgres", "-d", names.production,
+            "pg_dump", "-Fc", *servers.pg_args(), "-U", "postgres", "-d", names.production,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await dump.communicate()
         assert dump.returncode == 0, err
@@ -186,7 +187,7 @@ def write_config(path: Path, *, kubeconfig: Path, service_url: str, aws_endpoint
             read_only: {str(read_only).lower()}
             kubernetes: {{kubeconfig: {kubeconfig}, context: sandbox, request_timeout: 5}}
             postgres: {{dsn: "{pg_dsn}"}}
-            redis: {{url: "redis://127.0.0.1:6379/0"}}
+            redis: {{url: "redis://{servers.REDIS_HOSTPORT}/0"}}
             service: {{base_url: "{service_url}", timeout: 10}}
             aws:
               endpoint_url: "{aws_endpoint}"
@@ -209,12 +210,12 @@ async def world(tmp_path, pg, moto, monkeypatch):
     for key, value in AWS_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kubecache"))
-    simulator = Simulator(database_dsn=pg.dsn(pg.production), redis_url="redis://127.0.0.1:6379/0")
+    simulator = Simulator(database_dsn=pg.dsn(pg.production), redis_url=f"redis://{servers.REDIS_HOSTPORT}/0")
     await simulator.start()
     try:
         async with start_emulator(tmp_path / "emulator", speed=20) as emu:
             register_exec_handler(
-                emu.cluster, postgres_handler(host="127.0.0.1", port=5432, user="postgres",
+                emu.cluster, postgres_handler(host="127.0.0.1", port=servers.PG_PORT, user="postgres",
                                               database=pg.recovery, bin_dir=None,
                                               files=PodFiles(tmp_path / "podfs")),
                 name_prefix="postgres-recovery", commands=POSTGRES_PROGRAMS)

@@ -20,6 +20,7 @@ import re
 import subprocess
 
 import pytest
+import servers
 from conftest import ROWS, cli, drive, sandbox_cli, sandbox_switch
 from waiting import until
 from wizard_support import sandbox_sql
@@ -413,7 +414,7 @@ async def test_outage_is_a_small_part_of_a_long_restore(world):
     finally:
         await conn.close()
     dump = await asyncio.create_subprocess_exec(
-        "pg_dump", "-Fc", "-h", "127.0.0.1", "-U", "postgres", "-d", world.pg.production,
+        "pg_dump", "-Fc", *servers.pg_args(), "-U", "postgres", "-d", world.pg.production,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     body, _ = await dump.communicate()
     await asyncio.sleep(1.1)  # S3 LastModified has whole seconds
@@ -473,7 +474,7 @@ async def test_extension_checked_and_a_grant_to_a_missing_role_cannot_abort(worl
         await conn.execute(f"CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE ROLE {role}; "
                            f"GRANT SELECT ON critical_table TO {role}")
         dump = await asyncio.create_subprocess_exec(
-            "pg_dump", "-Fc", "-h", "127.0.0.1", "-U", "postgres", "-d", world.pg.production,
+            "pg_dump", "-Fc", *servers.pg_args(), "-U", "postgres", "-d", world.pg.production,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         body, _ = await dump.communicate()
         await conn.execute(f"REVOKE ALL ON critical_table FROM {role}; DROP ROLE {role}")

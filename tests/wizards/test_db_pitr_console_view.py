@@ -10,6 +10,7 @@ the record and the view returns to ``postgres.dsn``. Real PostgreSQL, emulator o
 from __future__ import annotations
 
 import pytest
+import servers
 from conftest import drive
 from waiting import until
 
@@ -60,7 +61,7 @@ async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_pa
     annotations = world.deployment()["metadata"]["annotations"]
     assert annotations[SWITCHED_TO] == RECOVERY_HOST
     assert annotations[SWITCHED_AT].endswith("Z")
-    assert "database view follows the switch: it watches 127.0.0.1:5432/" \
+    assert f"database view follows the switch: it watches {servers.PG_HOSTPORT}/" \
         f"{world.pg.recovery}" in driven.text()
 
     # followed: the figures are the recovery database's, and say so
@@ -70,7 +71,7 @@ async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_pa
     finding = switch_finding(health)
     assert finding.status == Status.HEALTHY
     assert finding.reason.startswith("following the switch at ")
-    assert f"watched as 127.0.0.1:5432/{world.pg.recovery}" in finding.reason
+    assert f"watched as {servers.PG_HOSTPORT}/{world.pg.recovery}" in finding.reason
 
     # without recovery_dsn: still the old primary, and a WARNING that says it
     plain = tmp_path / "plain.yaml"
@@ -81,7 +82,7 @@ async def test_the_database_view_follows_the_switch_and_comes_back(world, tmp_pa
     finding = switch_finding(health)
     assert finding.status == Status.WARNING and health.status >= Status.WARNING
     assert f"the application was switched to {RECOVERY_HOST}" in finding.reason
-    assert f"still watches the old primary (127.0.0.1:5432/{world.pg.production})" \
+    assert f"still watches the old primary ({servers.PG_HOSTPORT}/{world.pg.production})" \
         in finding.reason
 
     # the dashboard at 80x24 says it too: the Database panel's banner, the Alerts panel

@@ -12,6 +12,7 @@ import shutil
 import asyncpg
 import httpx
 import pytest
+import servers
 import yaml
 from conftest import drive
 
@@ -207,7 +208,7 @@ async def test_traffic_chart_and_peak_hours_from_a_real_prometheus(world, tmp_pa
     from sandbox.prometheus import start_prometheus
 
     simulator = Simulator(database_dsn=world.pg.dsn(world.pg.production),
-                          redis_url="redis://127.0.0.1:6379/0", seed=7)
+                          redis_url=f"redis://{servers.REDIS_HOSTPORT}/0", seed=7)
     await simulator.start()
     prom = await start_prometheus(tmp_path / "prom", {"mcp-server-production":
                                                       simulator.base_url})

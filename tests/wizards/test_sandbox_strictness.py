@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import servers
 
 pytestmark = pytest.mark.timeout(120)
 PRIMARY = "deployment/postgres-production-primary"
@@ -30,7 +31,7 @@ async def primary(world):
     from sandbox.kube.exec_subprocess import POSTGRES_PROGRAMS
 
     register_exec_handler(
-        world.cluster, postgres_handler(host="127.0.0.1", port=5432, user="postgres",
+        world.cluster, postgres_handler(host="127.0.0.1", port=servers.PG_PORT, user="postgres",
                                         database=world.pg.production, bin_dir=None,
                                         files=PodFiles(world.tmp / "podfs")),
         name_prefix="postgres-production-primary", commands=POSTGRES_PROGRAMS)

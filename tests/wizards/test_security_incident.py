@@ -14,6 +14,7 @@ import stat
 
 import aiohttp
 import pytest
+import servers
 import yaml
 from conftest import BUCKET, ROWS, cli, drive
 
@@ -33,7 +34,7 @@ async def incident(world, monkeypatch):
     from sandbox.webhooks import WebhookReceiver
 
     sim = Simulator(database_dsn=world.pg.dsn(world.pg.production),
-                    redis_url="redis://127.0.0.1:6379/0")
+                    redis_url=f"redis://{servers.REDIS_HOSTPORT}/0")
     await sim.start()
     sim.gate = lambda address: admits(world.cluster, address)
     sim.client_token = "test-token"
@@ -129,7 +130,7 @@ async def test_block_refuses_the_hostile_address_evidence_notify_and_the_way_bac
         assert len(data) == note["size"] and note["size"] > 0
     # the dump restores into an empty database
     restore = await asyncio.create_subprocess_exec(
-        "pg_restore", "--no-owner", "-h", "127.0.0.1", "-U", "postgres", "-d", world.pg.recovery,
+        "pg_restore", "--no-owner", *servers.pg_args(), "-U", "postgres", "-d", world.pg.recovery,
         str(evidence / "database.dump"), stderr=asyncio.subprocess.PIPE)
     _, err = await restore.communicate()
     assert restore.returncode == 0, err

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
+import servers
 from conftest import cli, drive
 
 pytestmark = pytest.mark.timeout(180)
@@ -18,10 +19,10 @@ DB = 13
 
 @pytest.fixture
 async def cache(world):
-    text = world.config_path.read_text().replace("6379/0", f"6379/{DB}")
+    text = world.config_path.read_text().replace(f"{servers.REDIS_PORT}/0", f"{servers.REDIS_PORT}/{DB}")
     world.config_path.write_text(text)
     prefix = f"wzalerts-{uuid.uuid4().hex[:6]}"
-    client = aioredis.Redis(host="127.0.0.1", port=6379, db=DB)
+    client = aioredis.Redis(host="127.0.0.1", port=servers.REDIS_PORT, db=DB)
     pipe = client.pipeline(transaction=False)
     for i in range(1200):
         pipe.set(f"{prefix}:export:20261206:{i}", b"p" * 4096)
