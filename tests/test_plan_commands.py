@@ -93,7 +93,8 @@ def test_psql_from_the_dsn_without_the_password(monkeypatch):
     assert display(argv).endswith("""-c 'VACUUM (ANALYZE) "public"."orders"'""")
     assert "hunter2" not in display(argv)
     assert commands.psql("SELECT 1", env=env_with()) == (
-        "psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "test", "-c", "SELECT 1")
+        "psql", "-h", "127.0.0.1", "-p", str(servers.PG_PORT), "-U", "postgres", "-d", "test", "-c",
+        "SELECT 1")
     assert commands.psql("SELECT 1", env=settings, dsn="postgresql://[::1]/x?user=u") == (
         "psql", "-h", "::1", "-U", "u", "-d", "x", "-c", "SELECT 1")
 
@@ -157,7 +158,8 @@ async def test_displayed_redis_cli_sends_the_same_command():
     key = f"mcp-ops-test:{uuid.uuid4().hex[:10]}:cmd"
     client = aioredis.Redis.from_url(f"redis://{servers.REDIS_HOSTPORT}/0", decode_responses=True)
     try:
-        line = display(commands.redis_cli("SET", key, "shown value", env=RedisSettings()))
+        line = display(commands.redis_cli("SET", key, "shown value",
+                                           env=RedisSettings(url=servers.redis_url())))
         result = await asyncio.to_thread(run_shell, line)
         assert result.stdout.strip() == "OK", result.stderr
         assert await client.get(key) == "shown value"

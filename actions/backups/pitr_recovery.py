@@ -204,6 +204,12 @@ async def ensure_empty(ctx: StepContext, reader: KubeReader) -> AsyncIterator[St
                          "relations: an earlier attempt?). Look at it, then run again with "
                          "--set clean_leftover=yes to empty it, or delete pod/"
                          f"{RECOVERY_POD} and pvc/{RECOVERY_CLAIM}")
+    async for item in empty_recovery_database(ctx, reader):
+        yield item
+    yield f"leftover recovery database emptied ({found} relations dropped; clean_leftover=yes)"
+
+
+async def empty_recovery_database(ctx: StepContext, reader: KubeReader) -> AsyncIterator[StepOutput]:
     writer = await ctx.mutations.kube()
     execution = writer.exec(RECOVERY_POD, psql_in_pod(ctx, CLEAN, read_only=False))
     async for item in execution:
@@ -211,9 +217,7 @@ async def ensure_empty(ctx: StepContext, reader: KubeReader) -> AsyncIterator[St
             yield Line(item.text, item.stream)
     left = await user_relations(ctx, reader)
     if execution.code != 0 or left:
-        raise StepFailed(f"cleaning the leftover recovery database failed ({left} relations "
-                         "left)")
-    yield f"leftover recovery database emptied ({found} relations dropped; clean_leftover=yes)"
+        raise StepFailed(f"emptying the recovery database failed ({left} relations left)")
 
 
 async def wait_until_ready(ctx: StepContext, reader: KubeReader, *,
@@ -272,8 +276,19 @@ async def run_restore(ctx: StepContext) -> AsyncIterator[StepOutput]:
     if not key:
         raise StepFailed("no dump chosen (the S3 listing was empty or unreadable)")
     writer = await ctx.mutations.kube()
-    async for line in check_extensions(ctx, await ctx.kube()):
+    reader = await ctx.kube()
+    async for line in check_extensions(ctx, reader):
         yield line
+    # The instance step found the database empty in this session, so what is there now is
+    # this session's own earlier restore: a console killed mid-restore leaves pg_restore
+    # running in the pod (as kubectl exec does), and with the whole dump in its stdin it
+    # commits. Restoring over it would stop at the first CREATE TABLE.
+    found = await user_relations(ctx, reader)
+    if found:
+        yield (f"the recovery database already holds {found} relations: this session's "
+               "interrupted restore went on in the pod; emptying it and restoring again")
+        async for item in empty_recovery_database(ctx, reader):
+            yield item
     started = time.monotonic()
     dump = DumpStream(ctx, key)
     # the size (a HEAD, for the progress) is asked while the exec connection opens and

@@ -66,7 +66,8 @@ def said(prefix: str):
 KILL_POINTS = {
     "recovery-pod-being-created": at("step_start", "recovery-instance"),
     # pg_restore runs in one transaction: a console killed while it streams the dump
-    # leaves it to roll back, and the resumed restore finds an empty database
+    # leaves it to roll back, or (the whole dump already in its stdin) to commit; the
+    # resumed restore empties what the interrupted one left and restores again
     "restore-under-way": said("restoring "),
     "restore-done": at("step_end", "restore", "ok"),
     "traffic-stopped": at("step_end", "stop-traffic", "ok"),
