@@ -1,4 +1,4 @@
-"""The PostgreSQL collector against the real server on 127.0.0.1:5432 (db ``test``)."""
+"""The PostgreSQL collector against the real PostgreSQL of tests/servers.py (db ``test``)."""
 
 from __future__ import annotations
 

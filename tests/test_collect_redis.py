@@ -1,4 +1,4 @@
-"""The Redis collector against the real server on 127.0.0.1:6379 (db 13).
+"""The Redis collector against the real Redis of tests/servers.py (db 13).
 
 Other engineers share this server, so counters are compared with INFO read around our own
 traffic (never with a figure that assumes only our traffic happened), and the server-wide

@@ -1,7 +1,7 @@
 """A read step can look at everything and change nothing: against the real systems.
 
 The step context's read surfaces are exercised on the Kubernetes emulator (in this loop),
-the real Redis (127.0.0.1:6379) and the real PostgreSQL (127.0.0.1:5432, db ``test``):
+the real Redis and PostgreSQL of tests/servers.py (db ``test``):
 each read works, each write is refused — by the surface before anything is sent, or by
 the server inside a READ ONLY transaction — and the data is checked afterwards with a
 client of the test's own, so "refused" means "nothing changed", not "an exception".

@@ -1,4 +1,4 @@
-"""The Redis writer against the real Redis on 127.0.0.1:6379.
+"""The Redis writer against the real Redis of tests/servers.py.
 
 The server is shared: every test writes only keys under a prefix of its own and deletes them
 in a finally. Commands that would touch the whole server (FLUSHDB at destructive risk,

@@ -1,4 +1,4 @@
-"""The SQL writer against the real PostgreSQL on 127.0.0.1:5432 (database ``test``).
+"""The SQL writer against the real PostgreSQL of tests/servers.py (database ``test``).
 
 Every test works in a schema of its own, dropped in a finally, so nothing depends on what
 the shared server holds. Statistics (``last_vacuum``, ``last_analyze``) reach

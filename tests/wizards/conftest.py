@@ -1,6 +1,6 @@
 """Fixtures for the backup and recovery wizards: the real parts they act on.
 
-- ``pg``: two fresh databases on the real PostgreSQL (127.0.0.1:5432, trust): the
+- ``pg``: two fresh databases on the real PostgreSQL (tests/servers.py, trust): the
   "production" one with ``critical_table`` seeded with ``ROWS`` rows, and an empty one that
   stands for the fresh ``postgres-recovery`` instance; plus a real ``pg_dump -Fc`` of the
   production one.

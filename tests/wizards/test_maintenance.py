@@ -1,5 +1,5 @@
 """``maintenance-window`` against real parts: the Kubernetes emulator (its drain, PDB,
-Velero, rollout and HPA controllers), the real PostgreSQL on 127.0.0.1:5432, and a real HTTP
+Velero, rollout and HPA controllers), the real PostgreSQL (tests/servers.py), and a real HTTP
 receiver for the status-page webhook.
 """
 

@@ -1,4 +1,4 @@
-"""``performance-review`` on real parts: the real PostgreSQL (127.0.0.1:5432) with the
+"""``performance-review`` on real parts: the real PostgreSQL (tests/servers.py) with the
 missing-index scenario's table and its slow query running for real (the sandbox's own
 query loop), the real Redis, the Kubernetes emulator, and a real Prometheus process
 scraping the MCP-server simulator where the binary is installed.
