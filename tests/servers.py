@@ -188,6 +188,13 @@ def start_for_worker(worker: str) -> PrivateServers:
     """Start this worker's servers and point ``PG_PORT``/``REDIS_PORT`` (and every program
     the tests start) at them."""
     servers = start_private(worker)
+    # and its own TMPDIR: a sandbox sweeps the folders of killed sandboxes under TMPDIR,
+    # and must not take another worker's killed sandbox for one of its own
+    own_tmp = servers.base / "tmp"
+    own_tmp.mkdir(mode=0o1777)
+    os.chmod(own_tmp, 0o1777)
+    os.environ["TMPDIR"] = str(own_tmp)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
     atexit.register(servers.stop)  # pytest_unconfigure stops them first; this is the backstop
     os.environ[PG_PORT_ENV] = str(servers.pg_port)
     os.environ[REDIS_PORT_ENV] = str(servers.redis_port)

@@ -287,8 +287,8 @@ async def run_restore(ctx: StepContext) -> AsyncIterator[StepOutput]:
     if found:
         yield (f"the recovery database already holds {found} relations: this session's "
                "interrupted restore went on in the pod; emptying it and restoring again")
-        async for item in empty_recovery_database(ctx, reader):
-            yield item
+        async for emptying in empty_recovery_database(ctx, reader):
+            yield emptying
     started = time.monotonic()
     dump = DumpStream(ctx, key)
     # the size (a HEAD, for the progress) is asked while the exec connection opens and
