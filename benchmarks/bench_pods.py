@@ -2,7 +2,8 @@
 the emulator (its own process) holding ``--pods`` extra pods in the namespace.
 
 - first complete snapshot: a fresh collector's first ``collect()`` in a fresh process
-  (lists and watches started, every panel figure read; the modules the collector's own
+  (lists done and every panel figure read; the watches open just after it, from the
+  lists' resourceVersion; the modules the collector's own
   module imports are loaded before, anything it loads on first use is timed), against
   ``kubectl get pods -l app=mcp-server`` (its discovery cache warm, KUBECACHEDIR a
   temporary directory), median of 3 each, taken in turns (kubectl, ours, kubectl...)
