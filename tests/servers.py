@@ -28,6 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.embedded_postgres import local_bin_dir
+from sandbox.local_process import free_port, unprivileged_user
+
 HOST = "127.0.0.1"
 PG_PORT_ENV, REDIS_PORT_ENV = "MCP_OPS_TEST_PG_PORT", "MCP_OPS_TEST_REDIS_PORT"
 
@@ -76,13 +79,6 @@ class PrivateServers:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
 
 def _die_with_parent():
     """A pre-exec hook: the server gets SIGKILL when the worker dies, however it dies."""
@@ -94,17 +90,6 @@ def _die_with_parent():
 
     return preexec
 
-
-def _postgres_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    if initdb is None:
-        raise RuntimeError("no PostgreSQL server binaries (initdb, postgres) on this machine: "
-                           "install postgresql, or run the suite in one process (-n 0)")
-    return Path(initdb).parent
 
 
 def _wait(check, what: str, log: Path, timeout: float = 30.0) -> None:
@@ -121,21 +106,22 @@ def start_private(worker: str) -> PrivateServers:
     """initdb + postgres (as an unprivileged account when we are root: PostgreSQL refuses
     root) and a redis-server, on free ports, configured like the machine's: trust auth,
     databases ``test`` and ``root``, C.UTF-8, 100 connections; Redis without persistence."""
-    user = None
-    if os.geteuid() == 0:
-        user = next(name for name in ("postgres", "nobody") if _has_user(name))
+    user = unprivileged_user()
     _sweep_leftovers()
     base = Path(tempfile.mkdtemp(prefix=f"{LEFTOVER_PREFIX}{os.getpid()}-{worker}-", dir="/tmp"))
     os.chmod(base, 0o755)
     if user:
         entry = pwd.getpwnam(user)
         os.chown(base, entry.pw_uid, entry.pw_gid)
-    bin_dir = _postgres_bin()
+    bin_dir = local_bin_dir()
+    if bin_dir is None:
+        raise RuntimeError("no PostgreSQL server binaries (initdb, postgres) on this machine: "
+                           "install postgresql, or run the suite in one process")
     data, pg_log = base / "data", base / "postgres.log"
     subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                     "--locale=C.UTF-8", "--encoding=UTF8", "--no-sync"],
                    user=user, check=True, capture_output=True, cwd=base)
-    pg_port, redis_port = _free_port(), _free_port()
+    pg_port, redis_port = free_port(), free_port()
     with open(pg_log, "wb") as out:
         postgres = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(data), "-h", HOST, "-p", str(pg_port),
@@ -175,13 +161,6 @@ def _sweep_leftovers() -> None:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(folder, ignore_errors=True)
 
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
 
 
 def start_for_worker(worker: str) -> PrivateServers:
