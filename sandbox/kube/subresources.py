@@ -5,7 +5,6 @@ authorization.k8s.io and authentication.k8s.io answered from the caller's rules.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 from aiohttp import web
@@ -13,9 +12,11 @@ from aiohttp import web
 from . import patch
 from .auth import User
 from .context import ApiContext
+from .controllers import podspec
+from .controllers.disruption import budget_numbers, matching_budgets
 from .deletion import delete_object
 from .routing import RequestInfo
-from .selectors import matches_selector_object, selector_object_to_string
+from .selectors import selector_object_to_string
 from .store import ApiError, invalid
 from .wire import read_body, require_object, respond
 
@@ -73,18 +74,6 @@ async def scale(ctx: ApiContext, request: web.Request, info: RequestInfo) -> web
 # ---- eviction -----------------------------------------------------------------------------------
 
 
-def _ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def _scaled(value: Any, total: int, round_up: bool) -> int:
-    if isinstance(value, str) and value.endswith("%"):
-        fraction = int(value[:-1]) * total / 100
-        return math.ceil(fraction) if round_up else math.floor(fraction)
-    return int(value)
-
-
 def _too_many(pdb_name: str, desired: int, healthy: int) -> ApiError:
     return ApiError(
         429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
@@ -95,11 +84,14 @@ def _too_many(pdb_name: str, desired: int, healthy: int) -> ApiError:
 
 
 def check_disruption_budget(ctx: ApiContext, pod: Obj) -> None:
-    """Raise 429 when evicting ``pod`` would take its PDB below what it demands."""
-    ns = pod["metadata"].get("namespace", "")
-    labels = pod["metadata"].get("labels") or {}
-    pdbs = [p for p in ctx.store.iter("poddisruptionbudgets.policy", ns)
-            if matches_selector_object((p.get("spec") or {}).get("selector"), labels)]
+    """Raise 429 when evicting ``pod`` would take its PDB below what it demands.
+
+    The numbers are the disruption controller's (:func:`budget_numbers`): with
+    ``maxUnavailable`` or a percentage, the pods expected are the owners' scale, not the pods
+    that exist now. Judged from the pods left, a second concurrent eviction would find one
+    pod fewer expected (its sibling is being deleted, the replacement not yet made) and go
+    through as well."""
+    pdbs = matching_budgets(ctx.store, pod)
     if not pdbs:
         return
     if len(pdbs) > 1:
@@ -107,17 +99,11 @@ def check_disruption_budget(ctx: ApiContext, pod: Obj) -> None:
                                              "which the eviction subresource does not support.")
     pdb = pdbs[0]
     spec = pdb.get("spec") or {}
-    covered = [p for p in ctx.store.iter("pods", ns)
-               if matches_selector_object(spec.get("selector"), p["metadata"].get("labels"))
-               and not p["metadata"].get("deletionTimestamp")]
-    expected, healthy = len(covered), sum(1 for p in covered if _ready(p))
-    if "minAvailable" in spec:
-        desired = _scaled(spec["minAvailable"], expected, round_up=True)
-    elif "maxUnavailable" in spec:
-        desired = max(0, expected - _scaled(spec["maxUnavailable"], expected, round_up=True))
-    else:
+    if "minAvailable" not in spec and "maxUnavailable" not in spec:
         return
-    if not _ready(pod):
+    numbers = budget_numbers(ctx.store, pdb)
+    healthy, desired = numbers["currentHealthy"], numbers["desiredHealthy"]
+    if not podspec.is_ready(pod):
         if healthy >= desired:
             return  # an unhealthy pod may go while the budget holds
     elif healthy - 1 >= desired:

@@ -112,6 +112,33 @@ async def test_eviction_honours_the_disruption_budget(world, kube_api):
     assert world.store.peek("pods", NS, POD0) is None
 
 
+async def test_a_second_eviction_before_the_replacement_exists_is_refused(world, kube_api):
+    # maxUnavailable counts from the Deployment's 6, not from the 5 pods left after the first
+    # eviction: judged from the pods left, kubectl drain's concurrent evictions both got through
+    for i in range(6):
+        world.store.mutate("pods", NS, f"mcp-server-production-abc12-{i:05d}",
+                           lambda p: p["metadata"].update(ownerReferences=[{
+                               "apiVersion": "apps/v1", "kind": "Deployment", "controller": True,
+                               "name": "mcp-server-production", "uid": "d-1"}]))
+    world.store.create("poddisruptionbudgets.policy", {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "mcp-server-pdb", "namespace": NS},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "mcp-server"}}}})
+    v1 = client.CoreV1Api(kube_api)
+    second = "mcp-server-production-abc12-00004"
+
+    def eviction(name):
+        return client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=NS))
+
+    await v1.create_namespaced_pod_eviction(POD0, NS, eviction(POD0))
+    with pytest.raises(ApiException) as err:
+        await v1.create_namespaced_pod_eviction(second, NS, eviction(second))
+    assert err.value.status == 429
+    assert status_of(err.value)["details"]["causes"][0]["message"] == (
+        "The disruption budget mcp-server-pdb needs 5 healthy pods and has 5 currently")
+    assert world.store.peek("pods", NS, second) is not None
+
+
 async def test_rules_review_and_access_review(world, kube_api):
     authz = client.AuthorizationV1Api(kube_api)
     review = await authz.create_self_subject_rules_review(

@@ -228,6 +228,18 @@ async def world(tmp_path, pg, moto, monkeypatch):
         await simulator.stop()
 
 
+class _Statuses(dict):
+    def __init__(self, driven: "Driven", statuses: dict[str, str]):
+        super().__init__(statuses)
+        self._driven = driven
+
+    def __missing__(self, step_id: str) -> str:
+        d = self._driven
+        errors = {k: o.error for k, o in d.outcomes.items() if getattr(o, "error", None)}
+        raise AssertionError(f"step {step_id!r} did not run; ran {dict(self)}, errors "
+                             f"{errors}, input problems {d.problems}\n{d.text()}")
+
+
 @dataclass
 class Driven:
     run: Any
@@ -247,7 +259,8 @@ class Driven:
 
     @property
     def statuses(self) -> dict[str, str]:
-        return {k: v.status for k, v in self.outcomes.items()}
+        """Step id -> status; asking for a step that did not run fails with what did."""
+        return _Statuses(self, {k: v.status for k, v in self.outcomes.items()})
 
     def text(self) -> str:
         return "\n".join(self.lines)
