@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # servers.py
 sys.path.insert(0, str(ROOT / "tests" / "wizards"))
 
 import asyncpg  # noqa: E402
