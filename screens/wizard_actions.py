@@ -97,16 +97,16 @@ class WizardActions:
         if not self.live:
             return
         await load_after_first_frame()
-        from console.execution.kube.api import KubeApi
-        from console.execution.kube.lease import read_lease
+        from console.sources.kube import KubeSource
+        from console.sources.operator_lease import read_lease
 
-        api = KubeApi(self.environment.kubernetes)
+        source = KubeSource(self.environment.kubernetes)
         try:
-            state = await read_lease(api, self.environment.kubernetes, self.env_name)
+            state = await read_lease(source, self.environment.kubernetes, self.env_name)
         except Exception:  # noqa: BLE001 - no answer: the Pods panel already says so
             state = None
         finally:
-            await api.close()
+            await source.close()
         me = f"{self.operator.user}@{self.operator.host}"
         held = ""
         if state is not None and state.holder is not None \

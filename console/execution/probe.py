@@ -75,23 +75,21 @@ class ProbeReport:
 
 
 async def probe_kubernetes(env: Any) -> Capability:
-    from kubernetes_asyncio import client as k8s
-
-    from .kube import api_client, response_json
+    from console.sources.kube import KubeSource
 
     namespace = env.kubernetes.namespace
-    api = await api_client(env.kubernetes)
+    # the dashboard's kind of source: a usual kubeconfig needs no kubernetes-asyncio import
+    # (~0.5 s on the event loop while the first keys wait)
+    source = KubeSource(env.kubernetes)
     try:
-        authz = k8s.AuthorizationV1Api(api)
         body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
                 "spec": {"namespace": namespace}}
         # an error status (401, 403, 5xx) raises KubeError: its body has no rules, and an
         # empty rule list read from it would pass for "read-only"
-        review = await response_json(await authz.create_self_subject_rules_review(
-            body,  # type: ignore[arg-type]  # the client sends a dict as it is
-            _preload_content=False, _request_timeout=env.kubernetes.request_timeout))
+        review = await source.ask(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body)
     finally:
-        await api.close()
+        await source.close()
     status = review.get("status") or {}
     rules = status.get("resourceRules") or []
     writable = sorted({f"{'/'.join(resources)}:{','.join(r.get('verbs') or [])}"

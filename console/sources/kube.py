@@ -10,7 +10,9 @@ every event costs more than the whole refresh. Requests go through ``ApiClient.c
 (so kubeconfig auth, TLS and exec plugins work as in kubectl) with ``_preload_content``
 off, and the JSON is read here.
 
-Only GET is offered. Anything that changes the cluster belongs to the executor.
+Only GET is offered, and the POST of a self-review (:meth:`KubeSource.ask`: "what may I
+do?", which the API answers without storing anything). Anything that changes the cluster
+belongs to the executor.
 """
 
 from __future__ import annotations
@@ -114,29 +116,31 @@ class KubeSource:
         return self._direct
 
     async def _open(self, path: str, params: dict[str, Any],
-                    timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
+                    timeout: float | aiohttp.ClientTimeout, *,
+                    review: dict | None = None) -> aiohttp.ClientResponse:
         query = [(k, v if not isinstance(v, bool) else str(v).lower())
                  for k, v in params.items() if v is not None]
         headers = {"Accept": "application/json"}
+        method = "GET" if review is None else "POST"
         try:
             direct = await self._direct_session()
             if direct is not None:
                 session, endpoint = direct
                 url = endpoint.host + path + ("?" + urlencode(query) if query else "")
-                response = await session.get(
-                    url, headers=headers, proxy=endpoint.proxy, proxy_auth=endpoint.proxy_auth,
-                    server_hostname=endpoint.server_hostname,
+                response = await session.request(
+                    method, url, headers=headers, json=review, proxy=endpoint.proxy,
+                    proxy_auth=endpoint.proxy_auth, server_hostname=endpoint.server_hostname,
                     timeout=timeout if isinstance(timeout, aiohttp.ClientTimeout)
                     else aiohttp.ClientTimeout(total=timeout or None))
             else:
                 client = await self.client()
                 response = await client.call_api(
-                    path, "GET", query_params=query, header_params=headers,
+                    path, method, query_params=query, header_params=headers, body=review,
                     auth_settings=["BearerToken"], _preload_content=False,
                     _request_timeout=timeout,
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise unreachable(exc, path) from exc
+            raise unreachable(exc, path, method) from exc
         if not 200 <= response.status <= 299:
             body = await response.text()
             response.release()
@@ -151,12 +155,21 @@ class KubeSource:
         """GET ``path`` as text (a pod's log)."""
         return (await self._read(path, params)).decode("utf-8", errors="replace")
 
-    async def _read(self, path: str, params: dict[str, Any]) -> bytes:
-        response = await self._open(path, params, self.timeout)
+    async def ask(self, path: str, review: dict) -> dict:
+        """POST a self-review (``SelfSubjectRulesReview``, ``SelfSubjectAccessReview``) to
+        ``path`` and return the answered object: a question about the caller's own rights,
+        which the API server answers without storing anything."""
+        if not str(review.get("kind", "")).startswith("SelfSubject"):
+            raise ValueError(f"only self-reviews are asked here, not {review.get('kind')!r}")
+        return json.loads(await self._read(path, {}, review=review))
+
+    async def _read(self, path: str, params: dict[str, Any], *,
+                    review: dict | None = None) -> bytes:
+        response = await self._open(path, params, self.timeout, review=review)
         try:
             return await response.read()  # the total timeout covers the body too
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise unreachable(exc, path) from exc
+            raise unreachable(exc, path, "GET" if review is None else "POST") from exc
         finally:
             response.release()
 
@@ -191,14 +204,14 @@ class KubeSource:
             yield event
 
 
-def unreachable(exc: BaseException, path: str) -> KubeError:
+def unreachable(exc: BaseException, path: str, method: str = "GET") -> KubeError:
     """A transport failure as a :class:`KubeError` (status 0). aiohttp's total timeout
     surfaces as a bare ``TimeoutError``, which callers that handle ``KubeError`` (an
     optional GET such as metrics.k8s.io) would otherwise let escape and lose everything
     else they read."""
     if isinstance(exc, TimeoutError):
-        return KubeError(0, f"GET {path}: no answer in time")
-    return KubeError(0, f"GET {path}: {str(exc) or type(exc).__name__}")
+        return KubeError(0, f"{method} {path}: no answer in time")
+    return KubeError(0, f"{method} {path}: {str(exc) or type(exc).__name__}")
 
 
 def status_error(status: int, body: str) -> KubeError:

@@ -23,76 +23,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from console.config.model import KubernetesSettings
 from console.sources.kube import KubeError
+from console.sources.operator_lease import (  # noqa: F401 - re-exported
+    ANNOTATION,
+    DURATION,
+    PATH,
+    Holder,
+    LeaseState,
+    lease_name,
+    read_lease,
+    state_of,
+)
 
 from .api import KubeApi
 from .reader import KubeReader
 from .writer import KubeWriter
 
-DURATION = 30  # seconds without a renewal after which a lease is free
 RENEW_EVERY = 10.0
-PATH = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
-ANNOTATION = "mcp-ops.pratiko.ai/"
-
-
-def lease_name(env_name: str) -> str:
-    return f"mcp-ops-{env_name}"
 
 
 def _micro(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Who holds (or wants) the lease."""
-
-    operator: str  # user name
-    host: str
-    wizard: str
-    session: str
-
-    @property
-    def identity(self) -> str:
-        return f"{self.operator}@{self.host}"
-
-
-@dataclass(frozen=True)
-class LeaseState:
-    holder: Holder | None
-    acquired: datetime | None
-    renewed: datetime | None
-    duration: int
-    resource_version: str
-
-    def expired(self, now: datetime) -> bool:
-        if self.holder is None or self.renewed is None:
-            return True
-        return (now - self.renewed).total_seconds() > self.duration
-
-    def describe(self, now: datetime | None = None) -> str:
-        if self.holder is None:
-            return "free"
-        now = now or datetime.now(UTC)
-        since = f" since {self.acquired:%H:%M:%S} UTC" if self.acquired else ""
-        age = f", renewed {max((now - self.renewed).total_seconds(), 0):.0f}s ago" \
-            if self.renewed else ""
-        return (f"{self.holder.identity} ({self.holder.wizard}, session "
-                f"{self.holder.session}){since}{age}")
 
 
 class LeaseHeld(Exception):
@@ -105,29 +60,6 @@ class LeaseHeld(Exception):
             f"{env_name} is held by {state.describe()}; no change step may start until it is "
             f"released or expires ({state.duration}s without renewal). To take it over, "
             f"name the holder: --take-over {holder}")
-
-
-def state_of(body: dict[str, Any]) -> LeaseState:
-    spec = body.get("spec") or {}
-    notes = (body.get("metadata") or {}).get("annotations") or {}
-    identity = spec.get("holderIdentity")
-    holder = None
-    if identity:
-        operator, _, host = identity.partition("@")
-        holder = Holder(notes.get(ANNOTATION + "operator", operator), host,
-                        notes.get(ANNOTATION + "wizard", "?"),
-                        notes.get(ANNOTATION + "session", "?"))
-    return LeaseState(holder, _parse(spec.get("acquireTime")), _parse(spec.get("renewTime")),
-                      int(spec.get("leaseDurationSeconds") or DURATION),
-                      str((body.get("metadata") or {}).get("resourceVersion", "")))
-
-
-async def read_lease(api: KubeApi, settings: KubernetesSettings,
-                     env_name: str) -> LeaseState | None:
-    """The environment's lease as it stands (None: nobody has taken it) — what another
-    console shows in its header."""
-    body = await api.maybe(PATH.format(ns=settings.namespace) + f"/{lease_name(env_name)}")
-    return state_of(body) if body is not None else None
 
 
 class OperatorLease:
