@@ -71,6 +71,18 @@ class McpOpsApp(WizardActions, App[None]):
 
     # ---- state -------------------------------------------------------------------------
     @property
+    def _background_screens(self) -> list[Screen]:
+        """The screens Textual composites under the top one. Textual's list always holds
+        the screen just below, even under an opaque top screen (the help, a wizard) that
+        hides it all: each change underneath (the first data arriving, a poll that was
+        under way) then re-composited the whole terminal, which a key pressed in the help
+        waited for. Under an opaque screen nothing is composited; a translucent dialog keeps
+        Textual's list."""
+        if self._screen_stack and self._screen_stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
+
+    @property
     def read_only(self) -> bool:
         """Read-only in force for the open environment (flag, the environment's setting, or
         credentials that can only read)."""

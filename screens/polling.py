@@ -33,7 +33,7 @@ from textual.widget import Widget
 from console.config.model import Environment, UiSettings
 from console.polling import Poller, PollState
 
-from .deferred import load_after_first_frame
+from .deferred import keep_out_of_collections, load_after_first_frame
 
 if TYPE_CHECKING:
     from console.collectors.base import Snapshot
@@ -68,6 +68,7 @@ class LiveData:
         self.pollers: dict[str, Poller] = {}
         self.states: dict[str, PollState] = {}
         self.report: HealthReport | None = None
+        self._settled = False  # start-up objects kept out of the collector (deferred.py)
         self.subscribers: dict[str, list[Widget]] = {}
         self._closing: asyncio.Task | None = None
         self._connecting: asyncio.Task | None = None
@@ -184,6 +185,9 @@ class LiveData:
 
         if len(report.components) < len(self.pollers):
             return  # not every component has answered yet: keep "UNKNOWN"
+        if not self._settled:  # the clients and their models are made: long-lived now
+            self._settled = True
+            keep_out_of_collections()
         for header in self.app.query(StatusHeader):
             header.overall = report.status.label
 

@@ -212,8 +212,8 @@ class KubeCollector:
         async def one(name: str) -> float | None | BaseException:
             async with gate:
                 try:
-                    return parse.disk_pct(await self.source.get(
-                        f"/api/v1/nodes/{name}/proxy/stats/summary"))
+                    return parse.disk_pct(parse.summary_node(await self.source.get_text(
+                        f"/api/v1/nodes/{name}/proxy/stats/summary")))
                 except KubeError as exc:
                     return exc
 

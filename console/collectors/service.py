@@ -56,7 +56,10 @@ class ServiceCollector:
         return self._client
 
     async def collect(self) -> ServiceSnapshot:
-        self._http()
+        if self._client is None:
+            tls = await asyncio.to_thread(http.tls_context)
+            if self._client is None:  # not made meanwhile (a close, a second collect)
+                self._client = http.client(self.settings, timeout=self.timeout, tls=tls)
         s = self.settings
         paths = (("health", s.health_path), ("database", s.database_health_path),
                  ("dependencies", s.dependencies_health_path))

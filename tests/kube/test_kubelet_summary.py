@@ -115,3 +115,18 @@ async def test_the_dashboard_reads_disks_in_the_background_and_shows_them_next(e
     health = evaluate_component("pods", snap, Thresholds())
     disk = {f.check: f for f in health.findings if f.check.startswith("disk")}
     assert disk["disk"].status is Status.WARNING and "node-1 91%" in disk["disk"].reason
+
+
+def test_a_summary_is_read_up_to_its_node_and_whole_when_node_is_not_first():
+    from console.collectors.kube_parse import disk_pct, summary_node
+
+    node = {"nodeName": "node-1", "fs": {"usedBytes": 91, "availableBytes": 9}}
+    # the pods after the node are not decoded: a cut or odd tail does not matter
+    cut = json.dumps({"node": node}, indent=1)[:-2] + ', "pods": [{"podRef": '
+    assert summary_node(cut) == {"node": node}
+    assert disk_pct(summary_node(cut)) == 91.0
+    reordered = json.dumps({"pods": [{"podRef": {"name": "a"}}], "node": node})
+    assert summary_node(reordered)["pods"][0]["podRef"]["name"] == "a"
+    assert disk_pct(summary_node(reordered)) == 91.0
+    with pytest.raises(ValueError):
+        summary_node('{"pods": [')  # neither: the decoder's error, as before
