@@ -5,11 +5,11 @@ first frame; the collectors, their clients (aiohttp, asyncpg, redis)
 and the health rules are needed only once the panels start polling and the start-up
 probe runs. They used to be imported before the first frame; now the hub
 (:mod:`screens.polling`) and the probe (:mod:`screens.wizard_actions`) import them right
-after it, on the loop as before, and only then start polling: no first poll spends its
-timeout on an import. One module at a time, with a short pause between them, so that a
-key pressed meanwhile waits for one module at most, not for all of them. (Imports in a
-thread, tried: first polls missed their 3 s timeouts under load, and the live-dashboard
-tests hung at exit.)
+after it, and only then start polling: no first poll spends its
+timeout on an import. They are imported in a worker thread: the interpreter switches
+threads every few milliseconds, so a key pressed meanwhile is handled at once instead of
+waiting for a whole module (aiohttp alone is ~0.25 s) on the loop. Polling starts only
+when they are in, so no poll runs beside them.
 """
 
 from __future__ import annotations
@@ -33,16 +33,14 @@ AFTER_FIRST_FRAME = (
 )
 
 
-PAUSE = 0.03  # seconds between two modules: time for a waiting key to be handled and drawn
-
 # one loading per event loop, whoever asks first; the others wait for it
 _loading: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = \
     weakref.WeakKeyDictionary()
 
 
 async def load_after_first_frame() -> None:
-    """Import :data:`AFTER_FIRST_FRAME` (nothing to do once they are loaded), letting the
-    loop handle what is waiting between two modules."""
+    """Import :data:`AFTER_FIRST_FRAME` in a thread (nothing to do once they are loaded);
+    the loop goes on handling keys and drawing meanwhile."""
     if all(name in sys.modules for name in AFTER_FIRST_FRAME):
         return
     loop = asyncio.get_running_loop()
@@ -54,11 +52,13 @@ async def load_after_first_frame() -> None:
 
 async def _load() -> None:
     keep_out_of_collections()  # Textual and the first frame's widgets
-    for name in AFTER_FIRST_FRAME:
-        if name not in sys.modules:
-            importlib.import_module(name)
-            await asyncio.sleep(PAUSE)
+    await asyncio.to_thread(_import, [n for n in AFTER_FIRST_FRAME if n not in sys.modules])
     keep_out_of_collections()
+
+
+def _import(names: list[str]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 def keep_out_of_collections() -> None:
