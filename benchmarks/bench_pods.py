@@ -148,9 +148,9 @@ async def child(kubeconfig: str, refreshes: int, first_only: bool = False) -> di
     class CountingSource(KubeSource):
         requests = 0
 
-        async def _open(self, path, params, timeout):
+        async def _open(self, path, params, timeout, **kw):
             CountingSource.requests += 1
-            return await super()._open(path, params, timeout)
+            return await super()._open(path, params, timeout, **kw)
 
     settings = KubernetesSettings(kubeconfig=kubeconfig, request_timeout=60)
     collector = KubeCollector(settings, watch=True, timeout=60,
