@@ -107,6 +107,9 @@ class McpOpsApp(WizardActions, App[None]):
         # the first frame needs neither: both start once it is painted (screens.deferred)
         self.call_after_refresh(self._after_first_frame)
 
+    async def on_unmount(self) -> None:
+        await self.close_lease_source()  # wizard_actions
+
     def _after_first_frame(self) -> None:
         self.probe_credentials()  # what the credentials could write -> header (wizard_actions)
         if self.live:  # who else holds the environment -> header (wizard_actions)

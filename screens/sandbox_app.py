@@ -42,6 +42,7 @@ class SandboxConsoleApp(McpOpsApp):
 
     async def on_unmount(self) -> None:
         await self.control.close()
+        await super().on_unmount()  # the app's own (its lease reader's connection)
 
     def action_sandbox_menu(self) -> None:
         if isinstance(self.screen, SandboxMenu):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import SystemCommand
@@ -24,6 +25,10 @@ from .deferred import load_after_first_frame
 
 class WizardActions:
     """Needs ``config``, ``env_name``, ``environment``, ``read_only``, ``operator``."""
+
+    # (environment name, KubeSource) the header's lease reads go through: one connection
+    # kept between reads, not a kubeconfig read and a TLS handshake every 10 s
+    _lease_source: tuple[str, Any] | None = None
 
     def session_directory(self) -> Path:
         return default_directory(self.config.session_log.directory)
@@ -100,13 +105,14 @@ class WizardActions:
         from console.sources.kube import KubeSource
         from console.sources.operator_lease import read_lease
 
-        source = KubeSource(self.environment.kubernetes)
+        if self._lease_source is None or self._lease_source[0] != self.env_name:
+            await self.close_lease_source()  # another environment's
+            self._lease_source = (self.env_name, KubeSource(self.environment.kubernetes))
         try:
-            state = await read_lease(source, self.environment.kubernetes, self.env_name)
+            state = await read_lease(self._lease_source[1], self.environment.kubernetes,
+                                     self.env_name)
         except Exception:  # noqa: BLE001 - no answer: the Pods panel already says so
             state = None
-        finally:
-            await source.close()
         me = f"{self.operator.user}@{self.operator.host}"
         held = ""
         if state is not None and state.holder is not None \
@@ -118,6 +124,11 @@ class WizardActions:
             self.query_one(StatusHeader).held_by = held
         except Exception:  # the header may be gone (app closing)
             return
+
+    async def close_lease_source(self) -> None:
+        held, self._lease_source = self._lease_source, None
+        if held is not None:
+            await held[1].close()
 
     @work(exclusive=True, group="probe", exit_on_error=False)
     async def probe_credentials(self) -> None:

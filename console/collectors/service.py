@@ -17,6 +17,7 @@ Metric names expected from the service (the MCP-server simulator exposes the sam
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 import httpx
@@ -50,16 +51,14 @@ class ServiceCollector:
         if client is not None:
             await client.aclose()
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self, tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = http.client(self.settings, timeout=self.timeout)
+            self._client = http.client(self.settings, timeout=self.timeout, tls=tls)
         return self._client
 
     async def collect(self) -> ServiceSnapshot:
-        if self._client is None:
-            tls = await asyncio.to_thread(http.tls_context)
-            if self._client is None:  # not made meanwhile (a close, a second collect)
-                self._client = http.client(self.settings, timeout=self.timeout, tls=tls)
+        if self._client is None:  # its TLS context is made in a thread (http.tls_context)
+            self._http(await asyncio.to_thread(http.tls_context))
         s = self.settings
         paths = (("health", s.health_path), ("database", s.database_health_path),
                  ("dependencies", s.dependencies_health_path))
