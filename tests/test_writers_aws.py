@@ -318,15 +318,19 @@ def canned_aws():
 async def test_wait_change_insync_times_out(canned_aws):
     settings = AwsSettings(endpoint_url=canned_aws, region=REGION)
     async with AwsReader(settings, timeout=5) as aws:
+        # The first call makes the client (over 0.3 s on a loaded CI machine); the deadline
+        # under test starts after it, and is long enough for several polls.
+        await aws.change("/change/C0PENDING")
         seen = []
         with pytest.raises(AwsTimeout) as caught:
-            async for info in aws.wait_change_insync("/change/C0PENDING", timeout=0.3,
+            async for info in aws.wait_change_insync("/change/C0PENDING", timeout=1.5,
                                                      interval=0.05):
                 seen.append(info.status)
     assert len(seen) >= 2 and set(seen) == {"PENDING"}
     assert caught.value.code == "Timeout" and isinstance(caught.value, AwsError)
     assert str(caught.value).startswith(
-        "route53 ResourceRecordSetsChanged: Timeout: change C0PENDING still PENDING after 0.3 s")
+        "route53 ResourceRecordSetsChanged: Timeout: change C0PENDING still PENDING after 1.5 s")
+    assert str(caught.value).endswith(f"({len(seen)} polls)")
 
 
 async def test_loopback_endpoint_never_gets_the_real_keys(monkeypatch, canned_aws):
