@@ -32,6 +32,7 @@ SECTIONS = {
     "redis": ("bench_redis", False),
     "postgres": ("bench_postgres", False),
     "pods": ("bench_pods", False),
+    "pods-all": ("bench_pods_all", False),
     "keys": ("bench_keys", False),
     "logs": ("bench_logs", False),
     "sandbox": ("bench_sandbox", True),

@@ -9,7 +9,6 @@ Writes go through :mod:`admission` (defaults, validation, status split) and the 
 from __future__ import annotations
 
 import base64
-import bisect
 import copy
 import json
 import uuid
@@ -68,26 +67,40 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raise ApiError(400, "BadRequest", "continue key is not valid: invalid continue token") from None
 
 
-def select(ctx: ApiContext, info: RequestInfo, query) -> list[Obj]:
-    """The stored objects (not copies: read only) a list or watch request selects."""
+def select(ctx: ApiContext, info: RequestInfo, query,
+           after: tuple[str, str] | None = None) -> list[Obj]:
+    """The stored objects (not copies: read only) a list or watch request selects, sorted
+    by namespace then name; only those after ``after`` when it is given."""
     flt = Filter(query.get("labelSelector"), query.get("fieldSelector"), info.rt.key)
-    objects = [o for o in ctx.store.iter(info.rt.key, info.namespace or None) if flt(o)]
-    objects.sort(key=_sort_key)
-    return objects
+    return [o for o in ctx.store.iter_sorted(info.rt.key, info.namespace or None, after)
+            if flt(o)]
 
 
 def list_objects(ctx: ApiContext, request: web.Request, info: RequestInfo) -> web.Response:
-    objects = select(ctx, info, request.query)
-    rv = ctx.store.resource_version
-    if token := request.query.get("continue"):
+    """A list, or one page of it (``limit``, ``continue``). A page reads only as far as
+    the object after its last: 100 pages of 50,000 pods are not 100 passes over 50,000.
+    As the API server, ``remainingItemCount`` is sent only without selectors."""
+    query = request.query
+    rv, after = ctx.store.resource_version, None
+    if token := query.get("continue"):
         rv, after = _decode_continue(token)
-        objects = objects[bisect.bisect_right([_sort_key(o) for o in objects], after):]
+    limit = int(query.get("limit") or 0)
     meta: Obj = {"resourceVersion": str(rv)}
-    limit = int(request.query.get("limit") or 0)
-    if limit > 0 and len(objects) > limit:
-        meta["continue"] = _encode_continue(rv, _sort_key(objects[limit - 1]))
-        meta["remainingItemCount"] = len(objects) - limit
-        objects = objects[:limit]
+    if limit <= 0:
+        return _render(ctx, request, info, select(ctx, info, query, after), meta, single=False)
+    flt = Filter(query.get("labelSelector"), query.get("fieldSelector"), info.rt.key)
+    namespace = info.namespace or None
+    objects: list[Obj] = []
+    for obj in ctx.store.iter_sorted(info.rt.key, namespace, after):
+        if not flt(obj):
+            continue
+        if len(objects) == limit:  # one more than the page holds: there is a next page
+            last = _sort_key(objects[-1])
+            meta["continue"] = _encode_continue(rv, last)
+            if not flt.labels and not flt.fields:
+                meta["remainingItemCount"] = ctx.store.count_after(info.rt.key, namespace, last)
+            break
+        objects.append(obj)
     return _render(ctx, request, info, objects, meta, single=False)
 
 

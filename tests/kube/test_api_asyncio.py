@@ -44,6 +44,50 @@ async def test_core_v1_lists_with_selectors_and_reads(world, kube_api):
     assert err.value.status == 404 and status_of(err.value)["reason"] == "NotFound"
 
 
+async def test_pages_in_and_across_namespaces_match_the_whole_list(world, kube_api):
+    """Pages of a namespace, of every namespace and of a selector join up to the unpaged
+    list; a pod created behind the last page read is not served, one ahead of it is; as
+    the API server, ``remainingItemCount`` only without selectors."""
+    v1 = client.CoreV1Api(kube_api)
+    w.namespace(world.store, "aaa-first")
+    w.namespace(world.store, "zzz-last")
+    for ns in ("aaa-first", "zzz-last"):
+        for i in range(3):
+            w.pod(world.store, f"other-{i}", "node-1", ns=ns, labels={"app": "other"})
+
+    async def pages(call, *args, limit, **kw):
+        names, remaining, token = [], [], None
+        while True:
+            page = await call(*args, limit=limit, _continue=token, **kw)
+            names += [(p.metadata.namespace, p.metadata.name) for p in page.items]
+            remaining.append(page.metadata.remaining_item_count)
+            token = page.metadata._continue
+            if not token:
+                return names, remaining
+            assert len(page.items) == limit
+
+    whole = [(p.metadata.namespace, p.metadata.name)
+             for p in (await v1.list_pod_for_all_namespaces()).items]
+    assert whole == sorted(whole) and len(whole) == 12
+    names, remaining = await pages(v1.list_pod_for_all_namespaces, limit=5)
+    assert names == whole and remaining == [7, 2, None]
+    names, _ = await pages(v1.list_namespaced_pod, NS, limit=4)
+    assert names == [n for n in whole if n[0] == NS]
+    names, remaining = await pages(v1.list_pod_for_all_namespaces, limit=2,
+                                   label_selector="app=other")
+    assert names == [n for n in whole if n[1].startswith("other-")]
+    assert remaining == [None, None, None]
+
+    page = await v1.list_pod_for_all_namespaces(limit=4)
+    w.pod(world.store, "aaa-behind", "node-1", ns="aaa-first")
+    w.pod(world.store, "zzz-ahead", "node-1", ns="zzz-last")
+    world.store.delete("pods", "zzz-last", "other-0")
+    rest = await v1.list_pod_for_all_namespaces(_continue=page.metadata._continue)
+    served = [(p.metadata.namespace, p.metadata.name) for p in page.items + rest.items]
+    assert ("aaa-first", "aaa-behind") not in served and ("zzz-last", "zzz-ahead") in served
+    assert ("zzz-last", "other-0") not in served and len(served) == 12
+
+
 async def test_core_v1_writes(world, kube_api):
     v1 = client.CoreV1Api(kube_api)
     await v1.patch_node("node-1", {"spec": {"unschedulable": True}})
