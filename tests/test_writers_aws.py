@@ -357,3 +357,31 @@ def test_rendered_route53_command_carries_the_writers_batch(settings):
     assert argv[:5] == ("aws", "route53", "change-resource-record-sets", "--hosted-zone-id",
                         "Z0123456789")
     assert json.loads(argv[argv.index("--change-batch") + 1]) == batch
+
+
+# ---- an endpoint that accepts and never answers ---------------------------------------------
+
+@pytest.mark.parametrize("read", ["change", "db_instances"])
+async def test_a_hung_endpoint_fails_each_call_at_the_request_timeout(read):
+    """One call (a describe) and one page of a list each end at ``aws.request_timeout``
+    with an error naming the call and the setting, not at the 60 s read timeout a
+    wizard's reader keeps for dumps."""
+    import time
+
+    from health_support import hung_server
+
+    async with hung_server() as port:
+        settings = AwsSettings(endpoint_url=f"http://127.0.0.1:{port}", region=REGION,
+                               request_timeout=1.0)
+        async with AwsReader(settings, timeout=60) as aws:
+            began = time.monotonic()
+            with pytest.raises(AwsTimeout) as caught:
+                if read == "change":
+                    await aws.change("/change/C0PENDING")
+                else:
+                    await aws.db_instances()
+            took = time.monotonic() - began
+    operation = "GetChange" if read == "change" else "DescribeDBInstances"
+    assert str(caught.value).endswith(
+        f"{operation}: Timeout: no answer in 1 s (aws.request_timeout)"), str(caught.value)
+    assert took < 30, took  # bounded by the setting, not by the 60 s read timeout

@@ -192,6 +192,9 @@ class AwsSettings(Strict):
     ec2_environment_tag: str = "production"
     access_key_id_env: str | None = None  # normally the standard credential chain is used
     secret_access_key_env: str | None = None
+    # each API call of a wizard (a describe, a list page, a change); an object's body is
+    # bounded per read instead (60 s), not in total: a dump streams for minutes
+    request_timeout: Seconds = 20.0
 
     _vars = field_validator("access_key_id_env", "secret_access_key_env")(_env_var)
 

@@ -140,7 +140,9 @@ class Clients:
         if self._aws is None:
             from .writers.aws import AwsReader
 
-            self._aws = AwsReader(self.env.aws, timeout=60.0)  # a dump streams for minutes
+            # 60 s for each read of a dump's body (it streams for minutes); each call
+            # itself is bounded by aws.request_timeout
+            self._aws = AwsReader(self.env.aws, timeout=60.0)
             self.opened.append("aws")
         return self._aws
 

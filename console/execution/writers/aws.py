@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -65,7 +65,8 @@ class AwsError(Exception):
 
 
 class AwsTimeout(AwsError):
-    """A wait (``wait_db_available``, ``wait_change_insync``) passed its deadline."""
+    """A wait (``wait_db_available``, ``wait_change_insync``) passed its deadline, or one
+    call got no answer within the reader's ``call_timeout``."""
 
 
 # ---- typed results -------------------------------------------------------------------------
@@ -279,6 +280,18 @@ def _translate(service: str, operation: str, err: Exception) -> AwsError | None:
     return None
 
 
+@asynccontextmanager
+async def _deadline(service: str, operation: str, seconds: float) -> AsyncIterator[None]:
+    """``asyncio.timeout(seconds)``, its expiry raised as :class:`AwsTimeout` naming the
+    call and the setting that bounds it."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as err:
+        raise AwsTimeout(service, operation, "Timeout",
+                         f"no answer in {seconds:g} s (aws.request_timeout)") from err
+
+
 @contextmanager
 def _aws_errors(service: str, operation: str) -> Iterator[None]:
     try:
@@ -294,12 +307,23 @@ def _aws_errors(service: str, operation: str) -> Iterator[None]:
 
 # ---- the reader ----------------------------------------------------------------------------
 
-class AwsReader:
-    """Describe and list RDS, Route53, S3 and EC2 for one environment's AWS settings."""
+# calls that send a body of any size: bounded per read (``timeout``), not in total
+TRANSFERS = frozenset({"PutObject", "UploadPart"})
 
-    def __init__(self, settings: AwsSettings, *, timeout: float = 10.0) -> None:
+
+class AwsReader:
+    """Describe and list RDS, Route53, S3 and EC2 for one environment's AWS settings.
+
+    ``timeout`` bounds each socket read and the connection (botocore's); ``call_timeout``
+    (default: ``settings.request_timeout``) bounds each whole call and each page of a list,
+    so an endpoint that accepts and never answers fails a step in that time. An object's
+    body (streamed or sent) is bounded per read only."""
+
+    def __init__(self, settings: AwsSettings, *, timeout: float = 10.0,
+                 call_timeout: float | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.call_timeout = settings.request_timeout if call_timeout is None else call_timeout
         self._session: Any = None
         self._stack: AsyncExitStack | None = None
         self._clients: dict[str, Any] = {}
@@ -341,17 +365,33 @@ class AwsReader:
                             self.settings, timeout=self.timeout)))
         return self._clients[service]
 
+    def _bounded(self, service: str, operation: str) -> Any:
+        """The deadline of one call (or page): :class:`AwsTimeout` when it passes."""
+        return _deadline(service, operation, self.call_timeout)
+
     async def _call(self, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
-        client = await self._client(service)
+        async with self._bounded(service, "connect"):
+            client = await self._client(service)
         method = getattr(client, _snake(operation))
         with _aws_errors(service, operation):
-            result: dict[str, Any] = await method(**kwargs)
+            if operation in TRANSFERS:
+                result: dict[str, Any] = await method(**kwargs)
+            else:
+                async with self._bounded(service, operation):
+                    result = await method(**kwargs)
         return result
 
     async def _pages(self, service: str, operation: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
-        client = await self._client(service)
+        async with self._bounded(service, "connect"):
+            client = await self._client(service)
         with _aws_errors(service, operation):
-            async for page in client.get_paginator(_snake(operation)).paginate(**kwargs):
+            pages = aiter(client.get_paginator(_snake(operation)).paginate(**kwargs))
+            while True:
+                async with self._bounded(service, operation):
+                    try:
+                        page = await anext(pages)
+                    except StopAsyncIteration:
+                        return
                 yield page
 
     @staticmethod
