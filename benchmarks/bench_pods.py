@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -135,6 +134,16 @@ def first_snapshots(kubeconfig: Path, tmp: Path,
             median(theirs) if theirs else None)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux keeps that across exec,
+    so a child started by a big parent would report the parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
@@ -180,7 +189,7 @@ async def child(kubeconfig: str, refreshes: int, first_only: bool = False) -> di
                 "requests_per_minute": (CountingSource.requests - requests0) * 60 / wall,
                 "lists": sum(i.lists for i in collector.informers.values()),
                 "watches": sum(i.watches for i in collector.informers.values()),
-                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                "rss_mb": peak_rss_mb()}
     finally:
         await collector.close()
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ ROOT = HERE.parent
 if __name__ == "__main__":
     sys.path[:0] = [str(HERE), str(ROOT)]
 
-from bench_pods import kubectl_env, median, start_emulator  # noqa: E402
+from bench_pods import kubectl_env, median, peak_rss_mb, start_emulator  # noqa: E402
 
 GOAL_RSS = 250
 RUNS = 3
@@ -59,7 +58,7 @@ async def child(kubeconfig: str) -> dict:
         await ctx.api.close()
     return {"wall": wall, "cpu": cpu, "pods": len(pods),
             "not_ready": sum(1 for p in pods if not p.is_ready),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_mb": peak_rss_mb()}
 
 
 def ours_once(kubeconfig: Path) -> dict:
