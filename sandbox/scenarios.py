@@ -142,8 +142,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "HEALTHY", "pods ready",
              scenario_security.falco_apply, scenario_security.falco_revert),
     Scenario("missing-index", "A hot query on a table without its index",
-             "tool_call_events (200,000 rows) has no index on account_id, and the server's "
-             "last-call-per-account query reads the whole table once per account, about 2 s "
+             "tool_call_events (500,000 rows) has no index on account_id, and the server's "
+             "last-call-per-account query reads the whole table once per account, about 3 s "
              "a run, over and over. Practise the weekly performance review: find the slow "
              "statement, CREATE INDEX CONCURRENTLY, see it fast again.",
              "WARNING", "running > 1 s",
