@@ -33,7 +33,9 @@ def describe(scenario: dict, current: str) -> Text:
     expect = scenario.get("expect_status", "")
     text.append(f"{expect:<12}", STATUS_STYLE.get(expect, ""))
     text.append(scenario.get("title", ""), "dim")
-    text.truncate(72, overflow="ellipsis")
+    # one row each: the list is at most 62 columns wide (the menu's 80, less its border,
+    # padding, the options' margins and the scrollbar); a longer row would wrap
+    text.truncate(60, overflow="ellipsis")
     return text
 
 
@@ -47,8 +49,9 @@ class SandboxMenu(ForwardWorkerErrors, ModalScreen[str | None]):
         width: 90%; max-width: 80; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    SandboxMenu OptionList { height: auto; max-height: 12; }
-    SandboxMenu #sandbox-description { height: 4; color: $text-muted; }
+    SandboxMenu OptionList { height: auto; max-height: 10; }
+    /* the longest description takes 6 rows at 80 columns: shown whole, never cut */
+    SandboxMenu #sandbox-description { height: 6; color: $text-muted; }
     SandboxMenu #sandbox-state { height: 1; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="sandbox.cancel")]

@@ -41,6 +41,13 @@ async def test_menu_switches_the_running_sandbox(embedded_sandbox, control, fixe
         menu = app.screen
         assert [s["name"] for s in menu.scenarios] == list(SCENARIOS)
         assert menu.current == "healthy"
+        # every scenario's description is shown whole at 80x24: no row of it cut off
+        about = menu.query_one("#sandbox-description")
+        for name in SCENARIOS:
+            menu.query_one("#sandbox-scenarios").highlighted = list(SCENARIOS).index(name)
+            await pilot.pause()
+            needed = about.get_content_height(about.size, about.size, about.content_size.width)
+            assert needed <= about.content_size.height, (name, needed, about.content_size)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, SandboxMenu))
         assert status(control)["scenario"] == "healthy"
