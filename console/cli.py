@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "Redis, moto AWS, MCP-server simulator) and open the console on it.",
     )
     p.add_argument("--scenario", metavar="NAME", default="healthy", help="fault scenario to start with (default: healthy)")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="run the emulated clusters' clocks X times faster (1-20, default 1): "
+                        "pods start, drain and roll out in 1/X of the time")
     sp = p.add_subparsers(dest="sandbox_command", metavar="ACTION")
     q = sp.add_parser("serve", help="run the sandbox headless until SIGTERM")
     q.add_argument("--config-out", metavar="FILE", required=True,
@@ -158,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--pods", type=int, default=0, metavar="N", help="extra pods for scale tests")
     q.add_argument("--scenario", metavar="NAME", default=argparse.SUPPRESS,
                    help="fault scenario to start with (default: healthy)")
+    q.add_argument("--speed", type=float, default=argparse.SUPPRESS, metavar="X",
+                   help="the emulated clusters' clock speed (1-20, default 1)")
     q = sp.add_parser(
         "status", help="what the running sandbox really is: regions, database, DNS, webhooks",
         formatter_class=fmt,

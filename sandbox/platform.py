@@ -57,6 +57,7 @@ from .dr_region import (
 from .ingress_gate import admits
 from .kube.controllers.velero_store import attach_object_store
 from .leftovers import DIR_PREFIXES, mark_owner, sweep_directories
+from .kube.clock import MAX_SPEED, MIN_SPEED
 from .local_process import PARENT_ENV  # noqa: F401 - named here by callers
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary
@@ -93,7 +94,7 @@ class Sandbox:
     """One running sandbox. ``async with Sandbox(...) as sb`` or start()/stop()."""
 
     def __init__(self, *, scenario: str = "healthy", extra_pods: int = 0,
-                 config_out: Path | None = None,
+                 speed: float = 1.0, config_out: Path | None = None,
                  progress: Callable[[str], None] | None = None,
                  early: EarlyStart | None = None) -> None:
         scenarios.get(scenario)  # an unknown name fails before anything starts
@@ -101,6 +102,9 @@ class Sandbox:
         self.initial_scenario = scenario
         self.scenario = "healthy"
         self.extra_pods = extra_pods
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise ValueError(f"speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}, not {speed:g}")
+        self.speed = speed  # of the Kubernetes emulators' clocks (controllers, ages)
         self.config_out = config_out
         self.progress = progress or (lambda message: None)
         self.id = uuid.uuid4().hex[:8]
@@ -208,7 +212,8 @@ class Sandbox:
 
     async def _start_clusters(self, workdir: Path) -> None:
         self.clusters = await self._timed(
-            "kubernetes", start_clusters(workdir, extra_pods=self.extra_pods))
+            "kubernetes", start_clusters(workdir, extra_pods=self.extra_pods,
+                                       speed=self.speed))
 
     async def _start_aws(self) -> None:
         early = self.early.moto if self.early is not None else None
@@ -357,7 +362,7 @@ class Sandbox:
             "config": str(self.config_path), "workdir": str(self.workdir),
             "control_url": self.control.url if self.control else None,
             "control_token": self.control.token if self.control else None,
-            "scenario": self.scenario,
+            "scenario": self.scenario, "speed": self.speed,
             "postgres": {"mode": self.db.mode, "port": self.db.port, "dsn": self.db.dsn()},
             "redis": {"mode": self.cache.mode, "port": self.cache.port, "url": self.cache.url},
             "kubernetes": {ctx: s.url for ctx, s in self.clusters.servers.items()},

@@ -43,7 +43,8 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(PARENT_POLL_SECONDS)
 
 
-async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int = 0) -> int:
+async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int = 0,
+                speed: float = 1.0) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -53,7 +54,7 @@ async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int 
     try:
         from .platform import Sandbox
 
-        sandbox = Sandbox(scenario=scenario, extra_pods=extra_pods,
+        sandbox = Sandbox(scenario=scenario, extra_pods=extra_pods, speed=speed,
                           config_out=None if str(config_out) == "-" else config_out.resolve(),
                           progress=_say, early=early)
     except BaseException:
@@ -90,5 +91,7 @@ async def serve(config_out: Path, *, scenario: str = "healthy", extra_pods: int 
     return status
 
 
-def run(config_out: str | os.PathLike, *, scenario: str = "healthy", extra_pods: int = 0) -> int:
-    return asyncio.run(serve(Path(config_out), scenario=scenario, extra_pods=extra_pods))
+def run(config_out: str | os.PathLike, *, scenario: str = "healthy", extra_pods: int = 0,
+        speed: float = 1.0) -> int:
+    return asyncio.run(serve(Path(config_out), scenario=scenario, extra_pods=extra_pods,
+                             speed=speed))

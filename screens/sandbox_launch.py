@@ -35,10 +35,10 @@ class SandboxChild:
     its own temporary directory (``--config-out -``), so there is nothing of ours to clean
     up if this process is killed: the child notices and removes everything itself."""
 
-    def __init__(self, scenario: str) -> None:
+    def __init__(self, scenario: str, speed: float = 1.0) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "console", "sandbox", "serve", "--config-out", "-",
-             "--scenario", scenario],
+             "--scenario", scenario, "--speed", repr(speed)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             env={**os.environ, PARENT_ENV: str(os.getpid())}, start_new_session=True)
         self.events: queue.Queue[dict | None] = queue.Queue()
@@ -88,7 +88,7 @@ def main(args) -> int:
     try:
         print("Starting the sandbox: PostgreSQL, Redis, two Kubernetes emulators, moto and the "
               "MCP-server simulator…", file=sys.stderr, flush=True)
-        child = SandboxChild(args.scenario)
+        child = SandboxChild(args.scenario, getattr(args, "speed", 1.0))
         try:
             info = child.wait_ready()
         except RuntimeError as err:

@@ -36,6 +36,17 @@ def test_each_subcommand_has_its_own_help(name):
     assert f"usage: mcp-ops {name}" in out.stdout
 
 
+@pytest.mark.parametrize("argv", [["sandbox", "--speed", "0", "serve"],
+                                  ["sandbox", "serve", "--speed", "25"],
+                                  ["sandbox", "serve", "--speed", "nan"]])
+def test_a_sandbox_speed_out_of_range_is_refused_before_anything_starts(tmp_path, argv):
+    config = tmp_path / "sandbox.yaml"
+    out = mcp_ops(*argv, "--config-out", str(config))
+    assert out.returncode == 2
+    assert "--speed must be between 1 and 20" in out.stderr
+    assert not config.exists()
+
+
 def test_config_validate_ok_and_bad(tmp_path):
     ok = mcp_ops("config", "validate", str(EXAMPLE))
     assert ok.returncode == 0 and ok.stdout.startswith("OK")

@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from sandbox import scenarios
+from sandbox.kube.clock import MAX_SPEED, MIN_SPEED
 
 INTERACTIVE = "screens.sandbox_launch"
 
@@ -22,6 +23,11 @@ def main(args) -> int:
         scenarios.get(args.scenario)
     except KeyError as err:
         print(f"mcp-ops sandbox: {err.args[0]}", file=sys.stderr)
+        return 2
+    speed = getattr(args, "speed", 1.0)
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        print(f"mcp-ops sandbox: --speed must be between {MIN_SPEED:g} and {MAX_SPEED:g} "
+              f"(got {speed:g})", file=sys.stderr)
         return 2
     if getattr(args, "sandbox_command", None) == "status":
         from console.config import ConfigError
@@ -39,5 +45,5 @@ def main(args) -> int:
             return 2
         from sandbox.serve import run
 
-        return run(args.config_out, scenario=args.scenario, extra_pods=args.pods)
+        return run(args.config_out, scenario=args.scenario, extra_pods=args.pods, speed=speed)
     return int(importlib.import_module(INTERACTIVE).main(args) or 0)

@@ -37,7 +37,7 @@ from console.execution.log_store import list_sessions, read_records, verify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 
-from sandbox_support import ROOT, serving  # noqa: E402
+from sandbox_support import REHEARSAL_SPEED, ROOT, serving  # noqa: E402
 from wizard_support import sandbox_sql  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -77,7 +77,8 @@ KILL_POINTS = {
 
 @pytest.fixture
 def sandbox(tmp_path_factory):
-    with serving(tmp_path_factory.mktemp("crash-sandbox"), timeout=180) as serve:
+    with serving(tmp_path_factory.mktemp("crash-sandbox"), timeout=180,
+                 speed=REHEARSAL_SPEED) as serve:
         yield serve
 
 
@@ -253,7 +254,7 @@ async def test_dr_failover_killed_then_resumed_promotes_once(tmp_path, point):
     from sandbox import aws as sandbox_aws
     from sandbox.platform import Sandbox
 
-    async with Sandbox() as sb:
+    async with Sandbox(speed=REHEARSAL_SPEED) as sb:
         await sb.switch("region-failure")
         started = time.monotonic()
         log, at_kill = await _failover_and_kill(sb, tmp_path, DR_KILL_POINTS[point])

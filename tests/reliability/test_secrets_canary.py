@@ -29,7 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sandbox_support import ServeProcess  # noqa: E402
+from sandbox_support import REHEARSAL_SPEED, ServeProcess  # noqa: E402
 from wizard_support import ROOT  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
@@ -99,7 +99,7 @@ class ChildWatcher:
 def canary_sandbox(tmp_path_factory):
     """A sandbox of this module's own, and a config for it with a canary in every slot."""
     base = tmp_path_factory.mktemp("canary-sandbox")
-    serve = ServeProcess.start(base)
+    serve = ServeProcess.start(base, speed=REHEARSAL_SPEED)
     try:
         info = serve.wait_ready(timeout=240)
         yield serve, info, base

@@ -336,9 +336,9 @@ def sandbox(tmp_path_factory):
     """One ``mcp-ops sandbox serve`` child for the session (on its own PostgreSQL);
     tests switch it to the scenario they need first."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-    from sandbox_support import serving
+    from sandbox_support import REHEARSAL_SPEED, serving
 
-    with serving(tmp_path_factory.mktemp("sandbox"), timeout=120) as serve:
+    with serving(tmp_path_factory.mktemp("sandbox"), timeout=120, speed=REHEARSAL_SPEED) as serve:
         yield serve
 
 
@@ -367,7 +367,8 @@ def fresh_sandbox(tmp_path_factory):
     history (24 h of pod logs): the session's shared sandbox has seen other rehearsals'
     rollouts, whose new pods carry only minutes of log."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-    from sandbox_support import serving
+    from sandbox_support import REHEARSAL_SPEED, serving
 
-    with serving(tmp_path_factory.mktemp("fresh-sandbox"), timeout=120) as serve:
+    with serving(tmp_path_factory.mktemp("fresh-sandbox"), timeout=120,
+                 speed=REHEARSAL_SPEED) as serve:
         yield serve

@@ -15,7 +15,13 @@ import pytest
 from conftest import sandbox_cli, sandbox_switch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-from sandbox_support import embedded_env, reasons, serving, wait_for_check  # noqa: E402
+from sandbox_support import (  # noqa: E402
+    REHEARSAL_SPEED,
+    embedded_env,
+    reasons,
+    serving,
+    wait_for_check,
+)
 
 from sandbox.scenarios import get as get_scenario  # noqa: E402
 
@@ -26,7 +32,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 def embedded(tmp_path_factory):
     """A sandbox on its own PostgreSQL (max_connections 60): the exhaustion scenario
     really opens 90 % of it, which a shared server must not suffer."""
-    with serving(tmp_path_factory.mktemp("embedded"), timeout=180, env=embedded_env()) as serve:
+    with serving(tmp_path_factory.mktemp("embedded"), timeout=180, env=embedded_env(),
+                 speed=REHEARSAL_SPEED) as serve:
         yield serve
 
 

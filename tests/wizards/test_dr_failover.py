@@ -19,6 +19,9 @@ from conftest import drive
 from sandbox import aws as sandbox_aws
 from sandbox.platform import Sandbox
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
+from sandbox_support import REHEARSAL_SPEED  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "written-before-the-failure"
 
@@ -87,7 +90,7 @@ def essentials(st: dict) -> dict:
 
 
 async def test_failover_from_a_region_failure_leaves_dr_serving_the_old_rows(tmp_path):
-    async with Sandbox() as sb:
+    async with Sandbox(speed=REHEARSAL_SPEED) as sb:
         await write_marker_and_wait_for_replay(sb)
         await sb.switch("region-failure")
         began = time.monotonic()
@@ -137,7 +140,7 @@ async def test_failover_from_a_region_failure_leaves_dr_serving_the_old_rows(tmp
 
 
 async def test_dry_run_and_faults_leave_the_platform_as_the_summary_says(tmp_path):
-    async with Sandbox() as sb:
+    async with Sandbox(speed=REHEARSAL_SPEED) as sb:
         await sb.switch("region-failure")
         before = essentials(await status(sb, tmp_path))
         assert before["dr_db_role"] == "replica" and before["dns"] != sandbox_aws.DR_TARGET
