@@ -55,9 +55,9 @@ from .dr_region import (
     start_dr_database,
 )
 from .ingress_gate import admits
+from .kube.clock import MAX_SPEED, MIN_SPEED
 from .kube.controllers.velero_store import attach_object_store
 from .leftovers import DIR_PREFIXES, mark_owner, sweep_directories
-from .kube.clock import MAX_SPEED, MIN_SPEED
 from .local_process import PARENT_ENV  # noqa: F401 - named here by callers
 from .prometheus import SandboxPrometheus, start_prometheus
 from .prometheus import binary as prometheus_binary

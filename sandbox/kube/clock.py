@@ -11,7 +11,6 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-
 # what a sandbox's ``--speed`` may be: its controllers run up to 20 times faster than the
 # wall clock (rehearse a 40-minute drain in 2), never slower
 MIN_SPEED, MAX_SPEED = 1.0, 20.0

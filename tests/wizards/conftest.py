@@ -229,7 +229,7 @@ async def world(tmp_path, pg, moto, monkeypatch):
 
 
 class _Statuses(dict):
-    def __init__(self, driven: "Driven", statuses: dict[str, str]):
+    def __init__(self, driven: Driven, statuses: dict[str, str]):
         super().__init__(statuses)
         self._driven = driven
 
