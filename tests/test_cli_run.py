@@ -360,8 +360,11 @@ def test_two_runs_at_once_one_holds_the_environment_until_killed_then_it_expires
                                                                                  emulator):
     """Two `mcp-ops run scaling` against one environment: the second is refused naming the
     first's session while the first runs; the first killed with -9 leaves its lease, which
-    expires after 30 s, and a new run proceeds."""
+    expires after kubernetes.lease_seconds (5 s here, 30 by default), and a new run
+    proceeds."""
     config, env, tmp_path = setup
+    config.write_text(config.read_text().replace("request_timeout: 3}",
+                                                 "request_timeout: 3, lease_seconds: 5}", 1))
     first = subprocess.Popen(
         [PYTHON, "-m", "console.cli", "--config", str(config), "run", "scaling", "--confirm",
          "sandbox", "--set", "replicas=7", "--set", "hpa_min=7", "--set", "read_replicas=1"],
@@ -370,6 +373,7 @@ def test_two_runs_at_once_one_holds_the_environment_until_killed_then_it_expires
     try:
         holder = until_sync(lambda: _lease_holder(emulator), timeout=90, what="the lease")
         session = holder["metadata"]["annotations"]["mcp-ops.pratiko.ai/session"]
+        assert holder["spec"]["leaseDurationSeconds"] == 5
         second = mcp_ops(config, env, "run", "scaling", "--confirm", "sandbox", "--set",
                          "replicas=8", "--set", "hpa_min=8")
         assert second.returncode == 2, second.stdout + second.stderr
@@ -381,7 +385,7 @@ def test_two_runs_at_once_one_holds_the_environment_until_killed_then_it_expires
         first.stdout.close()
         end_stand_ins(tmp_path)
     assert _lease_holder(emulator) is not None  # a killed console does not release it
-    time.sleep(31)  # leaseDurationSeconds: 30
+    time.sleep(6)  # leaseDurationSeconds: 5
     third = mcp_ops(config, env, "run", "scaling", "--confirm", "sandbox", "--set",
                     "replicas=6", "--set", "hpa_min=6")
     assert third.returncode == 0, third.stdout + third.stderr

@@ -27,7 +27,7 @@ from console.execution.context import StepContext
 from console.execution.inputs import Input, IntInput
 from console.execution.model import Plan, Risk, Step, StepFailed, StepOutput, Wizard
 from console.execution.writers.sql import SqlWriter
-from console.health.status import Finding, Status
+from console.health.status import Finding, Status, fmt_num
 
 from ..library.diagnosis import diagnosis_step, judge
 from .common import after_step, chosen, remedy_input, restart_step
@@ -45,7 +45,6 @@ WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
 """
 MAX_SQL = "SELECT current_setting('max_connections')::int"
 CACHE = "alert-db-connections.sessions"
-IDLE_SECONDS = 30  # an idle session this old is the pool's, not a request's
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,8 @@ class Chain:
 class Activity:
     sessions: tuple[Session, ...]
     max_connections: int
+    # an idle session this old is a pool's, not a request's (thresholds.idle_session_seconds)
+    idle_after: float = 30.0
 
     def by_pid(self) -> dict[int, Session]:
         return {s.pid: s for s in self.sessions}
@@ -111,7 +112,7 @@ class Activity:
     def idle_by_application(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for s in self.sessions:
-            if s.state == "idle" and (s.state_seconds or 0) >= IDLE_SECONDS:
+            if s.state == "idle" and (s.state_seconds or 0) >= self.idle_after:
                 counts[s.application] = counts.get(s.application, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
@@ -130,7 +131,8 @@ async def activity(ctx: StepContext, *, fresh: bool = False) -> Activity:
                                  r["query"], r["wait"], tuple(r["blocked_by"] or ()),
                                  bool(r["here"]))
                          for r in rows)
-        ctx.cache[CACHE] = Activity(sessions, int(await pg.fetchval(MAX_SQL)))
+        ctx.cache[CACHE] = Activity(sessions, int(await pg.fetchval(MAX_SQL)),
+                                    ctx.env.thresholds.idle_session_seconds)
     found: Activity = ctx.cache[CACHE]
     return found
 
@@ -205,7 +207,7 @@ async def connection_findings(ctx: StepContext) -> list[Finding]:
                            "max_connections)", float(n)))
     for app, n in found.idle_by_application().items():
         out.append(Finding("database", f"idle.{app}", Status.WARNING if n >= 10 else
-                           Status.HEALTHY, f"{app}: {n} sessions idle ≥ {IDLE_SECONDS} s "
+                           Status.HEALTHY, f"{app}: {n} sessions idle ≥ {fmt_num(found.idle_after)} s "
                            "(a pool holding connections it does not use)", float(n)))
     return out
 
@@ -327,21 +329,22 @@ async def verify_chain(ctx: StepContext) -> str:
 APPLICATION = Input("application", "Application whose idle sessions to end", required=False,
                     default=default_application, max_length=64,
                     help="Default: the one holding the most sessions idle for "
-                         f"≥ {IDLE_SECONDS} s.")
+                         "≥ thresholds.idle_session_seconds (default 30 s).")
 
 
 def _idle_of(found: Activity, app: str) -> list[Session]:
     return [s for s in found.sessions if s.application == app and s.state == "idle"
-            and (s.state_seconds or 0) >= IDLE_SECONDS]
+            and (s.state_seconds or 0) >= found.idle_after]
 
 
 def plan_idle(ctx: StepContext) -> Plan:
     app = ctx.values.get("application")
-    return Plan(f"End the sessions of application {app!r} idle for ≥ {IDLE_SECONDS} s, one "
+    idle = fmt_num(ctx.env.thresholds.idle_session_seconds)
+    return Plan(f"End the sessions of application {app!r} idle for ≥ {idle} s, one "
                 "pg_terminate_backend each (its pool reconnects as it needs)",
                 (Plan.command("psql", "-c", "SELECT pg_terminate_backend(pid) FROM "
                               "pg_stat_activity WHERE application_name = '<app>' AND state = "
-                              f"'idle' AND state_change < now() - interval '{IDLE_SECONDS} s'"),))
+                              f"'idle' AND state_change < now() - interval '{idle} s'"),))
 
 
 async def run_idle(ctx: StepContext) -> AsyncIterator[Any]:

@@ -74,6 +74,8 @@ class KubernetesSettings(Strict):
     prometheus_workload: str = "prometheus-server"
     backup_job_prefix: str = "postgres-backup-"
     request_timeout: Seconds = 10.0
+    # a run's lease on the environment, left by a run that died, is free after this long
+    lease_seconds: int = Field(30, ge=5, le=3600)
 
     _names = field_validator(
         "namespace", "deployment", "container", "hpa", "database_workload",
@@ -260,6 +262,8 @@ class Thresholds(Strict):
     disk_pct: Band = Band(warning=85, critical=95)
     db_connections_pct: Band = Band(warning=80, critical=95)
     slow_query_seconds: Seconds = 1.0
+    # an idle session at least this old is a pool's, not a request's (connection-pool wizards)
+    idle_session_seconds: Seconds = 30.0
     replication_lag_seconds: Band = Band(warning=10, critical=60)
     redis_memory_pct: Band = Band(warning=80, critical=90)
     redis_hit_rate_pct: Band = Band(warning=95, critical=80)  # lower is worse

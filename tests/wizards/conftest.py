@@ -342,16 +342,17 @@ def sandbox(tmp_path_factory):
         yield serve
 
 
-def sandbox_cli(sandbox, tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def sandbox_cli(sandbox, tmp: Path, *args: str, timeout: float = 240,
+                config: Path | None = None) -> subprocess.CompletedProcess:
     """``mcp-ops --config <sandbox config> ARGS`` with the sandbox's AWS placeholders and the
-    session logs under ``tmp``."""
+    session logs under ``tmp``; ``config``: another config for the same sandbox."""
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "XDG_STATE_HOME": str(tmp / "state"),
            "KUBECACHEDIR": str(tmp / "kubecache")}
-    return subprocess.run([sys.executable, "-m", "console.cli", "--config", str(sandbox.config),
-                           *args], capture_output=True, text=True, cwd=root, env=env,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "console.cli", "--config",
+                           str(config or sandbox.config), *args], capture_output=True, text=True,
+                          cwd=root, env=env, timeout=timeout)
 
 
 def sandbox_switch(sandbox, scenario: str) -> None:

@@ -73,18 +73,19 @@ async def test_terminating_the_blocker_ends_the_chain(world):
     assert note["pid"] == pid and note["application"] == "nightly-reconcile"
 
 
-async def test_a_leaking_pool_is_found_and_its_idle_sessions_ended(world, monkeypatch):
-    from actions.alerts import db_connections
-
-    monkeypatch.setattr(db_connections, "IDLE_SECONDS", 0)
+async def test_a_leaking_pool_is_found_and_its_idle_sessions_ended(world):
+    text = world.config_path.read_text()
+    world.config_path.write_text(text.replace(
+        "    read_only:", "    thresholds: {idle_session_seconds: 0.5}\n    read_only:", 1))
     dsn = world.pg.dsn(world.pg.production)
     leaked = [await asyncpg.connect(dsn, server_settings={"application_name": "mcp-worker-leaked"})
               for _ in range(12)]
     try:
+        await asyncio.sleep(0.6)  # idle longer than thresholds.idle_session_seconds
         driven = await drive(world, "alert-db-connections",
                              {"remedy": "terminate-idle"})
         text = driven.text()
-        assert "mcp-worker-leaked: 12 sessions idle" in text, text
+        assert "mcp-worker-leaked: 12 sessions idle ≥ 0.5 s" in text, text
         assert driven.statuses["terminate-idle"] == "ok", text
         assert "12 of 12 idle sessions of mcp-worker-leaked ended" in text
         assert [await _alive(c) for c in leaked] == [False] * 12

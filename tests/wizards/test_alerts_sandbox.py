@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import sandbox_cli, sandbox_switch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
@@ -38,7 +39,9 @@ def embedded(tmp_path_factory):
 
 
 def rehearse(sandbox, tmp: Path, scenario: str, wizard: str, named: list[str],
-             answers: tuple[str, ...] = (), settle: float = 0) -> tuple[str, str]:
+             answers: tuple[str, ...] = (), settle: float = 0,
+             config: Path | None = None) -> tuple[str, str]:
+    """``config``: the wizards' own (default: the sandbox's)."""
     sandbox_switch(sandbox, scenario)
     try:
         expect = get_scenario(scenario).expect_reason  # its symptom, not a passing rollout
@@ -47,12 +50,12 @@ def rehearse(sandbox, tmp: Path, scenario: str, wizard: str, named: list[str],
         assert code != 0, f"{scenario} did not take hold: {report}"
         time.sleep(settle)
         looked = sandbox_cli(sandbox, tmp, "run", wizard, "--env", "sandbox", "--read-only",
-                             *answers)
+                             *answers, config=config)
         assert looked.returncode == 2, looked.stdout + looked.stderr
         for words in named:
             assert words in looked.stdout, (words, looked.stdout)
         fixed = sandbox_cli(sandbox, tmp, "run", wizard, "--env", "sandbox", "--confirm",
-                            "sandbox", *answers, timeout=400)
+                            "sandbox", *answers, timeout=400, config=config)
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
         code, report = wait_for_check(sandbox.config, lambda c, r: c == 0, timeout=90)
         assert code == 0, (report, fixed.stdout)
@@ -111,9 +114,13 @@ def test_troubleshoot_redis_hot_pattern_is_unlinked(sandbox, tmp_path):
 
 @pytest.mark.parametrize("wizard", ["alert-db-connections", "troubleshoot-connection-pool"])
 def test_connection_exhaustion_leaked_pool_is_ended(embedded, tmp_path, wizard):
-    from actions.alerts.db_connections import IDLE_SECONDS
-
+    # a pool's sessions are those idle >= thresholds.idle_session_seconds (30 s by default);
+    # at 5 s the leak is recognised without half a minute's wait
+    config = yaml.safe_load(embedded.config.read_text())
+    config["environments"]["sandbox"].setdefault("thresholds", {})["idle_session_seconds"] = 5
+    own = embedded.config.with_name(f"idle-5s-{wizard}.yaml")  # beside the secrets it names
+    own.write_text(yaml.safe_dump(config, sort_keys=False))
     looked, fixed = rehearse(embedded, tmp_path, "db-connection-exhaustion", wizard,
-                             ["mcp-worker-leaked: ", "sessions idle", "terminate-idle"],
-                             settle=IDLE_SECONDS)
+                             ["mcp-worker-leaked: ", "sessions idle ≥ 5 s", "terminate-idle"],
+                             settle=5, config=own)
     assert "idle sessions of mcp-worker-leaked ended" in fixed
