@@ -30,6 +30,33 @@ def pytest_unconfigure(config):
         own.stop()
 
 
+# ---- the reliability suite's summary line (tests/reliability_tally.py) -----------------
+def pytest_sessionfinish(session):
+    """A worker sends its tally to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        from reliability_tally import TALLY
+
+        output["reliability"] = TALLY.as_dict()
+
+
+def pytest_testnodedown(node, error):
+    """The controller adds up what each worker tallied."""
+    from reliability_tally import TALLY
+
+    TALLY.merge(getattr(node, "workeroutput", {}).get("reliability") or {})
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from reliability_tally import TALLY
+
+    if not TALLY.anything:
+        return
+    terminalreporter.section("reliability")
+    for line in TALLY.lines():
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def example_config() -> Config:
     return load_file(EXAMPLE_CONFIG)

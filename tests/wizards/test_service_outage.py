@@ -140,7 +140,10 @@ def test_sandbox_outage_recovered_through_mcp_ops_run(fresh_sandbox, tmp_path):
         sandbox_switch(sandbox, "healthy")
     assert down.returncode == 2, down.stdout
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "k8s/mcp-server-2.5.0.yaml" in out.stdout and "CrashLoopBackOff" in out.stdout
+    assert "k8s/mcp-server-2.5.0.yaml" in out.stdout
+    # the crash loop, as the pods' state or as their BackOff events: between two crashes a
+    # pod is Running (not Ready), and at the rehearsal's clock speed that is often the case
+    assert "CrashLoopBackOff" in out.stdout or "Back-off restarting failed container" in out.stdout
     assert "rolled back to revision" in out.stdout
     assert up.returncode in (0, 1), up.stdout
 
