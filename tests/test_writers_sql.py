@@ -292,6 +292,10 @@ async def test_an_existing_index_is_refused_and_left_alone(conns, schema):
 
 # ---- cancel / terminate --------------------------------------------------------------------
 
+SLEEPING = ("SELECT coalesce(state = 'active' AND wait_event = 'PgSleep', false) "
+            "FROM pg_stat_activity WHERE pid = $1")
+
+
 async def test_cancel_and_terminate_another_backend_but_never_our_own(conns):
     primary, _monitor = conns
     writer = writer_for(conns)
@@ -300,9 +304,9 @@ async def test_cancel_and_terminate_another_backend_but_never_our_own(conns):
     try:
         sleeping = asyncio.create_task(sleeper.fetchval("SELECT pg_sleep(60)"))
         pid = sleeper.get_server_pid()
-        await until(lambda: primary.fetchval(
-            "SELECT state = 'active' FROM pg_stat_activity WHERE pid = $1", pid),
-            what="the sleeping query")
+        # in pg_sleep itself: 'active' alone is also true while the statement is being
+        # prepared, and a cancel that lands between prepare and execute is lost
+        await until(lambda: primary.fetchval(SLEEPING, pid), what="the sleeping query")
         assert await writer.cancel_backend(pid) is True
         with pytest.raises(asyncpg.QueryCanceledError):
             await sleeping
@@ -310,9 +314,7 @@ async def test_cancel_and_terminate_another_backend_but_never_our_own(conns):
 
         held = asyncio.create_task(victim.fetchval("SELECT pg_sleep(60)"))
         other = victim.get_server_pid()
-        await until(lambda: primary.fetchval(
-            "SELECT state = 'active' FROM pg_stat_activity WHERE pid = $1", other),
-            what="the second sleeping query")
+        await until(lambda: primary.fetchval(SLEEPING, other), what="the second sleeping query")
         assert await writer.terminate_backend(other) is True
         with pytest.raises((asyncpg.AdminShutdownError, asyncpg.ConnectionDoesNotExistError)):
             await held
