@@ -55,7 +55,7 @@ from .dr_region import (
     start_dr_database,
 )
 from .ingress_gate import admits
-from .kube.clock import MAX_SPEED, MIN_SPEED
+from .kube.clock import check_sandbox_speed
 from .kube.controllers.velero_store import attach_object_store
 from .leftovers import DIR_PREFIXES, mark_owner, sweep_directories
 from .local_process import PARENT_ENV  # noqa: F401 - named here by callers
@@ -102,9 +102,7 @@ class Sandbox:
         self.initial_scenario = scenario
         self.scenario = "healthy"
         self.extra_pods = extra_pods
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise ValueError(f"speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}, not {speed:g}")
-        self.speed = speed  # of the Kubernetes emulators' clocks (controllers, ages)
+        self.speed = check_sandbox_speed(speed)  # the emulators' clocks (controllers, ages)
         self.config_out = config_out
         self.progress = progress or (lambda message: None)
         self.id = uuid.uuid4().hex[:8]

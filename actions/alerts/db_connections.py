@@ -79,7 +79,7 @@ class Activity:
     sessions: tuple[Session, ...]
     max_connections: int
     # an idle session this old is a pool's, not a request's (thresholds.idle_session_seconds)
-    idle_after: float = 30.0
+    idle_after: float
 
     def by_pid(self) -> dict[int, Session]:
         return {s.pid: s for s in self.sessions}
@@ -207,8 +207,9 @@ async def connection_findings(ctx: StepContext) -> list[Finding]:
                            "max_connections)", float(n)))
     for app, n in found.idle_by_application().items():
         out.append(Finding("database", f"idle.{app}", Status.WARNING if n >= 10 else
-                           Status.HEALTHY, f"{app}: {n} sessions idle ≥ {fmt_num(found.idle_after)} s "
-                           "(a pool holding connections it does not use)", float(n)))
+                           Status.HEALTHY, f"{app}: {n} sessions idle ≥ "
+                           f"{fmt_num(found.idle_after)} s (a pool holding connections it "
+                           "does not use)", float(n)))
     return out
 
 

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from sandbox import scenarios
-from sandbox.kube.clock import MAX_SPEED, MIN_SPEED
+from sandbox.kube.clock import check_sandbox_speed
 
 INTERACTIVE = "screens.sandbox_launch"
 
@@ -24,10 +24,10 @@ def main(args) -> int:
     except KeyError as err:
         print(f"mcp-ops sandbox: {err.args[0]}", file=sys.stderr)
         return 2
-    speed = getattr(args, "speed", 1.0)
-    if not MIN_SPEED <= speed <= MAX_SPEED:
-        print(f"mcp-ops sandbox: --speed must be between {MIN_SPEED:g} and {MAX_SPEED:g} "
-              f"(got {speed:g})", file=sys.stderr)
+    try:
+        speed = check_sandbox_speed(getattr(args, "speed", 1.0))
+    except ValueError as err:
+        print(f"mcp-ops sandbox: {err}", file=sys.stderr)
         return 2
     if getattr(args, "sandbox_command", None) == "status":
         from console.config import ConfigError

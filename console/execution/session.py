@@ -34,7 +34,7 @@ from console.identity import Operator, current_operator
 from .confirmation import ConfirmationRequest, Confirmer
 from .context import Clients, StepContext
 from .executor import SKIPPED, Executor, OutputEvent, Sink, StepOutcome
-from .kube.lease import RENEW_EVERY, Holder, LeaseHeld, LeaseState, OperatorLease
+from .kube.lease import Holder, LeaseHeld, LeaseState, OperatorLease
 from .log_anchor import LiveAnchor
 from .log_archive import Archived, ArchiveError, archive_session, destination
 from .log_store import completed_steps, verify
@@ -129,11 +129,10 @@ class WizardRun:
         if self.anchor is not None:  # the record up to this plan, off the machine first
             await self.anchor.flush()
         if self.lease is None:
-            seconds = self.env.kubernetes.lease_seconds
             self.lease = OperatorLease(
                 self.clients.kube(), self.env.kubernetes, self.env_name,
                 Holder(self.operator.user, self.operator.host, self.wizard.id, self.log.id),
-                duration=seconds, renew_every=min(RENEW_EVERY, seconds / 3))
+                duration=self.env.kubernetes.lease_seconds)
         lease = self.lease
         if lease.lost:
             reason = (f"{self.env_name}'s lease was {lease.lost}; this session may change "

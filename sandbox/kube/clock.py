@@ -16,6 +16,14 @@ from datetime import UTC, datetime
 MIN_SPEED, MAX_SPEED = 1.0, 20.0
 
 
+def check_sandbox_speed(speed: float) -> float:
+    """``speed`` if a sandbox may run at it, else ValueError saying the range."""
+    if not MIN_SPEED <= speed <= MAX_SPEED:  # nan fails too
+        raise ValueError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g} "
+                         f"(got {speed:g})")
+    return speed
+
+
 class Clock:
     def __init__(self, speed: float = 1.0):
         if speed <= 0:

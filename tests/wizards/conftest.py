@@ -162,6 +162,13 @@ class World:
 
         return load_file(self.config_path)
 
+    def set_thresholds(self, **values: float) -> None:
+        """Override thresholds of the sandbox environment in the world's config."""
+        pairs = ", ".join(f"{k}: {v}" for k, v in values.items())
+        text = self.config_path.read_text()
+        self.config_path.write_text(text.replace(
+            "    read_only:", f"    thresholds: {{{pairs}}}\n    read_only:", 1))
+
     def deployment(self, name: str = "mcp-server-production") -> dict[str, Any]:
         return self.store.peek("deployments.apps", "mcp-production", name)
 

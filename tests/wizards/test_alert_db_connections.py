@@ -74,9 +74,7 @@ async def test_terminating_the_blocker_ends_the_chain(world):
 
 
 async def test_a_leaking_pool_is_found_and_its_idle_sessions_ended(world):
-    text = world.config_path.read_text()
-    world.config_path.write_text(text.replace(
-        "    read_only:", "    thresholds: {idle_session_seconds: 0.5}\n    read_only:", 1))
+    world.set_thresholds(idle_session_seconds=0.5)
     dsn = world.pg.dsn(world.pg.production)
     leaked = [await asyncpg.connect(dsn, server_settings={"application_name": "mcp-worker-leaked"})
               for _ in range(12)]

@@ -41,9 +41,7 @@ async def slow(world):
     await scenario_perf.seed(dsn)
     # The review samples pg_stat_activity every 0.25 s (no pg_stat_statements here): at a
     # 0.2 s threshold every run of the query is seen, whatever the machine's speed.
-    text = world.config_path.read_text()
-    world.config_path.write_text(text.replace(
-        "    read_only:", "    thresholds: {slow_query_seconds: 0.2}\n    read_only:", 1))
+    world.set_thresholds(slow_query_seconds=0.2)
     assert world.config().environment("sandbox")[1].thresholds.slow_query_seconds == 0.2
     loop = scenario_perf.QueryLoop(dsn)
     loop.start()

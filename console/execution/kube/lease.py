@@ -67,7 +67,7 @@ class OperatorLease:
 
     def __init__(self, api: KubeApi, settings: KubernetesSettings, env_name: str,
                  holder: Holder, *, duration: int = DURATION,
-                 renew_every: float = RENEW_EVERY) -> None:
+                 renew_every: float | None = None) -> None:
         self._api = api
         # the executor's own writes (the lease), through the one Kubernetes writer
         self._writer = KubeWriter(api, settings, KubeReader(api, settings))
@@ -76,7 +76,8 @@ class OperatorLease:
         self.name = lease_name(env_name)
         self.holder = holder
         self.duration = duration
-        self.renew_every = renew_every
+        # renewed well inside its duration: every 10 s, or a third of a shorter lease
+        self.renew_every = min(RENEW_EVERY, duration / 3) if renew_every is None else renew_every
         self.held = False
         self.lost: str | None = None  # why the lease is no longer ours (taken over...)
         self._version = ""
