@@ -185,6 +185,17 @@ FROM pg_stat_activity
 WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
   AND datname = current_database() AND now() - query_start > make_interval(secs => $1)
 """
+# running longer than the threshold now, with no completed run above it counted yet: a
+# statement's first run, or one so slow it has not finished since the statistics began
+UNCOUNTED_SQL = """
+SELECT left(a.query, 300) AS query,
+       extract(epoch FROM now() - a.query_start)::float8 AS seconds
+FROM pg_stat_activity a
+WHERE a.state = 'active' AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+  AND a.datname = current_database() AND now() - a.query_start > make_interval(secs => $1)
+  AND NOT EXISTS (SELECT 1 FROM pg_stat_statements s
+                  WHERE s.queryid = a.query_id AND s.mean_exec_time > $1 * 1000)
+"""
 SEQ_SCANS_SQL = """
 SELECT s.schemaname || '.' || s.relname AS table, s.seq_scan, s.seq_tup_read,
        coalesce(s.idx_scan, 0) AS idx_scan,
@@ -261,7 +272,14 @@ async def look_database(ctx: StepContext, section: Section) -> None:
                     "database", "slow_statement", Status.WARNING,
                     f"slow statement: mean {fmt_num(mean_s, 2)} s > {fmt_num(limit)} s, "
                     f"{r['calls']} calls: {_one_line(r['query'])}", mean_s))
-            if not rows:
+            running = await pg.fetch(UNCOUNTED_SQL, limit)
+            if running:
+                section.lines.append(f"running now longer than {fmt_num(limit)} s, with no "
+                                     f"completed run counted yet: {len(running)}")
+            for r in running:
+                section.findings.append(_running_finding(_one_line(r["query"]), r["seconds"],
+                                                         limit))
+            if not rows and not running:
                 section.findings.append(Finding(
                     "database", "slow_statement", Status.HEALTHY,
                     f"no statement with a mean above {fmt_num(limit)} s"))
@@ -299,9 +317,13 @@ async def _running_now(ctx: StepContext, section: Section, limit: float) -> None
     section.lines.append(f"watched running statements for {seconds} s instead: {len(seen)} "
                          f"ran longer than {fmt_num(limit)} s")
     for query, secs in sorted(seen.items(), key=lambda qs: -qs[1]):
-        section.findings.append(Finding(
-            "database", "slow_statement", Status.WARNING,
-            f"slow statement: running {fmt_num(secs, 2)} s > {fmt_num(limit)} s: {query}", secs))
+        section.findings.append(_running_finding(query, secs, limit))
+
+
+def _running_finding(query: str, seconds: float, limit: float) -> Finding:
+    return Finding("database", "slow_statement", Status.WARNING,
+                   f"slow statement: running {fmt_num(seconds, 2)} s > {fmt_num(limit)} s: "
+                   f"{query}", seconds)
 
 
 async def _seq_scans(ctx: StepContext, section: Section) -> None:
