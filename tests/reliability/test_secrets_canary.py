@@ -59,7 +59,8 @@ class ChildWatcher:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _children(self) -> set[int]:
+    def _children(self) -> dict[int, int]:
+        """Every descendant of the root, with its parent."""
         parents: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -73,19 +74,23 @@ class ChildWatcher:
         while frontier:
             frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
             found |= frontier
-        return found
+        return {pid: parents[pid] for pid in found}
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            for pid in self._children():
+            for pid, parent in self._children().items():
                 if pid in self.seen:
                     continue
                 try:
                     argv = Path(f"/proc/{pid}/cmdline").read_bytes()
                     environ = Path(f"/proc/{pid}/environ").read_bytes()
+                    parent_argv = Path(f"/proc/{parent}/cmdline").read_bytes()
                 except OSError:
                     continue
-                if argv:  # not yet exec'd (or a zombie): sample again
+                # empty: a zombie. The parent's own argv: forked, not yet exec'd, so its
+                # environment is still the parent's (mcp-ops's own, not what the program
+                # it is about to run will get). Both are sampled again on the next pass.
+                if argv and argv != parent_argv:
                     self.seen[pid] = (argv, environ)
             time.sleep(0.005)
 
