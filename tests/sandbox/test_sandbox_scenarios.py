@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 
+import httpx
 import pytest
 from sandbox_support import MCP_OPS, ROOT, client_env, reasons, run_check, wait_for_check
 
@@ -42,6 +44,19 @@ def switch_and_wait(sandbox, control, scenario: str, name: str, status: str, pat
     matching = [r for r in c["reasons"] if re.search(pattern, r)]
     assert matching, (scenario, pattern, c["reasons"])
     return code, env_report, matching[0]
+
+
+def wait_for_a_request_rate(prometheus: str, timeout: float = 60) -> None:
+    """Until the sandbox's Prometheus has two scrapes of the production simulator's
+    requests, which the review's rate needs: without them it rightly says "no data"."""
+    query = 'sum(rate(http_requests_total{job="mcp-server-production"}[24m]))'
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5)
+        if answer.json()["data"]["result"]:
+            return
+        assert time.monotonic() < deadline, f"no request rate in {prometheus} after {timeout}s"
+        time.sleep(0.5)
 
 
 def test_healthy_every_check_healthy_on_embedded_servers(embedded_sandbox, control):
@@ -164,6 +179,9 @@ def test_missing_index_shows_the_slow_query_and_the_review_fixes_it(embedded_san
     code, _, reason = switch_and_wait(embedded_sandbox, control, "missing-index", "database",
                                       "WARNING", r"running > 1 s", timeout=90)
     assert code == EXIT["WARNING"]
+    prometheus = embedded_sandbox.info["prometheus"]
+    if prometheus:  # a sandbox seconds old has no rate yet; an operator's would have
+        wait_for_a_request_rate(prometheus)
     # the rehearsal: the weekly review, run headless, finds it and builds the index
     report = tmp_path / "review.md"
     run = subprocess.run([*MCP_OPS, "run", "performance-review", "--env", "sandbox",
@@ -182,7 +200,7 @@ def test_missing_index_shows_the_slow_query_and_the_review_fixes_it(embedded_san
     assert "index idx_tool_call_events_account_id valid (pg_index.indisvalid = true)" \
         in run.stdout
     assert "## Tuning changes" in report.read_text()
-    if embedded_sandbox.info["prometheus"]:  # the sandbox's own Prometheus answered
+    if prometheus:  # the sandbox's own Prometheus answered
         assert "Request rate, last 24 h" in run.stdout, run.stdout
     else:
         assert "Prometheus is not configured" in run.stdout, run.stdout

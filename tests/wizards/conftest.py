@@ -310,7 +310,11 @@ async def drive(world: World, wizard_id: Any, answers: dict[str, str] | None = N
     status = "completed"
     while index is not None:
         step = wizard.steps[index]
-        outcome = await run.run_step(index)
+        watchdog = asyncio.create_task(_report_a_stall(f"{wizard.id}: step {step.id}"))
+        try:
+            outcome = await run.run_step(index)
+        finally:
+            watchdog.cancel()
         driven.outcomes[step.id] = outcome
         if outcome.status not in (OK, SKIPPED):
             status = "failed"
@@ -318,6 +322,40 @@ async def drive(world: World, wizard_id: Any, answers: dict[str, str] | None = N
         index = run.next_index(index)
     await run.finish(status)
     return driven
+
+
+STALL_REPORT_SECONDS = 90.0
+
+
+async def _report_a_stall(what: str) -> None:
+    """A step still running after ``STALL_REPORT_SECONDS``: print where every task of the
+    loop waits (to stderr, which pytest shows with the failure), once. A step stalled with
+    the loop idle leaves no other trace: the test's timeout only shows ``select()``."""
+    await asyncio.sleep(STALL_REPORT_SECONDS)
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    print(f"\n== {what} still running after {STALL_REPORT_SECONDS:.0f}s; "
+          f"{len(tasks)} tasks:", file=sys.stderr)
+    for task in tasks:
+        print(f"-- {task.get_name()}: " + " <- ".join(reversed(_awaiting(task.get_coro()))),
+              file=sys.stderr)
+
+
+def _awaiting(awaitable: Any) -> list[str]:
+    """Each frame of a suspended coroutine's ``await`` chain, outermost first (printed
+    innermost first; ``Task.print_stack`` shows only the outermost one)."""
+    where: list[str] = []
+    for _ in range(40):
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None) \
+            or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            if awaitable is not None:
+                where.append(type(awaitable).__name__)
+            break
+        where.append(f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:"
+                     f"{frame.f_lineno})")
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None) \
+            or getattr(awaitable, "gi_yieldfrom", None)
+    return where
 
 
 async def cli(config: Path, *args: str, env: dict[str, str] | None = None,
