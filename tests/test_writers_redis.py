@@ -122,7 +122,9 @@ async def test_unlink_pattern_deletes_exactly_the_pattern_in_batches(client, pre
     assert counts == sorted(counts) and len(counts) >= 3
     assert all(b - a <= 500 for a, b in zip([0, *counts], counts, strict=False))
     assert [k async for k in client.scan_iter(match=prefix + "cache:*")] == []
-    assert len([k async for k in client.scan_iter(match=prefix + "keep:*")]) == 10
+    # a set: SCAN may return a key twice when the table is resized under it, as the
+    # shrinking after 1,234 UNLINKs can do
+    assert len({k async for k in client.scan_iter(match=prefix + "keep:*")}) == 10
     assert [n async for n in writer.unlink_pattern(prefix + "cache:*")] == [0]
 
 

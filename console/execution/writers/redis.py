@@ -114,8 +114,9 @@ class RedisWriter:
 
     async def count_pattern(self, pattern: str, *, sample: int = 200,
                             count: int = 1000) -> PatternSize:
-        """Keys matching ``pattern`` (SCAN, exact) and their memory (``MEMORY USAGE`` of up
-        to ``sample`` of them, scaled up: an estimate)."""
+        """Keys matching ``pattern`` (SCAN: exact, except that SCAN may return a key twice
+        when the keyspace is resized during the scan) and their memory (``MEMORY USAGE`` of
+        up to ``sample`` of them, scaled up: an estimate)."""
         if not pattern:
             raise ValueError("empty key pattern")
         keys = sampled = used = 0
