@@ -45,6 +45,9 @@ def describe_error(exc: BaseException) -> str:
     name = type(exc).__name__
     if getattr(exc, "self_describing", False):  # our own errors already read well
         return text or name
+    cause = exc.__cause__
+    if getattr(cause, "self_describing", False) and str(cause).strip():
+        return describe_error(cause)  # ours says why a library's error happened
     if isinstance(exc, TimeoutError):
         return "timed out" + (f": {text}" if text else "")
     if isinstance(exc, ConnectionRefusedError) or "Connection refused" in text:

@@ -15,7 +15,12 @@ import asyncpg
 from console.config.model import PostgresSettings
 from console.config.secrets import secret
 
+from . import pg_framing
+
 APPLICATION_NAME = "mcp-ops"
+# every asyncpg connection of the process (the collectors', the wizards' writable ones,
+# which import this module first): garbage from a server ends it instead of freezing
+pg_framing.install()
 
 
 def server_settings(settings: PostgresSettings) -> dict[str, str]:
