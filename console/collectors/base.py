@@ -46,7 +46,7 @@ def describe_error(exc: BaseException) -> str:
     if getattr(exc, "self_describing", False):  # our own errors already read well
         return text or name
     cause = exc.__cause__
-    if getattr(cause, "self_describing", False) and str(cause).strip():
+    if cause is not None and getattr(cause, "self_describing", False) and str(cause).strip():
         return describe_error(cause)  # ours says why a library's error happened
     if isinstance(exc, TimeoutError):
         return "timed out" + (f": {text}" if text else "")

@@ -72,7 +72,7 @@ def _describe(kind: int, length: int) -> str:
             f"{length}, below 4): is the DSN's port a PostgreSQL server?")
 
 
-class GuardedProtocol(asyncpg.protocol.Protocol):  # type: ignore[misc, valid-type]
+class GuardedProtocol(asyncpg.protocol.Protocol):
     """asyncpg's protocol, its input checked by a :class:`FrameWalker` first."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
