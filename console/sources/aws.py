@@ -9,6 +9,7 @@ chain are never sent to it.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +45,20 @@ def read_session(settings: AwsSettings, *services: str) -> aioboto3.Session:
         for kind in ("service-2", "endpoint-rule-set-1", "paginators-1"):
             loader.load_service_model(service, kind)
     return made
+
+
+def entered_client(made: aioboto3.Session, service: str, **kwargs: Any) -> tuple[Any, Any]:
+    """``(context, client)``: ``made.client(service, **kwargs)`` made and entered on an
+    event loop of this thread's own. Making a client runs ~50 ms of botocore's Python
+    (endpoint rules, the client class, its event handlers) that would otherwise hold the
+    UI's loop. Blocking: call it in a thread. The client is used on the caller's loop:
+    aiobotocore opens its aiohttp sessions at the first request, on the loop that sends
+    it; ``await context.__aexit__(None, None, None)`` there closes them."""
+    async def enter() -> tuple[Any, Any]:
+        context = made.client(service, **kwargs)
+        return context, await context.__aenter__()
+
+    return asyncio.run(enter())
 
 
 def is_loopback(url: str | None) -> bool:
