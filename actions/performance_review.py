@@ -187,14 +187,9 @@ WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client ba
 """
 # running longer than the threshold now, with no completed run above it counted yet: a
 # statement's first run, or one so slow it has not finished since the statistics began
-UNCOUNTED_SQL = """
-SELECT left(a.query, 300) AS query,
-       extract(epoch FROM now() - a.query_start)::float8 AS seconds
-FROM pg_stat_activity a
-WHERE a.state = 'active' AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
-  AND a.datname = current_database() AND now() - a.query_start > make_interval(secs => $1)
+UNCOUNTED_SQL = RUNNING_SQL + """\
   AND NOT EXISTS (SELECT 1 FROM pg_stat_statements s
-                  WHERE s.queryid = a.query_id AND s.mean_exec_time > $1 * 1000)
+                  WHERE s.queryid = pg_stat_activity.query_id AND s.mean_exec_time > $1 * 1000)
 """
 SEQ_SCANS_SQL = """
 SELECT s.schemaname || '.' || s.relname AS table, s.seq_scan, s.seq_tup_read,

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg.protocol
 
 HEADER = 5  # type byte + int32 length
+_LENGTH = struct.Struct("!i")
 
 
 class ProtocolViolation(ConnectionError):
@@ -61,9 +62,6 @@ class FrameWalker:
         else:
             self.skip = at - end
         return None
-
-
-_LENGTH = struct.Struct("!i")
 
 
 def _describe(kind: int, length: int) -> str:
